@@ -1,0 +1,80 @@
+/**
+ * The shape of a throwaway local cluster, as the CLI, the tests, the demo and the benchmark
+ * use it. Everything listens on 127.0.0.1 only.
+ */
+
+export interface DevClusterOptions {
+  /** Number of primaries (default 3). */
+  primaries?: number;
+  /** Replicas per primary (default 1). */
+  replicasPerPrimary?: number;
+  /** The redis-server executable (default: `redis-server` on PATH). */
+  redisServer?: string;
+  /** `cluster-node-timeout` in ms (default 2000: failovers in tests take a few seconds). */
+  nodeTimeoutMs?: number;
+  /** How long to wait for the cluster to become healthy, in ms (default 30000). */
+  startTimeoutMs?: number;
+  /** Extra `redis.conf` lines for every node, e.g. `["maxmemory 100mb"]`. */
+  extraConfig?: string[];
+}
+
+export type DevNodeRole = "primary" | "replica";
+
+/** One redis-server process of a dev cluster. */
+export interface DevNode {
+  /** The node's cluster id (40 hex characters). */
+  id: string;
+  host: "127.0.0.1";
+  port: number;
+  /** `127.0.0.1:<port>` */
+  address: string;
+  role: DevNodeRole;
+  /** For a replica: the id of its primary. */
+  primaryId: string | undefined;
+  /** Slot ranges served (primaries), inclusive, e.g. `[[0, 5460]]`. */
+  slots: Array<[number, number]>;
+  /** OS process id of its redis-server, or undefined while it is stopped. */
+  pid: number | undefined;
+}
+
+/** A running dev cluster. */
+export interface DevCluster {
+  /** `127.0.0.1:<port>` of every node, primaries first: what a client takes as seeds. */
+  readonly seeds: string[];
+  /** The folder that holds every node's config and data (removed by `stop()`). */
+  readonly dir: string;
+  /** The nodes as last read from the cluster (call `refresh()` to re-read). */
+  readonly nodes: DevNode[];
+  /** Re-reads roles and slots from the cluster (after a failover, say). */
+  refresh(): Promise<DevNode[]>;
+  /** Sends one command to one node and returns its decoded reply (strings, numbers, arrays). */
+  command(port: number, ...args: Array<string | number | Buffer>): Promise<unknown>;
+  /** Resolves once every live node reports `cluster_state:ok` and all agree on slot owners. */
+  waitForHealthy(timeoutMs?: number): Promise<void>;
+  /** Kills a node's process (default SIGKILL) and waits until it has exited. */
+  killNode(port: number, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a killed node again on the same port, with its saved cluster config. */
+  restartNode(port: number): Promise<void>;
+  /** SIGSTOP / SIGCONT a node: it keeps its sockets but answers nothing. */
+  pauseNode(port: number): void;
+  resumeNode(port: number): void;
+  /** Runs `CLUSTER FAILOVER [FORCE|TAKEOVER]` on a replica and waits until every node sees it as primary. */
+  failover(replicaPort: number, mode?: "FORCE" | "TAKEOVER"): Promise<void>;
+  /**
+   * Moves slots with their keys from one primary to another (SETSLOT IMPORTING/MIGRATING,
+   * GETKEYSINSLOT + MIGRATE in batches, SETSLOT NODE on every primary).
+   */
+  migrateSlots(fromPort: number, toPort: number, slots: readonly number[]): Promise<void>;
+  /**
+   * Leaves one slot half-migrated (IMPORTING on the target, MIGRATING on the source, some
+   * keys moved) for ASK tests; `finishMigration` completes it.
+   */
+  beginSlotMigration(fromPort: number, toPort: number, slot: number, keysToMove?: number): Promise<void>;
+  finishMigration(fromPort: number, toPort: number, slot: number): Promise<void>;
+  /** Starts a new empty node, MEETs it, and makes it a replica of `primaryPort` (or an empty primary). */
+  addNode(options?: { replicaOf?: number }): Promise<DevNode>;
+  /** CLUSTER FORGETs a node on every other node and stops it. */
+  removeNode(port: number): Promise<void>;
+  /** Kills every process of the cluster by PID and removes `dir`. Safe to call twice. */
+  stop(): Promise<void>;
+}

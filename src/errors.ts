@@ -1,0 +1,195 @@
+/**
+ * Every error this package throws or rejects with. Each is a class with a stable `name`
+ * and `code`, and all of them are `instanceof RedisClusterError`, so one `catch` can tell
+ * "the client failed" from "my code failed".
+ *
+ * | class                  | code                   | when                                            |
+ * | ---------------------- | ---------------------- | ----------------------------------------------- |
+ * | `ReplyError`           | the server's, e.g. `WRONGTYPE` | the server answered with an error reply |
+ * | `CrossSlotError`       | `RC_CROSS_SLOT`        | keys that must share a slot do not              |
+ * | `ConnectionError`      | `RC_CONNECTION`        | a node could not be reached / connection lost   |
+ * | `TimeoutError`         | `RC_TIMEOUT`           | the command's deadline passed                   |
+ * | `ClusterDownError`     | `RC_CLUSTER_DOWN`      | the slot is not served after all retries        |
+ * | `MaxRedirectionsError` | `RC_MAX_REDIRECTIONS`  | MOVED/ASK loop exceeded `maxRedirections`       |
+ * | `ProtocolError`        | `RC_PROTOCOL`          | the server sent bytes that are not valid RESP   |
+ * | `ConfigError`          | `RC_CONFIG`            | bad options (thrown by the constructor)         |
+ * | `ArgumentError`        | `RC_ARGUMENT`          | a command got an argument it cannot send        |
+ * | `ClosedError`          | `RC_CLOSED`            | the client or connection was closed             |
+ *
+ * Messages never contain argument values or passwords: commands are named, never quoted.
+ */
+
+/** Base class of every error of this package. */
+export class RedisClusterError extends Error {
+  /** A stable identifier, safe to branch on (unlike `message`). */
+  readonly code: string;
+
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/**
+ * The server answered with an error reply (`WRONGTYPE`, `ERR`, `NOSCRIPT`, ...).
+ *
+ * `code` is the first word of the server's message; `command` is the command's name only
+ * (never its arguments, which may hold secrets or personal data).
+ *
+ * @example
+ * try { await cluster.incr("a-string-key"); }
+ * catch (err) { if (err instanceof ReplyError && err.code === "ERR") { ... } }
+ */
+export class ReplyError extends RedisClusterError {
+  /** Name of the command that got this reply (e.g. `"INCR"`), when known. */
+  command: string | undefined;
+
+  constructor(message: string, command?: string) {
+    super(message, replyErrorCode(message));
+    this.command = command;
+  }
+}
+
+/** The first word of a server error message: `"MOVED 3999 ..."` → `"MOVED"`. */
+function replyErrorCode(message: string): string {
+  const space = message.indexOf(" ");
+  const word = space === -1 ? message : message.slice(0, space);
+  // Servers send upper-case codes; anything else (a bare message) is a generic ERR.
+  return /^[A-Z][A-Z0-9_-]*$/.test(word) ? word : "ERR";
+}
+
+/**
+ * Keys that must share one hash slot do not (e.g. `MSETNX`, `multi()`, `RENAME` across
+ * slots). Thrown before anything is sent. Use a hash tag (`user:{42}:a`, `user:{42}:b`)
+ * to put related keys in one slot.
+ */
+export class CrossSlotError extends RedisClusterError {
+  /** The distinct slots the keys hash to. */
+  readonly slots: readonly number[];
+  /** The command's name. */
+  readonly command: string | undefined;
+
+  constructor(slots: readonly number[], command?: string) {
+    const list = slots.slice(0, 8).join(", ") + (slots.length > 8 ? ", ..." : "");
+    super(
+      `${command ? `${command}: ` : ""}keys hash to different slots (${list}); ` +
+        "use a hash tag such as {user42} so that they share one slot",
+      "RC_CROSS_SLOT",
+    );
+    this.slots = slots;
+    this.command = command;
+  }
+}
+
+/** A node could not be reached, or the connection to it was lost. */
+export class ConnectionError extends RedisClusterError {
+  /** `host:port` of the node, when one is concerned. */
+  readonly address: string | undefined;
+  /**
+   * True when the command may have reached the server before the connection broke: it may
+   * or may not have been executed. Such a write is not retried unless it is idempotent or
+   * `retryUnsafeWrites` is set.
+   */
+  readonly outcomeUnknown: boolean;
+
+  constructor(message: string, address?: string, options?: { cause?: unknown; outcomeUnknown?: boolean }) {
+    super(message, "RC_CONNECTION", options);
+    this.address = address;
+    this.outcomeUnknown = options?.outcomeUnknown ?? false;
+  }
+}
+
+/** The command's deadline (`commandTimeout`) passed before it got an answer. */
+export class TimeoutError extends RedisClusterError {
+  /** Name of the command. */
+  readonly command: string;
+  /** How many times it was sent (redirections and retries included). */
+  readonly attempts: number;
+  /** The deadline that passed, in milliseconds. */
+  readonly timeoutMs: number;
+
+  constructor(command: string, attempts: number, timeoutMs: number, options?: { cause?: unknown }) {
+    super(
+      `${command} timed out after ${timeoutMs} ms (${attempts} attempt${attempts === 1 ? "" : "s"})`,
+      "RC_TIMEOUT",
+      options,
+    );
+    this.command = command;
+    this.attempts = attempts;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The cluster did not serve the command's slot, even after retries within the deadline. */
+export class ClusterDownError extends RedisClusterError {
+  /** The slot that was not served, when one is concerned. */
+  readonly slot: number | undefined;
+
+  constructor(message: string, slot?: number, options?: { cause?: unknown }) {
+    super(message, "RC_CLUSTER_DOWN", options);
+    this.slot = slot;
+  }
+}
+
+/** MOVED/ASK redirections went on past `maxRedirections`: the cluster keeps sending us around. */
+export class MaxRedirectionsError extends RedisClusterError {
+  /** `host:port` of the last node the command was sent to. */
+  readonly address: string;
+  readonly command: string;
+
+  constructor(command: string, redirections: number, address: string) {
+    super(
+      `${command}: gave up after ${redirections} MOVED/ASK redirections (last node ${address}); ` +
+        "the cluster is probably resharding: retry later or raise maxRedirections",
+      "RC_MAX_REDIRECTIONS",
+    );
+    this.address = address;
+    this.command = command;
+  }
+}
+
+/** The server sent bytes that are not valid RESP. The connection is closed. */
+export class ProtocolError extends RedisClusterError {
+  /** `host:port` of the node, when known. */
+  address: string | undefined;
+
+  constructor(message: string, address?: string) {
+    super(message, "RC_PROTOCOL");
+    this.address = address;
+  }
+}
+
+/** An option is invalid. Thrown synchronously by the constructor that received it. */
+export class ConfigError extends RedisClusterError {
+  /** Name of the offending option (e.g. `"commandTimeout"`). */
+  readonly option: string;
+
+  constructor(option: string, message: string) {
+    super(`option ${option}: ${message}`, "RC_CONFIG");
+    this.option = option;
+  }
+}
+
+/**
+ * A command got an argument that cannot be sent (e.g. `undefined`, an object, `NaN`), or
+ * too few arguments to name its keys. Rejected before anything is sent.
+ */
+export class ArgumentError extends RedisClusterError {
+  readonly command: string | undefined;
+
+  constructor(message: string, command?: string) {
+    super(command ? `${command}: ${message}` : message, "RC_ARGUMENT");
+    this.command = command;
+  }
+}
+
+/** The client (or a connection) was used after `close()`/`destroy()`, or closed under the command. */
+export class ClosedError extends RedisClusterError {
+  constructor(message = "the client is closed; create a new RedisCluster to send more commands") {
+    super(message, "RC_CLOSED");
+  }
+}
