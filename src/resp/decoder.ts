@@ -1,0 +1,634 @@
+/**
+ * Incremental RESP2/RESP3 decoder: bytes from one connection in, replies out, in order.
+ *
+ * Nothing is ever parsed twice. The state between two chunks is one of:
+ *
+ * ```
+ *   #pending   the start of a line whose CRLF has not arrived ("$12", "+PON"): a few bytes,
+ *              kept as a list and joined once when the CRLF comes
+ *   #bulk*     a bulk payload being collected: its parts (views of the chunks fed) and
+ *              how many payload and CRLF bytes are still due; joined once, when complete
+ *   #frames    the aggregates open around the next value, innermost last:
+ *
+ *     depth 0: *3  items [ "a" ]              remaining 2
+ *     depth 1:  %2 map { k: 1 }, key "j"      remaining 1   ← the next value lands here
+ * ```
+ *
+ * A value completes the innermost frame when its `remaining` drops to 0; the finished
+ * aggregate then counts as one value of the frame below, and so on down to the top
+ * level, where it goes to the handler.
+ */
+import { ProtocolError, ReplyError } from "../errors.js";
+import type { DecoderLimits, ReplyHandler, RespValue } from "./types.js";
+
+const DEFAULT_LIMITS: DecoderLimits = {
+  maxBulkLength: 512 * 1024 * 1024,
+  maxAggregateLength: 2 ** 27,
+  maxDepth: 64,
+};
+
+const CR = 13;
+const LF = 10;
+const PLUS = 43; // + simple string
+const MINUS = 45; // - error
+const COLON = 58; // : integer
+const DOLLAR = 36; // $ bulk string
+const STAR = 42; // * array
+const UNDERSCORE = 95; // _ null
+const HASH = 35; // # boolean
+const COMMA = 44; // , double
+const PAREN = 40; // ( big number
+const BANG = 33; // ! bulk error
+const EQUALS = 61; // = verbatim string
+const PERCENT = 37; // % map
+const TILDE = 126; // ~ set
+const PIPE = 124; // | attribute
+const GREATER = 62; // > push
+const QUESTION = 63; // ? streamed length
+const ZERO = 48;
+const NINE = 57;
+
+/** Returned by the length readers when the line has not fully arrived. */
+const INCOMPLETE = -2;
+/** `:` lines longer than this are not 64-bit integers. */
+const MAX_INTEGER_DIGITS = 20;
+/** Verbatim strings start with a 3-letter format and a colon (`txt:`), which are dropped. */
+const VERBATIM_PREFIX_BYTES = 4;
+
+const DOUBLE_PATTERN = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const SPECIAL_DOUBLE_PATTERN = /^[+-]?(?:inf|nan)$/i;
+const BIG_NUMBER_PATTERN = /^[+-]?\d+$/;
+
+/** An aggregate being filled. Frame objects are reused per depth to spare allocations. */
+interface Frame {
+  /** Type byte: STAR, TILDE, GREATER (arrays), PERCENT (map) or PIPE (attribute, dropped). */
+  type: number;
+  /** Values still due; a map counts keys and values separately. */
+  remaining: number;
+  items: RespValue[] | null;
+  map: { [field: string]: RespValue } | null;
+  /** The key read last, waiting for its value (maps only). */
+  key: string;
+}
+
+/**
+ * Turns the bytes of one connection into replies, whatever the chunk boundaries.
+ *
+ * @example
+ * const decoder = new RespDecoder({
+ *   wantsBuffers: () => false,
+ *   onReply: (value) => console.log(value),
+ *   onPush: (frame) => console.log("push", frame),
+ * });
+ * socket.on("data", (chunk) => decoder.feed(chunk)); // "+OK\r\n" → onReply("OK")
+ */
+export class RespDecoder {
+  readonly #handler: ReplyHandler;
+  readonly #maxBulkLength: number;
+  readonly #maxAggregateLength: number;
+  readonly #maxDepth: number;
+
+  #dead = false;
+  /** Bumped by reset(), so that a feed() interrupted by a handler calling reset() stops. */
+  #epoch = 0;
+
+  /** Start of a line whose CRLF has not arrived yet (the first byte is its type). */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+
+  /** Type byte of the bulk payload being collected, or 0 when none is. */
+  #bulkType = 0;
+  #bulkParts: Buffer[] = [];
+  #bulkBytes = 0;
+  /** Payload bytes still due. */
+  #bulkRemaining = 0;
+  /** Bytes of the CRLF after the payload already checked (0, 1 or 2). */
+  #bulkCrlfSeen = 0;
+
+  #frames: Frame[] = [];
+  #depth = 0;
+
+  /** Whether the current top-level reply wants Buffers; known once its first byte is read. */
+  #buffers = false;
+  #modeKnown = false;
+  /** Whether the current top-level value is a push frame. */
+  #topIsPush = false;
+
+  /** Position just past the CRLF of the line read last by a length reader. */
+  #lineEnd = 0;
+
+  /**
+   * @param handler receives replies and push frames, in order. It must not call `feed()`;
+   *   it may call `reset()`, which drops the rest of the chunk being fed.
+   * @param limits bounds that keep a hostile server from exhausting memory.
+   */
+  constructor(handler: ReplyHandler, limits?: Partial<DecoderLimits>) {
+    this.#handler = handler;
+    this.#maxBulkLength = limits?.maxBulkLength ?? DEFAULT_LIMITS.maxBulkLength;
+    this.#maxAggregateLength = limits?.maxAggregateLength ?? DEFAULT_LIMITS.maxAggregateLength;
+    this.#maxDepth = limits?.maxDepth ?? DEFAULT_LIMITS.maxDepth;
+  }
+
+  /**
+   * Bytes held for a reply that has not fully arrived. Never more than `maxBulkLength`
+   * plus one chunk.
+   */
+  get bufferedBytes(): number {
+    return this.#pendingBytes + this.#bulkBytes;
+  }
+
+  /**
+   * Decodes `chunk`, calling the handler for every reply it completes.
+   *
+   * The decoder may keep views of `chunk` until the reply they belong to is complete, so
+   * the caller must not reuse the chunk's memory (a socket's `data` chunks are fresh).
+   * Throws {@link ProtocolError} on bytes that are not valid RESP; the decoder then
+   * refuses input until `reset()`, as the stream can no longer be trusted.
+   *
+   * @example
+   * decoder.feed(Buffer.from("*2\r\n$1\r\na\r\n:1")); // nothing yet
+   * decoder.feed(Buffer.from("\r\n"));                // onReply(["a", 1])
+   */
+  feed(chunk: Buffer): void {
+    if (this.#dead) {
+      throw new ProtocolError(
+        "the RESP decoder stopped after a protocol error; reset it with a new connection",
+      );
+    }
+    if (chunk.length === 0) return;
+    const epoch = this.#epoch;
+    try {
+      let pos = 0;
+      if (this.#pendingBytes > 0) {
+        pos = this.#completeLine(chunk);
+        if (pos < 0 || this.#epoch !== epoch) return;
+      }
+      if (this.#bulkType !== 0) {
+        pos = this.#continueBulk(chunk, pos);
+        if (pos < 0 || this.#epoch !== epoch) return;
+      }
+      this.#parse(chunk, pos, epoch);
+    } catch (error) {
+      if (this.#epoch === epoch) this.#dead = true;
+      throw error;
+    }
+  }
+
+  /**
+   * Forgets everything buffered and accepts input again (after a protocol error, or for a
+   * new connection).
+   *
+   * @example
+   * socket.on("close", () => decoder.reset());
+   */
+  reset(): void {
+    this.#epoch++;
+    this.#dead = false;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#endBulk();
+    for (let i = 0; i < this.#depth; i++) {
+      const frame = this.#frames[i]!;
+      frame.items = null;
+      frame.map = null;
+    }
+    this.#depth = 0;
+    this.#modeKnown = false;
+    this.#topIsPush = false;
+  }
+
+  /**
+   * Completes the pending line with the head of `chunk` and decodes it. Returns where the
+   * rest of `chunk` starts, or -1 when the line is still incomplete.
+   */
+  #completeLine(chunk: Buffer): number {
+    const pending = this.#pending;
+    const last = pending[pending.length - 1]!;
+    let lineEnd: number;
+    if (last[last.length - 1] === CR) {
+      lineEnd = 1;
+    } else {
+      const cr = chunk.indexOf(CR);
+      if (cr === -1 || cr === chunk.length - 1) {
+        this.#keepPending(chunk);
+        return -1;
+      }
+      lineEnd = cr + 2;
+    }
+    pending.push(chunk.subarray(0, lineEnd));
+    const line = Buffer.concat(pending, this.#pendingBytes + lineEnd);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    // The line is complete, so this consumes all of it (a bulk header leaves a bulk due).
+    this.#parse(line, 0, this.#epoch);
+    return lineEnd;
+  }
+
+  #keepPending(part: Buffer): void {
+    this.#pending.push(part);
+    this.#pendingBytes += part.length;
+    if (this.#pendingBytes > this.#maxBulkLength) {
+      throw new ProtocolError(`RESP line longer than ${this.#maxBulkLength} bytes without a CRLF`);
+    }
+  }
+
+  /**
+   * Decodes values from `buf` starting at `pos` until `buf` is exhausted, keeping an
+   * incomplete line or bulk payload for the next chunk.
+   */
+  #parse(buf: Buffer, pos: number, epoch: number): void {
+    const end = buf.length;
+    while (pos < end) {
+      const start = pos;
+      const type = buf[pos]!;
+      if (this.#depth === 0 && !this.#modeKnown && type !== PIPE) {
+        this.#modeKnown = true;
+        this.#topIsPush = type === GREATER;
+        // Push frames always carry Buffers; the head command's wish does not apply to them.
+        this.#buffers = this.#topIsPush || this.#handler.wantsBuffers();
+      }
+      let value: RespValue;
+      switch (type) {
+        case DOLLAR:
+        case BANG:
+        case EQUALS: {
+          const length = this.#readLength(buf, pos + 1, end, type, this.#maxBulkLength);
+          if (length === INCOMPLETE) {
+            this.#keepPending(buf.subarray(start));
+            return;
+          }
+          pos = this.#lineEnd;
+          if (length === -1) {
+            value = null;
+            break;
+          }
+          if (pos + length + 2 <= end) {
+            if (buf[pos + length] !== CR || buf[pos + length + 1] !== LF) throw missingCrlf(type);
+            value = this.#bulkValue(type, buf, pos, pos + length, false);
+            pos += length + 2;
+            break;
+          }
+          this.#bulkType = type;
+          this.#bulkRemaining = length;
+          this.#bulkCrlfSeen = 0;
+          // The payload (or its CRLF) runs past this chunk: collect what is here, wait for more.
+          this.#continueBulk(buf, pos);
+          return;
+        }
+        case STAR:
+        case TILDE:
+        case PERCENT:
+        case GREATER:
+        case PIPE: {
+          const length = this.#readLength(buf, pos + 1, end, type, this.#maxAggregateLength);
+          if (length === INCOMPLETE) {
+            this.#keepPending(buf.subarray(start));
+            return;
+          }
+          pos = this.#lineEnd;
+          if (length === -1) {
+            value = null;
+            break;
+          }
+          if (length === 0) {
+            if (type === PIPE) continue;
+            value = type === PERCENT ? {} : [];
+            break;
+          }
+          this.#open(type, length);
+          continue;
+        }
+        case COLON: {
+          const integer = this.#readInteger(buf, pos + 1, end);
+          if (integer === undefined) {
+            this.#keepPending(buf.subarray(start));
+            return;
+          }
+          value = integer;
+          pos = this.#lineEnd;
+          break;
+        }
+        case PLUS:
+        case MINUS:
+        case UNDERSCORE:
+        case HASH:
+        case COMMA:
+        case PAREN: {
+          const cr = this.#findLineEnd(buf, pos + 1, end);
+          if (cr === -1) {
+            this.#keepPending(buf.subarray(start));
+            return;
+          }
+          value = this.#lineValue(type, buf, pos + 1, cr);
+          pos = cr + 2;
+          break;
+        }
+        default:
+          throw new ProtocolError(`invalid RESP type byte 0x${type.toString(16).padStart(2, "0")}`);
+      }
+      this.#deliver(value);
+      if (this.#epoch !== epoch) return;
+    }
+  }
+
+  /**
+   * Reads `<digits>\r\n` (or `-1\r\n`) at `pos`, where a length follows a type byte.
+   * Returns the length, -1, or INCOMPLETE; sets #lineEnd past the CRLF.
+   */
+  #readLength(buf: Buffer, pos: number, end: number, type: number, max: number): number {
+    if (pos >= end) return INCOMPLETE;
+    const first = buf[pos]!;
+    if (first === MINUS) return this.#readMinusOne(buf, pos, end, type);
+    if (first === QUESTION) {
+      throw new ProtocolError(
+        `streamed RESP3 length "${String.fromCharCode(type)}?" is not supported (Redis never sends it)`,
+      );
+    }
+    let length = 0;
+    let i = pos;
+    for (; i < end; i++) {
+      const c = buf[i]!;
+      if (c >= ZERO && c <= NINE) {
+        length = length * 10 + (c - ZERO);
+        if (length > max) {
+          throw new ProtocolError(
+            `${typeName(type)} length exceeds the limit of ${max}${type === DOLLAR ? " bytes" : " elements"}`,
+          );
+        }
+        continue;
+      }
+      if (c !== CR || i === pos) throw badLength(type);
+      if (i + 1 >= end) return INCOMPLETE;
+      if (buf[i + 1] !== LF) throw badLength(type);
+      this.#lineEnd = i + 2;
+      return length;
+    }
+    return INCOMPLETE;
+  }
+
+  /** `-1` is the RESP2 null for `$` and `*`; any other negative length is an error. */
+  #readMinusOne(buf: Buffer, pos: number, end: number, type: number): number {
+    if (type !== DOLLAR && type !== STAR) throw badLength(type);
+    const expected = [MINUS, 49, CR, LF];
+    for (let k = 0; k < 4; k++) {
+      if (pos + k >= end) return INCOMPLETE;
+      if (buf[pos + k] !== expected[k]) throw badLength(type);
+    }
+    this.#lineEnd = pos + 4;
+    return -1;
+  }
+
+  /** Reads `[-]<digits>\r\n`; undefined when incomplete. Sets #lineEnd past the CRLF. */
+  #readInteger(buf: Buffer, pos: number, end: number): number | undefined {
+    let i = pos;
+    let negative = false;
+    if (i < end && (buf[i] === MINUS || buf[i] === PLUS)) {
+      negative = buf[i] === MINUS;
+      i++;
+    }
+    const digitsStart = i;
+    let value = 0;
+    for (; i < end; i++) {
+      const c = buf[i]!;
+      if (c >= ZERO && c <= NINE) {
+        value = value * 10 + (c - ZERO);
+        continue;
+      }
+      const digits = i - digitsStart;
+      if (c !== CR || digits === 0 || digits > MAX_INTEGER_DIGITS) throw badInteger();
+      if (i + 1 >= end) return undefined;
+      if (buf[i + 1] !== LF) throw badInteger();
+      this.#lineEnd = i + 2;
+      // Past 15 digits the running sum may round differently from the exact decimal.
+      if (digits > 15) value = Number(buf.toString("latin1", digitsStart, i));
+      return negative ? -value : value;
+    }
+    if (i - digitsStart > MAX_INTEGER_DIGITS) throw badInteger();
+    return undefined;
+  }
+
+  /** Index of the CR ending the line that starts at `pos`, or -1 if it has not arrived. */
+  #findLineEnd(buf: Buffer, pos: number, end: number): number {
+    let cr = pos;
+    while (cr < end && buf[cr] !== CR) cr++;
+    if (cr >= end - 1) {
+      if (end - pos > this.#maxBulkLength) {
+        throw new ProtocolError(`RESP line longer than ${this.#maxBulkLength} bytes without a CRLF`);
+      }
+      return -1;
+    }
+    if (buf[cr + 1] !== LF) throw new ProtocolError("CR not followed by LF at the end of a RESP line");
+    if (cr - pos > this.#maxBulkLength) {
+      throw new ProtocolError(`RESP line longer than ${this.#maxBulkLength} bytes`);
+    }
+    return cr;
+  }
+
+  /** The value of a complete line of type `type` whose text is `buf[from, to)`. */
+  #lineValue(type: number, buf: Buffer, from: number, to: number): RespValue {
+    switch (type) {
+      case PLUS:
+        if (this.#buffers) return copyBytes(buf, from, to);
+        // The most common reply of all: spare the decoding.
+        if (to - from === 2 && buf[from] === 79 && buf[from + 1] === 75) return "OK";
+        return buf.toString("utf8", from, to);
+      case MINUS:
+        return new ReplyError(buf.toString("utf8", from, to));
+      case UNDERSCORE:
+        if (to !== from) throw new ProtocolError("RESP3 null (_) with a payload");
+        return null;
+      case HASH:
+        if (to - from === 1) {
+          if (buf[from] === 116) return true; // t
+          if (buf[from] === 102) return false; // f
+        }
+        throw new ProtocolError("RESP3 boolean is neither #t nor #f");
+      case COMMA: {
+        const text = buf.toString("latin1", from, to);
+        if (DOUBLE_PATTERN.test(text)) return Number(text);
+        if (SPECIAL_DOUBLE_PATTERN.test(text)) {
+          const lower = text.toLowerCase();
+          if (lower.endsWith("nan")) return Number.NaN;
+          return lower.startsWith("-") ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+        }
+        throw new ProtocolError("RESP3 double is not a number");
+      }
+      default: {
+        const text = buf.toString("latin1", from, to);
+        if (!BIG_NUMBER_PATTERN.test(text)) throw new ProtocolError("RESP3 big number is not an integer");
+        return BigInt(text);
+      }
+    }
+  }
+
+  /**
+   * The value of a complete bulk payload `buf[from, to)`. `owned` says `buf` is a private
+   * copy already, which Buffer mode may hand out as is.
+   */
+  #bulkValue(type: number, buf: Buffer, from: number, to: number, owned: boolean): RespValue {
+    if (type === BANG) return new ReplyError(buf.toString("utf8", from, to));
+    if (type === EQUALS) {
+      if (to - from < VERBATIM_PREFIX_BYTES || buf[from + 3] !== COLON) {
+        throw new ProtocolError("RESP3 verbatim string without its format prefix (e.g. txt:)");
+      }
+      from += VERBATIM_PREFIX_BYTES;
+    }
+    if (!this.#buffers) return buf.toString("utf8", from, to);
+    if (owned) return from === 0 && to === buf.length ? buf : buf.subarray(from, to);
+    return copyBytes(buf, from, to);
+  }
+
+  /**
+   * Collects bulk payload bytes from `buf` at `pos`; when the payload and its CRLF are
+   * complete, delivers the value and returns where the rest of `buf` starts. Returns -1
+   * when `buf` ran out first.
+   */
+  #continueBulk(buf: Buffer, pos: number): number {
+    const end = buf.length;
+    if (this.#bulkRemaining > 0) {
+      const available = end - pos;
+      const taken = Math.min(available, this.#bulkRemaining);
+      if (taken > 0) {
+        this.#bulkParts.push(buf.subarray(pos, pos + taken));
+        this.#bulkBytes += taken;
+        this.#bulkRemaining -= taken;
+        pos += taken;
+      }
+      if (this.#bulkRemaining > 0) return -1;
+    }
+    while (this.#bulkCrlfSeen < 2) {
+      if (pos >= end) return -1;
+      if (buf[pos] !== (this.#bulkCrlfSeen === 0 ? CR : LF)) throw missingCrlf(this.#bulkType);
+      this.#bulkCrlfSeen++;
+      pos++;
+    }
+    const type = this.#bulkType;
+    const whole = Buffer.concat(this.#bulkParts, this.#bulkBytes);
+    this.#endBulk();
+    this.#deliver(this.#bulkValue(type, whole, 0, whole.length, true));
+    return pos;
+  }
+
+  #endBulk(): void {
+    this.#bulkType = 0;
+    this.#bulkParts = [];
+    this.#bulkBytes = 0;
+    this.#bulkRemaining = 0;
+    this.#bulkCrlfSeen = 0;
+  }
+
+  /** Opens an aggregate of `length` (> 0) elements. */
+  #open(type: number, length: number): void {
+    const depth = this.#depth;
+    if (depth >= this.#maxDepth) {
+      throw new ProtocolError(`RESP aggregates nested deeper than the limit of ${this.#maxDepth}`);
+    }
+    let frame = this.#frames[depth];
+    if (frame === undefined) {
+      frame = { type, remaining: 0, items: null, map: null, key: "" };
+      this.#frames.push(frame);
+    }
+    frame.type = type;
+    if (type === PERCENT) {
+      frame.remaining = length * 2;
+      frame.map = {};
+    } else if (type === PIPE) {
+      frame.remaining = length * 2;
+    } else {
+      frame.remaining = length;
+      // Grown by push, never preallocated from the declared length (which may be hostile).
+      frame.items = [];
+    }
+    this.#depth = depth + 1;
+  }
+
+  /** Hands a complete value to the innermost open aggregate, or to the handler. */
+  #deliver(value: RespValue): void {
+    let depth = this.#depth;
+    while (depth > 0) {
+      const frame = this.#frames[depth - 1]!;
+      const type = frame.type;
+      if (type === PERCENT) {
+        if ((frame.remaining & 1) === 0) frame.key = keyText(value);
+        else setField(frame.map!, frame.key, value);
+      } else if (type !== PIPE) {
+        frame.items!.push(value);
+      }
+      if (--frame.remaining > 0) return;
+      depth--;
+      this.#depth = depth;
+      if (type === PIPE) return; // an attribute annotates the next value and is dropped
+      if (type === PERCENT) {
+        value = frame.map!;
+        frame.map = null;
+      } else {
+        value = frame.items!;
+        frame.items = null;
+      }
+    }
+    this.#modeKnown = false;
+    if (this.#topIsPush) this.#handler.onPush(value as RespValue[]);
+    else this.#handler.onReply(value);
+  }
+}
+
+/** Copies `buf[from, to)` so that the value does not pin the socket chunk it came in. */
+function copyBytes(buf: Buffer, from: number, to: number): Buffer {
+  const copy = Buffer.allocUnsafe(to - from);
+  buf.copy(copy, 0, from, to);
+  return copy;
+}
+
+/** Map keys become object keys: the UTF-8 text of strings and Buffers, String() of the rest. */
+function keyText(key: RespValue): string {
+  if (typeof key === "string") return key;
+  if (Buffer.isBuffer(key)) return key.toString("utf8");
+  if (key instanceof ReplyError) return key.message;
+  return typeof key === "object" && key !== null ? JSON.stringify(key, jsonSafe) : String(key);
+}
+
+function jsonSafe(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? value.toString() : value;
+}
+
+/** Plain assignment of "__proto__" would replace the object's prototype instead. */
+function setField(map: { [field: string]: RespValue }, key: string, value: RespValue): void {
+  if (key === "__proto__") {
+    Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    map[key] = value;
+  }
+}
+
+function typeName(type: number): string {
+  switch (type) {
+    case DOLLAR:
+      return "bulk string";
+    case BANG:
+      return "bulk error";
+    case EQUALS:
+      return "verbatim string";
+    case STAR:
+      return "array";
+    case TILDE:
+      return "set";
+    case PERCENT:
+      return "map";
+    case GREATER:
+      return "push";
+    default:
+      return "attribute";
+  }
+}
+
+function badLength(type: number): ProtocolError {
+  return new ProtocolError(`${typeName(type)} length is not a non-negative integer (or -1 for null)`);
+}
+
+function badInteger(): ProtocolError {
+  return new ProtocolError("RESP integer is not a 64-bit decimal integer");
+}
+
+function missingCrlf(type: number): ProtocolError {
+  return new ProtocolError(`${typeName(type)} payload not followed by CRLF`);
+}
