@@ -16,6 +16,17 @@ export interface DevClusterOptions {
   startTimeoutMs?: number;
   /** Extra `redis.conf` lines for every node, e.g. `["maxmemory 100mb"]`. */
   extraConfig?: string[];
+  /**
+   * The folder for the cluster (created if missing; removed by `stop()`). Default: a new
+   * folder under `os.tmpdir()`.
+   */
+  dir?: string;
+  /**
+   * Let the processes outlive this one (default false). The CLI and the shared test
+   * cluster use this; someone must later `stop()` the cluster through `attachDevCluster`.
+   * When false, the processes are killed when this process exits, even without `stop()`.
+   */
+  detached?: boolean;
 }
 
 export type DevNodeRole = "primary" | "replica";
@@ -43,6 +54,8 @@ export interface DevCluster {
   readonly seeds: string[];
   /** The folder that holds every node's config and data (removed by `stop()`). */
   readonly dir: string;
+  /** The JSON state file in `dir` (ports, PIDs): what `attachDevCluster` takes. */
+  readonly stateFile: string;
   /** The nodes as last read from the cluster (call `refresh()` to re-read). */
   readonly nodes: DevNode[];
   /** Re-reads roles and slots from the cluster (after a failover, say). */
@@ -53,7 +66,11 @@ export interface DevCluster {
   waitForHealthy(timeoutMs?: number): Promise<void>;
   /** Kills a node's process (default SIGKILL) and waits until it has exited. */
   killNode(port: number, signal?: NodeJS.Signals): Promise<void>;
-  /** Starts a killed node again on the same port, with its saved cluster config. */
+  /**
+   * Starts a killed node again on the same port, with its saved cluster config, and waits
+   * until it has rejoined: every live node sees it as a working member and it sees them.
+   * (It does not wait for the whole cluster to be healthy: call `waitForHealthy()` for that.)
+   */
   restartNode(port: number): Promise<void>;
   /** SIGSTOP / SIGCONT a node: it keeps its sockets but answers nothing. */
   pauseNode(port: number): void;

@@ -1,0 +1,6 @@
+/**
+ * A throwaway local Redis Cluster for development, tests, the demo and the benchmark
+ * (`rediscluster/dev`). The CLI `rediscluster dev start|status|stop` is built on it.
+ */
+export { attachDevCluster, startDevCluster } from "./cluster.js";
+export type { DevCluster, DevClusterOptions, DevNode, DevNodeRole } from "./types.js";

@@ -1,0 +1,74 @@
+/**
+ * The state file: what another process needs to take over a running dev cluster (ports,
+ * PIDs, folders). It lives in the cluster's folder as `state.json`; every change of a PID
+ * (restart, add, remove) rewrites it, so whoever stops the cluster kills the right ones.
+ */
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const STATE_FILE_NAME = "state.json";
+
+export interface DevNodeState {
+  port: number;
+  /** OS process id, or null while the node is stopped. */
+  pid: number | null;
+  /** The node's own folder (absolute). */
+  dir: string;
+}
+
+export interface DevClusterState {
+  version: 1;
+  /** The cluster's folder (absolute); removed by stop(). */
+  dir: string;
+  redisServer: string;
+  nodeTimeoutMs: number;
+  startTimeoutMs: number;
+  extraConfig: string[];
+  nodes: DevNodeState[];
+}
+
+/** Where the state file of the cluster in `dir` is. */
+export function stateFileOf(dir: string): string {
+  return join(dir, STATE_FILE_NAME);
+}
+
+/** Reads and checks a state file; throws a readable Error when it is missing or malformed. */
+export function readStateFile(path: string): DevClusterState {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new Error(`cannot read dev cluster state ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  if (!isDevClusterState(parsed)) throw new Error(`${path} is not a dev cluster state file`);
+  return parsed;
+}
+
+/** Writes the state atomically (temp file + rename): a reader never sees half a file. */
+export function writeStateFile(path: string, state: DevClusterState): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(state, null, 2) + "\n");
+  renameSync(temporary, path);
+}
+
+function isDevClusterState(value: unknown): value is DevClusterState {
+  if (typeof value !== "object" || value === null) return false;
+  const state = value as Partial<DevClusterState>;
+  return (
+    state.version === 1 &&
+    typeof state.dir === "string" &&
+    typeof state.redisServer === "string" &&
+    typeof state.nodeTimeoutMs === "number" &&
+    typeof state.startTimeoutMs === "number" &&
+    Array.isArray(state.extraConfig) &&
+    Array.isArray(state.nodes) &&
+    state.nodes.every(
+      (node) =>
+        typeof node === "object" &&
+        node !== null &&
+        typeof node.port === "number" &&
+        (node.pid === null || typeof node.pid === "number") &&
+        typeof node.dir === "string",
+    )
+  );
+}
