@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// The `rediscluster` command. The CLI itself is TypeScript (src/dev/cli.ts), compiled by
+// `npm run build`; this file only finds it and hands it the command line.
+"use strict";
+
+const { join } = require("node:path");
+
+const cliPath = join(__dirname, "..", "dist", "cjs", "dev", "cli.js");
+let cli;
+try {
+  cli = require(cliPath);
+} catch (error) {
+  if (error?.code === "MODULE_NOT_FOUND" && String(error.message).includes(cliPath)) {
+    process.stderr.write(
+      "rediscluster: the package is not built yet (dist/cjs/dev/cli.js is missing).\n" +
+        "Run `npm run build` in the package folder, then try again.\n",
+    );
+    process.exit(1);
+  }
+  throw error;
+}
+
+cli.main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    process.stderr.write(`rediscluster: ${error?.stack ?? error}\n`);
+    process.exitCode = 1;
+  },
+);
