@@ -1,0 +1,515 @@
+/**
+ * RedisCluster: wires the parts together and turns method calls into Commands.
+ *
+ *   method call ─► describe (info, args checked, slot) ─► executor.dispatch ─► router ─► connection
+ *                                                            ▲                              │
+ *                                     MOVED / ASK / retry ───┴──── settle / fail / expire ◄─┘
+ *
+ * Everything that is not a plain reply is decided in the executor (cluster/executor.ts).
+ */
+import { EventEmitter } from "node:events";
+import { Discovery } from "./cluster/discovery.js";
+import { type ClusterStats, Executor } from "./cluster/executor.js";
+import { NodeRegistry } from "./cluster/nodes.js";
+import { Router } from "./cluster/router.js";
+import type { ClusterNode, NodeRole, Topology, TopologyChange } from "./cluster/topology.js";
+import { blockingTimeoutMs } from "./command/blocking.js";
+import { MULTI_SLOT, NO_SLOT, PromiseCommand, type ReplyTransform } from "./command/command.js";
+import { keyIndexes } from "./command/keys.js";
+import type { CommandMethods } from "./command/methods.generated.js";
+import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "./command/methods.js";
+import { keySlot } from "./command/slot.js";
+import {
+  CommandFlag,
+  type CommandInfo,
+  findCommand,
+  parseCommandInfoReply,
+  registerCommand,
+  resolveSubcommand,
+} from "./command/table.js";
+import { checkArgs, keyBytes } from "./command/validate.js";
+import { ArgumentError, ClosedError, CrossSlotError, type RedisClusterError } from "./errors.js";
+import { type NormalizedOptions, normalizeOptions, type RedisClusterOptions } from "./options.js";
+import type { RedisArg } from "./resp/types.js";
+
+/** Events of a RedisCluster and their arguments. */
+export interface RedisClusterEvents {
+  /** The first topology is known: commands flow. */
+  ready: [];
+  /** A refresh changed the topology. */
+  topology: [change: TopologyChange];
+  /** A command was redirected by MOVED. */
+  moved: [info: { slot: number; from: string; to: string }];
+  /** A command was redirected by ASK. */
+  ask: [info: { slot: number; from: string; to: string }];
+  /** A node connection failed (the client recovers by itself; this is for monitoring). */
+  nodeError: [info: { address: string; error: RedisClusterError }];
+  /** A background task failed (e.g. a periodic refresh). Emitted only while someone listens. */
+  error: [error: RedisClusterError];
+}
+
+/** A connection-level view of one node, for commands that concern that node only. */
+export interface NodeHandle extends CommandMethods {
+  readonly address: string;
+  /** `"primary"` or `"replica"` (`role()` is the ROLE command, sent to the node). */
+  readonly nodeRole: NodeRole;
+  /** Sends any command to this node; its reply comes back as is (MOVED included). */
+  call(name: string, ...args: RedisArg[]): Promise<unknown>;
+  callBuffer(name: string, ...args: RedisArg[]): Promise<unknown>;
+}
+
+/**
+ * A Redis Cluster client.
+ *
+ * @example
+ * const cluster = new RedisCluster({ nodes: ["127.0.0.1:7001"] });
+ * await cluster.set("name", "v");
+ * await cluster.get("name"); // "v"
+ * await cluster.close();
+ */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the command methods are installed on the prototype at load time (installCommandMethods below); the merged interface types them.
+export class RedisCluster extends EventEmitter implements CommandTarget {
+  /** The `name` option (resty's cluster name), for telling clients apart in diagnostics. */
+  readonly name: string | undefined;
+  #options: NormalizedOptions;
+  #registry: NodeRegistry;
+  #discovery: Discovery;
+  #router: Router;
+  #executor: Executor;
+  #state: "open" | "closing" | "closed" = "open";
+  #ready = false;
+  /** Set while a command waits for the server to describe it; later commands queue behind. */
+  #gate: Array<() => void> | undefined;
+  #unknownCommands = new Set<string>();
+
+  constructor(options: RedisClusterOptions) {
+    super();
+    const o = normalizeOptions(options);
+    this.#options = o;
+    this.name = o.name;
+    this.#registry = new NodeRegistry(
+      {
+        connectTimeoutMs: o.connectTimeoutMs,
+        username: o.username,
+        password: o.password,
+        tls: o.tls,
+        protocol: o.protocol,
+        clientName: o.clientName,
+        idleTimeoutMs: o.idleTimeoutMs,
+        maxInFlight: o.maxInFlight,
+        stallTimeoutMs: o.commandTimeoutMs,
+        decoderLimits: o.decoderLimits,
+        coalesceWrites: o.autoPipelining,
+      },
+      (entry, error) => {
+        if (error === undefined) return;
+        this.#emitSafe("nodeError", { address: entry.address, error });
+        if (this.#state === "open") this.#discovery.requestRefresh();
+      },
+    );
+    this.#discovery = new Discovery({
+      seeds: o.seeds,
+      registry: this.#registry,
+      mapAddress: o.mapAddress,
+      tls: o.tls !== undefined,
+      queryTimeoutMs: o.commandTimeoutMs,
+      minRefreshIntervalMs: o.minRefreshIntervalMs,
+      refreshIntervalMs: o.refreshIntervalMs,
+      onTopology: (_topology, change) => this.#onTopology(change),
+    });
+    this.#router = new Router(o.readFrom, this.#registry);
+    this.#executor = new Executor(
+      this.#discovery,
+      this.#registry,
+      this.#router,
+      {
+        maxRedirections: o.maxRedirections,
+        retryUnsafeWrites: o.retryUnsafeWrites,
+        maxOfflineQueue: o.maxOfflineQueue,
+        retryBaseDelayMs: 10,
+        retryMaxDelayMs: 500,
+      },
+      {
+        moved: (slot, from, to) => this.#emitSafe("moved", { slot, from, to }),
+        ask: (slot, from, to) => this.#emitSafe("ask", { slot, from, to }),
+        nodeError: (address, error) => this.#emitSafe("nodeError", { address, error }),
+      },
+    );
+  }
+
+  /**
+   * Reads the topology now instead of on the first command. Resolves once commands can flow;
+   * rejects with `ConnectionError` when no seed answers.
+   *
+   * @example
+   * await cluster.connect();
+   * cluster.nodes("primary").length; // 3
+   */
+  async connect(): Promise<void> {
+    if (this.#state !== "open") throw new ClosedError();
+    if (this.#discovery.current === undefined) await this.#discovery.refresh();
+  }
+
+  /**
+   * Sends any command, by name — module commands included — routed by its keys.
+   *
+   * @example
+   * await cluster.call("JSON.SET", "doc", "$", "{}");
+   */
+  call(name: string, ...args: RedisArg[]): Promise<unknown> {
+    return this.#callByName(name, args, false);
+  }
+
+  /** Like `call`, with bulk strings as Buffers. */
+  callBuffer(name: string, ...args: RedisArg[]): Promise<unknown> {
+    return this.#callByName(name, args, true);
+  }
+
+  /**
+   * Sets several keys, across slots: `mset({ a: "1", b: "2" })` or `mset("a", "1", "b", "2")`.
+   * Keys of one slot go in one command.
+   */
+  mset(pairs: Record<string, RedisArg> | Map<RedisArg, RedisArg>): Promise<"OK">;
+  mset(...keysAndValues: RedisArg[]): Promise<"OK">;
+  mset(...input: unknown[]): Promise<"OK"> {
+    const first = input[0];
+    let args: unknown[] = input;
+    if (input.length === 1 && first instanceof Map) args = [...first].flat();
+    else if (
+      input.length === 1 &&
+      first !== null &&
+      typeof first === "object" &&
+      !(first instanceof Uint8Array)
+    ) {
+      args = Object.entries(first).flat();
+    }
+    return this[SEND_COMMAND](
+      "MSET",
+      findCommand("mset"),
+      args as RedisArg[],
+      false,
+      undefined,
+    ) as Promise<"OK">;
+  }
+
+  /**
+   * Handles on the nodes of the current topology, for commands that concern one node
+   * (INFO, CONFIG GET, CLIENT LIST, ...). Empty until the topology is known (`connect()`).
+   *
+   * @example
+   * for (const node of cluster.nodes("primary")) console.log(await node.info("memory"));
+   */
+  nodes(role: NodeRole | "all" = "all"): NodeHandle[] {
+    const topology = this.#discovery.current;
+    if (topology === undefined) return [];
+    const nodes = [...topology.nodes.values()].filter((node) => role === "all" || node.role === role);
+    return nodes.map((node) => new ClusterNodeHandle(this, node) as unknown as NodeHandle);
+  }
+
+  /** Counters since the client was created. */
+  stats(): ClusterStats & { offlineQueue: number } {
+    return {
+      ...this.#executor.stats,
+      refreshes: this.#discovery.refreshes,
+      offlineQueue: this.#executor.offlineCount,
+    };
+  }
+
+  /** The topology in use (undefined before the first refresh). For tools and tests. */
+  get topology(): Topology | undefined {
+    return this.#discovery.current;
+  }
+
+  /**
+   * Graceful close: new commands are refused with `ClosedError`; those in flight get their
+   * replies; then every connection closes.
+   */
+  async close(): Promise<void> {
+    if (this.#state !== "open") return;
+    this.#state = "closing";
+    this.#discovery.close();
+    this.#executor.failPending(new ClosedError("the client was closed before this command could complete"));
+    await this.#registry.closeAll();
+    this.#executor.closed = true;
+    this.#state = "closed";
+  }
+
+  /** Immediate close: everything pending rejects with `ClosedError`. */
+  disconnect(): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#executor.closed = true;
+    this.#discovery.close();
+    this.#executor.failPending(new ClosedError());
+    this.#registry.destroyAll();
+  }
+
+  // ── describing and sending ────────────────────────────────────────────────────────────
+
+  /** @internal The path of every command method. */
+  [SEND_COMMAND](
+    name: string,
+    info: CommandInfo | undefined,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    transform: ReplyTransform | undefined,
+  ): Promise<unknown> {
+    if (this.#state !== "open") return Promise.reject(new ClosedError());
+    if (this.#gate !== undefined) {
+      return new Promise((resolve, reject) => {
+        this.#gate!.push(() =>
+          this[SEND_COMMAND](name, info, args, wantsBuffers, transform).then(resolve, reject),
+        );
+      });
+    }
+    if (info === undefined) return this.#sendUndescribed(name, args, wantsBuffers, transform);
+    const command = new PromiseCommand(
+      this.#executor,
+      name,
+      args,
+      info.subcommands === undefined ? info : resolveSubcommand(info, args),
+      wantsBuffers,
+      this.#options.commandTimeoutMs,
+    );
+    command.transform = transform;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      command.resolve = resolve;
+      command.reject = reject;
+    });
+    try {
+      this.#describe(command);
+      this.#executor.dispatch(command);
+    } catch (error) {
+      command.completeError(error as Error);
+    }
+    return promise;
+  }
+
+  /** Fills in what routing needs: arguments checked, key prefix applied, slot, read mode. */
+  #describe(command: PromiseCommand): void {
+    const info = command.info!;
+    const args = command.args;
+    checkArgs(command.displayName, args);
+    if (this.#options.keyPrefix !== undefined) this.#prefixKeys(info, args);
+    const single = info.singleKeyIndex;
+    if (single >= 0) {
+      const key = args[single];
+      if (key === undefined) throw new ArgumentError("missing its key argument", command.displayName);
+      command.slot = keySlot(keyBytes(key));
+    } else {
+      const indexes = keyIndexes(info, args, true);
+      if (indexes === null) {
+        throw new ArgumentError("its keys cannot be located; send it with call() on a node handle");
+      }
+      command.slot = slotOfKeys(args, indexes);
+      if (command.slot === MULTI_SLOT) {
+        throw new CrossSlotError(distinctSlots(args, indexes), command.displayName);
+      }
+      if (indexes.length > 1) command.keyIndexes = indexes;
+    }
+    command.replicaReadable =
+      this.#options.readFrom !== "primary" && (info.flags & CommandFlag.READONLY) !== 0;
+    const blockMs = blockingTimeoutMs(info, args);
+    if (blockMs !== undefined) {
+      // The server may rightly hold it that long; the command's own budget comes on top.
+      command.blockingTimeoutMs = blockMs;
+      command.deadlineAt += blockMs;
+    }
+  }
+
+  #prefixKeys(info: CommandInfo, args: RedisArg[]): void {
+    const prefix = this.#options.keyPrefix!;
+    const indexes = keyIndexes(info, args) ?? [];
+    for (const index of indexes) {
+      const key = args[index]!;
+      args[index] =
+        key instanceof Uint8Array ? Buffer.concat([Buffer.from(prefix), key]) : prefix + String(key);
+    }
+  }
+
+  #callByName(name: string, args: RedisArg[], wantsBuffers: boolean): Promise<unknown> {
+    if (typeof name !== "string" || name === "") {
+      return Promise.reject(new ArgumentError("the command name must be a non-empty string"));
+    }
+    const parts = name.trim().split(/\s+/);
+    const head = parts[0]!.toUpperCase();
+    const allArgs = parts.length > 1 ? [...parts.slice(1), ...args] : args;
+    return this[SEND_COMMAND](head, findCommand(head), allArgs, wantsBuffers, undefined);
+  }
+
+  /**
+   * A command the built-in table lacks (a module's, or a newer server's): ask the server
+   * with `COMMAND INFO` once, remember the answer, then send it. Later commands wait behind
+   * it so that they still reach the server in the order they were issued.
+   */
+  #sendUndescribed(
+    name: string,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    transform: ReplyTransform | undefined,
+  ): Promise<unknown> {
+    if (this.#unknownCommands.has(name)) return this.#sendKeyless(name, args, wantsBuffers);
+    const gate: Array<() => void> = [];
+    this.#gate = gate;
+    const learned = this.#learnCommand(name);
+    const result = learned.then((info) =>
+      info === undefined
+        ? this.#sendKeyless(name, args, wantsBuffers)
+        : this[SEND_COMMAND](name, info, args, wantsBuffers, transform),
+    );
+    learned.finally(() => this.#openGate(gate));
+    return result;
+  }
+
+  async #learnCommand(name: string): Promise<CommandInfo | undefined> {
+    const commandInfo = findCommand("command")!;
+    const reply = await this.#sendKeyless("COMMAND", ["INFO", name], false, commandInfo);
+    const infos = parseCommandInfoReply(reply as never);
+    for (const info of infos) registerCommand(info);
+    const info = findCommand(name);
+    if (info === undefined) this.#unknownCommands.add(name);
+    return info;
+  }
+
+  /** Runs what queued behind a gate, in order, until one of them closes a new gate. */
+  #openGate(gate: Array<() => void>): void {
+    if (this.#gate === gate) this.#gate = undefined;
+    while (gate.length > 0) {
+      if (this.#gate !== undefined) {
+        this.#gate.push(...gate.splice(0));
+        return;
+      }
+      gate.shift()!();
+    }
+  }
+
+  /** Sends a command to one node, no key routing (unknown commands, COMMAND INFO). */
+  #sendKeyless(name: string, args: RedisArg[], wantsBuffers: boolean, info?: CommandInfo): Promise<unknown> {
+    const command = new PromiseCommand(
+      this.#executor,
+      name,
+      args,
+      info,
+      wantsBuffers,
+      this.#options.commandTimeoutMs,
+    );
+    const promise = new Promise<unknown>((resolve, reject) => {
+      command.resolve = resolve;
+      command.reject = reject;
+    });
+    try {
+      checkArgs(name, args);
+      this.#executor.dispatch(command);
+    } catch (error) {
+      command.completeError(error as Error);
+    }
+    return promise;
+  }
+
+  /** @internal Sends a command to one given node (per-node handles). */
+  sendToNode(
+    address: string,
+    name: string,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    transform?: ReplyTransform,
+  ) {
+    if (this.#state !== "open") return Promise.reject(new ClosedError());
+    const info = findCommand(name);
+    const command = new PromiseCommand(
+      this.#executor,
+      name,
+      args,
+      info?.subcommands === undefined ? info : resolveSubcommand(info, args),
+      wantsBuffers,
+      this.#options.commandTimeoutMs,
+    );
+    command.transform = transform;
+    command.pinnedAddress = address;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      command.resolve = resolve;
+      command.reject = reject;
+    });
+    try {
+      checkArgs(command.displayName, args);
+      this.#executor.dispatch(command);
+    } catch (error) {
+      command.completeError(error as Error);
+    }
+    return promise;
+  }
+
+  // ── events ────────────────────────────────────────────────────────────────────────────
+
+  #onTopology(change: TopologyChange): void {
+    this.#executor.onTopology();
+    if (!this.#ready) {
+      this.#ready = true;
+      this.#discovery.startPeriodic();
+      this.#emitSafe("ready");
+    } else {
+      this.#emitSafe("topology", change);
+    }
+  }
+
+  /** Emits without ever throwing: a listener's exception or a missing 'error' listener is not ours to raise. */
+  #emitSafe<E extends keyof RedisClusterEvents>(event: E, ...args: RedisClusterEvents[E]): void {
+    if (this.listenerCount(event) === 0) return;
+    try {
+      this.emit(event, ...args);
+    } catch {
+      // A listener threw; the client's own work must go on.
+    }
+  }
+}
+
+// The command methods, generated from the command table (command/methods.generated.ts).
+export interface RedisCluster extends Omit<CommandMethods, "mset"> {}
+installCommandMethods(RedisCluster.prototype);
+
+/** Per-node handle: the same command methods, every one sent to that node. */
+class ClusterNodeHandle implements CommandTarget {
+  readonly address: string;
+  readonly nodeRole: NodeRole;
+  #client: RedisCluster;
+
+  constructor(client: RedisCluster, node: ClusterNode) {
+    this.#client = client;
+    this.address = node.address;
+    this.nodeRole = node.role;
+  }
+
+  call(name: string, ...args: RedisArg[]): Promise<unknown> {
+    return this.#client.sendToNode(this.address, name.toUpperCase(), args, false);
+  }
+
+  callBuffer(name: string, ...args: RedisArg[]): Promise<unknown> {
+    return this.#client.sendToNode(this.address, name.toUpperCase(), args, true);
+  }
+
+  [SEND_COMMAND](
+    name: string,
+    _info: CommandInfo | undefined,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    transform: ReplyTransform | undefined,
+  ): Promise<unknown> {
+    return this.#client.sendToNode(this.address, name, args, wantsBuffers, transform);
+  }
+}
+installCommandMethods(ClusterNodeHandle.prototype);
+
+/** The slot all keys share, NO_SLOT without keys, MULTI_SLOT when they differ. */
+function slotOfKeys(args: readonly RedisArg[], indexes: readonly number[]): number {
+  let slot = NO_SLOT;
+  for (const index of indexes) {
+    const keySlotValue = keySlot(keyBytes(args[index]!));
+    if (slot === NO_SLOT) slot = keySlotValue;
+    else if (slot !== keySlotValue) return MULTI_SLOT;
+  }
+  return slot;
+}
+
+function distinctSlots(args: readonly RedisArg[], indexes: readonly number[]): number[] {
+  return [...new Set(indexes.map((index) => keySlot(keyBytes(args[index]!))))];
+}

@@ -1,0 +1,146 @@
+/**
+ * The node registry: one entry per node address, owning that node's connection. Entries are
+ * created on demand (seeds, nodes of the topology, targets of MOVED/ASK) and dropped when a
+ * refresh shows the node gone.
+ *
+ * A replica's connection sends `READONLY` in its handshake; a primary's does not, so that a
+ * read meant for a primary that was just demoted gets `MOVED` rather than a stale answer.
+ * When a refresh shows a role change, the entry swaps its connection for one of the new kind
+ * (the old one finishes what it has in flight).
+ */
+import { formatAddress } from "../connection/address.js";
+import { Connection } from "../connection/connection.js";
+import type { ConnectionOptions } from "../connection/types.js";
+import type { RedisClusterError } from "../errors.js";
+import type { NodeRole, Topology } from "./topology.js";
+
+/** Options every node connection shares (host, port and role are per node). */
+export type SharedConnectionOptions = Omit<ConnectionOptions, "host" | "port" | "readOnly" | "onDisconnect">;
+
+export class NodeEntry {
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  role: NodeRole;
+  /** Smoothed PING round-trip time in ms (for `readFrom: "nearest"`); undefined until sampled. */
+  rttMs: number | undefined = undefined;
+  /** A replica whose link to its primary is down (`INFO replication`): it gets no reads. */
+  replicationLinkDown = false;
+  #connection: Connection | undefined;
+  #registry: NodeRegistry;
+
+  constructor(registry: NodeRegistry, host: string, port: number, role: NodeRole) {
+    this.#registry = registry;
+    this.host = host;
+    this.port = port;
+    this.role = role;
+    this.address = formatAddress(host, port);
+  }
+
+  /** The node's connection, created on first use. */
+  get connection(): Connection {
+    if (this.#connection === undefined) this.#connection = this.#registry.openConnection(this);
+    return this.#connection;
+  }
+
+  /** True when a connection exists (whatever its state). */
+  get hasConnection(): boolean {
+    return this.#connection !== undefined;
+  }
+
+  /** Changes the role; the next command gets a connection of the right kind. */
+  setRole(role: NodeRole): void {
+    if (role === this.role) return;
+    this.role = role;
+    const old = this.#connection;
+    this.#connection = undefined;
+    void old?.close();
+  }
+
+  /** A dedicated connection for one blocking command; closed by the caller when done. */
+  openDedicatedConnection(): Connection {
+    return this.#registry.openConnection(this);
+  }
+
+  close(): Promise<void> {
+    const connection = this.#connection;
+    this.#connection = undefined;
+    return connection ? connection.close() : Promise.resolve();
+  }
+
+  destroy(error?: RedisClusterError): void {
+    this.#connection?.destroy(error);
+    this.#connection = undefined;
+  }
+}
+
+export class NodeRegistry {
+  #entries = new Map<string, NodeEntry>();
+  #shared: SharedConnectionOptions;
+  #onDisconnect: (entry: NodeEntry, error: RedisClusterError | undefined) => void;
+
+  constructor(
+    shared: SharedConnectionOptions,
+    onDisconnect: (entry: NodeEntry, error: RedisClusterError | undefined) => void,
+  ) {
+    this.#shared = shared;
+    this.#onDisconnect = onDisconnect;
+  }
+
+  get(address: string): NodeEntry | undefined {
+    return this.#entries.get(address);
+  }
+
+  /** The entry for a node, created (as `role`) when new. */
+  ensure(host: string, port: number, role: NodeRole): NodeEntry {
+    const address = formatAddress(host, port);
+    let entry = this.#entries.get(address);
+    if (entry === undefined) {
+      entry = new NodeEntry(this, host, port, role);
+      this.#entries.set(address, entry);
+    }
+    return entry;
+  }
+
+  entries(): IterableIterator<NodeEntry> {
+    return this.#entries.values();
+  }
+
+  /**
+   * Aligns the registry with a new topology: entries for new nodes, roles updated, and the
+   * connections of nodes that left closed gracefully (their in-flight commands finish;
+   * anything they get wrong comes back as MOVED or a failure and is retried).
+   */
+  sync(topology: Topology): void {
+    for (const node of topology.nodes.values())
+      this.ensure(node.host, node.port, node.role).setRole(node.role);
+    for (const [address, entry] of this.#entries) {
+      if (topology.nodes.has(address)) continue;
+      this.#entries.delete(address);
+      void entry.close();
+    }
+  }
+
+  /** Closes every connection, gracefully. */
+  async closeAll(): Promise<void> {
+    const entries = [...this.#entries.values()];
+    this.#entries.clear();
+    await Promise.all(entries.map((entry) => entry.close()));
+  }
+
+  destroyAll(error?: RedisClusterError): void {
+    for (const entry of this.#entries.values()) entry.destroy(error);
+    this.#entries.clear();
+  }
+
+  /** @internal Used by NodeEntry. */
+  openConnection(entry: NodeEntry): Connection {
+    return new Connection({
+      ...this.#shared,
+      host: entry.host,
+      port: entry.port,
+      readOnly: entry.role === "replica",
+      onDisconnect: (error) => this.#onDisconnect(entry, error),
+    });
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Commands that cannot be routed yet — no topology so far, or their slot has no shard for
+ * the moment — wait here, in the order they were issued, until a topology arrives or their
+ * deadline passes. Bounded: past `limit` a new command is refused rather than queued, so an
+ * outage cannot grow memory without end.
+ */
+import type { Command } from "../command/command.js";
+import { Queue } from "../connection/queue.js";
+
+export class OfflineQueue {
+  readonly limit: number;
+  #commands = new Queue<Command>(16);
+  #timer: NodeJS.Timeout | undefined;
+  #armedAt = Number.POSITIVE_INFINITY;
+  #onExpire: (command: Command) => void;
+
+  constructor(limit: number, onExpire: (command: Command) => void) {
+    this.limit = limit;
+    this.#onExpire = onExpire;
+  }
+
+  get length(): number {
+    return this.#commands.length;
+  }
+
+  /** False when full: the caller rejects the command. */
+  push(command: Command): boolean {
+    if (this.#commands.length >= this.limit) return false;
+    this.#commands.push(command);
+    if (command.deadlineAt < this.#armedAt) this.#arm(command.deadlineAt);
+    return true;
+  }
+
+  /** Takes every waiting command, oldest first. */
+  drain(): Command[] {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedAt = Number.POSITIVE_INFINITY;
+    return this.#commands.drain();
+  }
+
+  #arm(at: number): void {
+    clearTimeout(this.#timer);
+    this.#armedAt = at;
+    // Referenced: a command waiting for the cluster keeps the process alive until it settles.
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, Math.ceil(at - performance.now())));
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    this.#armedAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    const kept = new Queue<Command>(this.#commands.length);
+    const expired: Command[] = [];
+    for (const command of this.#commands.drain()) {
+      if (command.deadlineAt <= now) {
+        expired.push(command);
+      } else {
+        kept.push(command);
+        next = Math.min(next, command.deadlineAt);
+      }
+    }
+    this.#commands = kept;
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+    for (const command of expired) this.#onExpire(command);
+  }
+}

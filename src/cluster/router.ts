@@ -1,0 +1,118 @@
+/**
+ * Picks the node for a command: slot → shard (one typed-array read) → the shard's primary,
+ * or, for a read-only command when the client reads from replicas, one of its healthy
+ * replicas by the `readFrom` rule.
+ *
+ * A replica is healthy when the cluster reports it `online` and its own `INFO replication`
+ * did not show its link to the primary down. Nothing else is ever chosen for a read; with no
+ * healthy replica, reads go to the primary.
+ */
+import { NO_SLOT } from "../command/command.js";
+import type { NodeRegistry } from "./nodes.js";
+import type { ClusterNode, Shard, Topology } from "./topology.js";
+
+/**
+ * Where reads go:
+ * - `"primary"`: always the primary (default; read-your-writes).
+ * - `"replica"`: a random healthy replica of the slot; the primary when none is healthy.
+ * - `"preferReplica"`: the same as `"replica"` (the name other clients use for that fallback).
+ * - `"any"`: random among the primary and its healthy replicas (resty's `enableSlaveRead`).
+ * - `"nearest"`: the one of those with the lowest measured round-trip time.
+ */
+export type ReadFrom = "primary" | "replica" | "preferReplica" | "any" | "nearest";
+
+/** What the router needs to know about a command. */
+export interface Routable {
+  readonly slot: number;
+  /** A read-only command that may go to a replica. */
+  readonly replicaReadable: boolean;
+  /** A node to keep away from on this attempt (a replica that just failed it). */
+  readonly avoidAddress: string | undefined;
+}
+
+export class Router {
+  readonly readFrom: ReadFrom;
+  #registry: NodeRegistry;
+  #healthyReplicas = new WeakMap<Shard, ClusterNode[]>();
+
+  constructor(readFrom: ReadFrom, registry: NodeRegistry) {
+    this.readFrom = readFrom;
+    this.#registry = registry;
+  }
+
+  /** Forget cached health (after a refresh or a health check). */
+  invalidate(): void {
+    this.#healthyReplicas = new WeakMap();
+  }
+
+  /** The node for a command, or undefined when its slot has no shard right now. */
+  pick(topology: Topology, command: Routable): ClusterNode | undefined {
+    const slot = command.slot;
+    if (slot === NO_SLOT) return this.#pickKeyless(topology, command);
+    const shard = topology.shardOf(slot);
+    if (shard === undefined) return undefined;
+    if (!command.replicaReadable || this.readFrom === "primary") return shard.primary;
+    return this.pickForRead(shard, command.avoidAddress);
+  }
+
+  /** A node of the shard to read from, by the `readFrom` rule. */
+  pickForRead(shard: Shard, avoidAddress: string | undefined): ClusterNode {
+    const replicas = this.healthyReplicas(shard);
+    const primary = shard.primary;
+    switch (this.readFrom) {
+      case "primary":
+        return primary;
+      case "replica":
+      case "preferReplica":
+        return randomOf(replicas, avoidAddress) ?? primary;
+      case "any":
+        return randomOf([primary, ...replicas], avoidAddress) ?? primary;
+      case "nearest":
+        return this.#nearest([primary, ...replicas], avoidAddress) ?? primary;
+    }
+  }
+
+  /** Replicas of a shard that may serve reads now. */
+  healthyReplicas(shard: Shard): ClusterNode[] {
+    let healthy = this.#healthyReplicas.get(shard);
+    if (healthy === undefined) {
+      healthy = shard.replicas.filter(
+        (replica) => replica.health === "online" && !this.#registry.get(replica.address)?.replicationLinkDown,
+      );
+      this.#healthyReplicas.set(shard, healthy);
+    }
+    return healthy;
+  }
+
+  #pickKeyless(topology: Topology, command: Routable): ClusterNode | undefined {
+    const shards = topology.shards;
+    if (shards.length === 0) return undefined;
+    const shard = shards[Math.floor(Math.random() * shards.length)]!;
+    if (!command.replicaReadable || this.readFrom === "primary") return shard.primary;
+    return this.pickForRead(shard, command.avoidAddress);
+  }
+
+  #nearest(nodes: ClusterNode[], avoidAddress: string | undefined): ClusterNode | undefined {
+    let best: ClusterNode | undefined;
+    let bestRtt = Number.POSITIVE_INFINITY;
+    for (const node of nodes) {
+      if (node.address === avoidAddress) continue;
+      const rtt = this.#registry.get(node.address)?.rttMs ?? Number.POSITIVE_INFINITY;
+      if (best === undefined || rtt < bestRtt) {
+        best = node;
+        bestRtt = rtt;
+      }
+    }
+    return best;
+  }
+}
+
+function randomOf(nodes: ClusterNode[], avoidAddress: string | undefined): ClusterNode | undefined {
+  if (nodes.length === 0) return undefined;
+  const start = Math.floor(Math.random() * nodes.length);
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[(start + i) % nodes.length]!;
+    if (node.address !== avoidAddress) return node;
+  }
+  return undefined;
+}

@@ -1,0 +1,132 @@
+/**
+ * The Command record: one Redis command as the user issued it, described once (name, args,
+ * flags, slot, deadline) so that nothing downstream parses its arguments again, plus the
+ * little state its journey needs (attempts, redirections, an ASK target).
+ *
+ * A Command is `Sendable`: the connection hands it the reply, and the command passes error
+ * replies and failures to the executor that owns it, which decides between retrying,
+ * redirecting and giving up. Successful replies settle it on the spot — the hot path never
+ * leaves this file.
+ *
+ * Where the result goes depends on the subclass: a promise (`PromiseCommand`), a pipeline's
+ * result array (`BatchCommand`, in batch/), or a cross-slot split's merge (`SplitPart`).
+ */
+
+import type { Connection } from "../connection/connection.js";
+import type { Sendable } from "../connection/types.js";
+import { type RedisClusterError, ReplyError } from "../errors.js";
+import type { RedisArg, RespValue } from "../resp/types.js";
+import type { CommandInfo } from "./table.js";
+
+/** Slot value of a command without keys. */
+export const NO_SLOT = -1;
+/** Slot value of a command whose keys hash to several slots. */
+export const MULTI_SLOT = -2;
+/** Slot value of a command whose keys only the server can tell (`COMMAND GETKEYS`). */
+export const UNKNOWN_SLOT = -3;
+
+/** What the executor does with a command's non-happy outcomes. */
+export interface CommandOwner {
+  onErrorReply(command: Command, error: ReplyError, connection: Connection): void;
+  onFailure(command: Command, error: RedisClusterError, written: boolean, connection: Connection): void;
+  onExpire(command: Command, connection: Connection | undefined): void;
+}
+
+/** Turns a raw reply into what the method returns (e.g. HGETALL's pairs into an object). */
+export type ReplyTransform = (reply: RespValue) => unknown;
+
+export abstract class Command implements Sendable {
+  /** First token as sent, upper case: `"GET"`, `"CLUSTER"`. */
+  readonly name: string;
+  args: RedisArg[];
+  /** The table entry (subcommand resolved), undefined for a command the table lacks. */
+  info: CommandInfo | undefined;
+  /** Hash slot of the keys, or NO_SLOT / MULTI_SLOT / UNKNOWN_SLOT. */
+  slot: number;
+  /** Positions in `args` of the keys, when the command has several (for splitting). */
+  keyIndexes: readonly number[] | undefined;
+  readonly wantsBuffers: boolean;
+  /** The whole budget of this command, across every attempt, in ms. */
+  readonly timeoutMs: number;
+  deadlineAt: number;
+  /** May be sent to a replica (a read-only command, and the client reads from replicas). */
+  replicaReadable = false;
+  /** Times handed to a connection. */
+  attempts = 0;
+  /** MOVED/ASK redirections followed. */
+  redirections = 0;
+  /** `host:port` to send to with ASKING on the next attempt. */
+  askAddress: string | undefined = undefined;
+  /** `host:port` this command must go to, whatever its slot (per-node handles, fan-outs). */
+  pinnedAddress: string | undefined = undefined;
+  /** A node to keep away from on the next attempt (a replica that just failed this read). */
+  avoidAddress: string | undefined = undefined;
+  /**
+   * For a call that blocks (BLPOP, XREAD BLOCK, WAIT, ...): how long the server may hold
+   * it, in ms (Infinity for "forever"). Such a command runs on a connection of its own.
+   */
+  blockingTimeoutMs: number | undefined = undefined;
+  /** Address of the node it was last sent to (for errors and replica retries). */
+  lastAddress: string | undefined = undefined;
+  transform: ReplyTransform | undefined = undefined;
+  owner: CommandOwner;
+
+  constructor(
+    owner: CommandOwner,
+    name: string,
+    args: RedisArg[],
+    info: CommandInfo | undefined,
+    wantsBuffers: boolean,
+    timeoutMs: number,
+  ) {
+    this.owner = owner;
+    this.name = name;
+    this.args = args;
+    this.info = info;
+    this.slot = NO_SLOT;
+    this.keyIndexes = undefined;
+    this.wantsBuffers = wantsBuffers;
+    this.timeoutMs = timeoutMs;
+    this.deadlineAt = performance.now() + timeoutMs;
+  }
+
+  /** The command's name for messages: `GET`, or `CLUSTER SHARDS` for a subcommand. */
+  get displayName(): string {
+    const info = this.info;
+    return info?.name.includes("|") ? info.name.replace("|", " ").toUpperCase() : this.name;
+  }
+
+  settle(value: RespValue, connection: Connection): void {
+    if (value instanceof ReplyError) this.owner.onErrorReply(this, value, connection);
+    else this.complete(this.transform === undefined ? value : this.transform(value));
+  }
+
+  fail(error: RedisClusterError, written: boolean, connection: Connection): void {
+    this.owner.onFailure(this, error, written, connection);
+  }
+
+  expire(connection: Connection): void {
+    this.owner.onExpire(this, connection);
+  }
+
+  /** Delivers the final reply. Called once. */
+  abstract complete(value: unknown): void;
+  /** Delivers the final error. Called once. */
+  abstract completeError(error: Error): void;
+}
+
+/** A command whose result settles a promise: what `cluster.get(...)` returns. */
+export class PromiseCommand extends Command {
+  resolve: (value: unknown) => void = noop;
+  reject: (error: Error) => void = noop;
+
+  complete(value: unknown): void {
+    this.resolve(value);
+  }
+
+  completeError(error: Error): void {
+    this.reject(error);
+  }
+}
+
+function noop(): void {}

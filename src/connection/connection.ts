@@ -1,0 +1,663 @@
+/**
+ * One connection to one Redis node: a socket at a time, replaced after failures with a
+ * bounded, growing delay.
+ *
+ * Commands pass through two queues:
+ *
+ * ```
+ *  send() ──► waiting ──(ready, under maxInFlight)──► writer bytes ──(flush, once a tick)──► socket
+ *             (not encoded)                           inFlight: [ written ... | unflushed ]
+ *                                                                ▲ replies settle the head
+ * ```
+ *
+ * - `inFlight` holds, in order, every command whose bytes are in the writer or on the wire;
+ *   its last `unflushed` entries are still in the writer (never handed to the socket), which is
+ *   how a failure tells "may have executed" from "never sent".
+ * - A command whose deadline passes while in flight is replaced by a tombstone, so that its
+ *   late reply is read and dropped and the FIFO stays aligned with the server's replies.
+ * - The handshake (HELLO/AUTH, CLIENT SETNAME, READONLY) goes first on each new socket; user
+ *   commands wait until it has succeeded, so nothing runs unauthenticated.
+ */
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import {
+  ClosedError,
+  ConnectionError,
+  ProtocolError,
+  type RedisClusterError,
+  ReplyError,
+  TimeoutError,
+} from "../errors.js";
+import { RespDecoder } from "../resp/decoder.js";
+import { CommandWriter } from "../resp/encoder.js";
+import type { RedisArg, ReplyHandler, RespValue } from "../resp/types.js";
+import { formatAddress } from "./address.js";
+import { Queue } from "./queue.js";
+import type { ConnectionOptions, ConnectionState, Sendable } from "./types.js";
+
+/** Flush at once, without waiting for the end of the tick, past this many pending bytes. */
+const FLUSH_THRESHOLD_BYTES = 64 * 1024;
+
+const DEFAULTS = {
+  connectTimeoutMs: 2000,
+  protocol: 2 as 2 | 3,
+  readOnly: false,
+  idleTimeoutMs: 0,
+  maxInFlight: 10_000,
+  reconnectBaseDelayMs: 50,
+  reconnectMaxDelayMs: 2000,
+  stallTimeoutMs: 5000,
+  coalesceWrites: true,
+};
+
+/** Stands in the in-flight FIFO for a command that expired: its late reply is dropped. */
+const TOMBSTONE: Sendable = {
+  name: "",
+  args: [],
+  wantsBuffers: false,
+  deadlineAt: Number.POSITIVE_INFINITY,
+  settle() {},
+  fail() {},
+  expire() {},
+};
+
+/**
+ * A connection to one Redis node. Commands sent in the same tick go out in one write.
+ *
+ * @example
+ * const connection = new Connection({ host: "127.0.0.1", port: 7001 });
+ * await connection.command("SET", "k", "v"); // "OK"
+ * await connection.close();
+ */
+export class Connection {
+  /** `host:port` (IPv6 hosts in brackets). */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  readonly options: Readonly<ConnectionOptions & typeof DEFAULTS>;
+
+  #state: ConnectionState = "idle";
+  #socket: Socket | undefined;
+  #decoder: RespDecoder;
+  #writer = new CommandWriter();
+  #inFlight = new Queue<Sendable>(64);
+  #unflushed = 0;
+  #waiting = new Queue<Sendable>(16);
+  #handshakeRemaining = 0;
+  #flushScheduled = false;
+  #flushTask = () => this.#flush();
+
+  #connectFailures = 0;
+  #connectAllowedAt = 0;
+  #connectTimer: NodeJS.Timeout | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #deadlineArmedAt = Number.POSITIVE_INFINITY;
+  #deadlineTask = () => this.#checkDeadlines();
+  #lastReadAt = 0;
+
+  #closeWaiters: Array<() => void> = [];
+
+  constructor(options: ConnectionOptions) {
+    this.options = { ...DEFAULTS, ...stripUndefined(options) };
+    this.host = options.host;
+    this.port = options.port;
+    this.address = formatAddress(options.host, options.port);
+    const handler: ReplyHandler = {
+      wantsBuffers: () => this.#inFlight.peek()?.wantsBuffers ?? false,
+      onReply: (value) => this.#onReply(value),
+      onPush: (frame) => this.options.onPush?.(frame, this),
+    };
+    this.#decoder = new RespDecoder(handler, options.decoderLimits);
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Commands written or about to be, awaiting replies. */
+  get inFlightCount(): number {
+    return this.#inFlight.length;
+  }
+
+  /** Commands queued before the connection is ready or while `maxInFlight` is reached. */
+  get waitingCount(): number {
+    return this.#waiting.length;
+  }
+
+  /**
+   * Queues a command; it is written with everything else sent in this tick. Connects first
+   * when needed. Never throws: every outcome goes to the command's callbacks.
+   */
+  send(command: Sendable): void {
+    if (this.#state === "closing" || this.#state === "closed") {
+      command.fail(new ClosedError(`connection to ${this.address} is closed`), false, this);
+      return;
+    }
+    if (
+      this.#state === "ready" &&
+      this.#waiting.length === 0 &&
+      this.#inFlight.length < this.options.maxInFlight
+    ) {
+      this.#encode(command);
+    } else {
+      this.#waiting.push(command);
+      if (this.#state === "idle") this.#scheduleConnect();
+    }
+    if (command.deadlineAt < this.#deadlineArmedAt) this.#armDeadline(command.deadlineAt);
+  }
+
+  /**
+   * Sends `ASKING` immediately followed by `command`, as one unit: the server applies ASKING
+   * to the next command only, so nothing may come between the two.
+   */
+  sendAsking(command: Sendable): void {
+    if (this.#state === "closing" || this.#state === "closed") {
+      command.fail(new ClosedError(`connection to ${this.address} is closed`), false, this);
+      return;
+    }
+    if (this.#state === "ready" && this.#waiting.length === 0) {
+      // Both at once, past maxInFlight if need be: the pair must not be split.
+      this.#encode(ASKING);
+      this.#encode(command);
+    } else {
+      this.#waiting.push(ASKING);
+      this.#waiting.push(command);
+      if (this.#state === "idle") this.#scheduleConnect();
+    }
+    if (command.deadlineAt < this.#deadlineArmedAt) this.#armDeadline(command.deadlineAt);
+  }
+
+  /**
+   * Drops the current socket (its pending commands fail with `ConnectionError`) and
+   * reconnects on the next command. For a node that redirects to itself, which managed
+   * services do before closing a connection.
+   */
+  reset(reason: string): void {
+    const socket = this.#socket;
+    if (socket === undefined || this.#state === "closed") return;
+    this.#onSocketClosed(new ConnectionError(`connection to ${this.address} reset: ${reason}`, this.address));
+    socket.destroy();
+  }
+
+  /**
+   * Sends one command and resolves with its reply; an error reply rejects with `ReplyError`.
+   * For tools and tests; the cluster client uses `send`.
+   */
+  command(name: string, ...args: RedisArg[]): Promise<RespValue> {
+    return this.request(name, args);
+  }
+
+  /** Like `command`, with options: a timeout (default `stallTimeoutMs`) and Buffer replies. */
+  request(
+    name: string,
+    args: readonly RedisArg[],
+    options: { timeoutMs?: number; buffers?: boolean } = {},
+  ): Promise<RespValue> {
+    const timeoutMs = options.timeoutMs ?? this.options.stallTimeoutMs;
+    return new Promise((resolve, reject) => {
+      this.send(new PromiseCommand(name, args, options.buffers ?? false, timeoutMs, resolve, reject));
+    });
+  }
+
+  /** Opens the socket now rather than on the first command. Resolves once ready. */
+  connect(): Promise<void> {
+    if (this.#state === "ready") return Promise.resolve();
+    return this.command("PING").then(() => undefined);
+  }
+
+  /**
+   * Graceful close: refuses new commands, waits for those pending to be answered, then
+   * closes the socket.
+   */
+  close(): Promise<void> {
+    if (this.#state === "closed") return Promise.resolve();
+    const closed = new Promise<void>((resolve) => this.#closeWaiters.push(resolve));
+    if (this.#state === "idle") {
+      this.#failWaiting(new ClosedError(`connection to ${this.address} closed`));
+      this.#finishClose();
+      return closed;
+    }
+    this.#state = "closing";
+    this.#endIfDrained();
+    return closed;
+  }
+
+  /** Closes at once: every pending command rejects with `ClosedError`. */
+  destroy(error: RedisClusterError = new ClosedError(`connection to ${this.address} destroyed`)): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    const socket = this.#socket;
+    this.#socket = undefined; // its 'close' event is ours, not a failure to report
+    this.#teardown(error, error);
+    socket?.destroy();
+    this.#finishClose();
+  }
+
+  // ── connecting ────────────────────────────────────────────────────────────────────────
+
+  #scheduleConnect(): void {
+    if (this.#reconnectTimer !== undefined) return;
+    const delayMs = this.#connectAllowedAt - performance.now();
+    if (delayMs <= 0) {
+      this.#openSocket();
+      return;
+    }
+    this.#state = "connecting";
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      const wanted = this.#state === "connecting" || this.#state === "closing";
+      if (wanted && this.#socket === undefined) this.#openSocket();
+    }, delayMs);
+    this.#reconnectTimer.unref();
+  }
+
+  #openSocket(): void {
+    // A close() requested while waiting to reconnect still connects, to drain what waits.
+    if (this.#state !== "closing") this.#state = "connecting";
+    const { host, port, tls, connectTimeoutMs } = this.options;
+    const socket: Socket = tls
+      ? tlsConnect({ host, port, servername: isIp(host) ? undefined : host, ...(tls === true ? {} : tls) })
+      : netConnect({ host, port });
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 15_000);
+    this.#decoder.reset();
+
+    let failure: RedisClusterError | undefined;
+    this.#connectTimer = setTimeout(() => {
+      failure = new ConnectionError(
+        `connecting to ${this.address} timed out after ${connectTimeoutMs} ms`,
+        this.address,
+      );
+      socket.destroy();
+    }, connectTimeoutMs);
+    this.#connectTimer.unref();
+
+    socket.once(tls ? "secureConnect" : "connect", () => {
+      if (socket === this.#socket) this.#startHandshake();
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (socket !== this.#socket) return;
+      this.#lastReadAt = performance.now();
+      try {
+        this.#decoder.feed(chunk);
+      } catch (error) {
+        failure = this.#asProtocolError(error);
+        socket.destroy();
+      }
+    });
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      failure ??= new ConnectionError(describeSocketError(error, this.address), this.address, {
+        cause: error,
+      });
+    });
+    socket.on("timeout", () => this.#onIdle(socket));
+    socket.on("close", () => {
+      if (socket !== this.#socket) return;
+      this.#onSocketClosed(
+        failure ?? new ConnectionError(`connection to ${this.address} closed by the server`, this.address),
+      );
+    });
+  }
+
+  #startHandshake(): void {
+    const { protocol, username, password, clientName, readOnly } = this.options;
+    const steps: Array<[string, RedisArg[]]> = [];
+    if (protocol === 3) {
+      const hello: RedisArg[] = ["3"];
+      if (password !== undefined) hello.push("AUTH", username ?? "default", password);
+      if (clientName !== undefined) hello.push("SETNAME", clientName);
+      steps.push(["HELLO", hello]);
+    } else {
+      if (password !== undefined)
+        steps.push(["AUTH", username === undefined ? [password] : [username, password]]);
+      if (clientName !== undefined) steps.push(["CLIENT", ["SETNAME", clientName]]);
+    }
+    if (readOnly) steps.push(["READONLY", []]);
+    if (steps.length === 0) {
+      this.#onReady();
+      return;
+    }
+    this.#handshakeRemaining = steps.length;
+    for (const [name, args] of steps) this.#encode(new HandshakeStep(name, args, this));
+    this.#flush();
+  }
+
+  /** @internal Called by HandshakeStep with each handshake reply. */
+  handshakeReply(step: HandshakeStep, value: RespValue): void {
+    if (value instanceof ReplyError) {
+      const failure = new ConnectionError(
+        `${step.name} failed during the handshake with ${this.address}: ${value.message}`,
+        this.address,
+        { cause: value },
+      );
+      const socket = this.#socket;
+      this.#onSocketClosed(failure);
+      socket?.destroy();
+      return;
+    }
+    if (--this.#handshakeRemaining === 0) this.#onReady();
+  }
+
+  #onReady(): void {
+    const socket = this.#socket;
+    if (!socket) return;
+    clearTimeout(this.#connectTimer);
+    this.#connectFailures = 0;
+    this.#lastReadAt = performance.now();
+    if (this.options.idleTimeoutMs > 0) socket.setTimeout(this.options.idleTimeoutMs);
+    if (this.#state === "connecting") this.#state = "ready";
+    else if (this.#state !== "closing") return;
+    this.options.onReady?.(this);
+    this.#drainWaiting();
+    this.#endIfDrained();
+  }
+
+  #onIdle(socket: Socket): void {
+    if (socket !== this.#socket || this.#inFlight.length > 0 || this.#waiting.length > 0) return;
+    // Expected close: no error, no backoff; the next command reconnects.
+    this.#socket = undefined;
+    this.#state = "idle";
+    socket.end();
+    this.options.onDisconnect?.(undefined, this);
+  }
+
+  // ── writing ───────────────────────────────────────────────────────────────────────────
+
+  #encode(command: Sendable): void {
+    try {
+      this.#writer.write(command.name, command.args);
+    } catch (error) {
+      command.fail(error as RedisClusterError, false, this);
+      return;
+    }
+    this.#inFlight.push(command);
+    this.#unflushed++;
+    if (this.#writer.length >= FLUSH_THRESHOLD_BYTES || !this.options.coalesceWrites) {
+      this.#flush();
+    } else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#flushTask);
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const socket = this.#socket;
+    if (this.#unflushed === 0 || socket === undefined) return;
+    const chunks = this.#writer.take();
+    this.#unflushed = 0;
+    if (chunks.length === 1) {
+      socket.write(chunks[0]!);
+      return;
+    }
+    socket.cork();
+    for (const chunk of chunks) socket.write(chunk);
+    socket.uncork();
+  }
+
+  /** Moves waiting commands into the writer while the connection has room. */
+  #drainWaiting(): void {
+    const limit = this.options.maxInFlight;
+    while (this.#waiting.length > 0 && this.#state !== "connecting") {
+      const next = this.#waiting.peek()!;
+      // An ASKING entry and its command move together, whatever the limit.
+      if (this.#inFlight.length >= limit && next !== ASKING) break;
+      this.#waiting.shift();
+      this.#encode(next);
+      if (next === ASKING) {
+        const command = this.#waiting.shift();
+        if (command) this.#encode(command);
+      }
+    }
+  }
+
+  // ── reading ───────────────────────────────────────────────────────────────────────────
+
+  #onReply(value: RespValue): void {
+    const command = this.#inFlight.shift();
+    if (command === undefined) {
+      throw new ProtocolError(`${this.address} sent a reply nobody asked for`, this.address);
+    }
+    command.settle(value, this);
+    if (this.#waiting.length > 0 && this.#state === "ready") this.#drainWaiting();
+    else if (this.#state === "closing") this.#endIfDrained();
+  }
+
+  #asProtocolError(error: unknown): RedisClusterError {
+    if (error instanceof ProtocolError) {
+      error.address ??= this.address;
+      return error;
+    }
+    // A callback threw inside decoding: not the server's fault, but the stream position is
+    // lost, so the connection cannot go on.
+    return new ConnectionError(`reply handling failed on ${this.address}`, this.address, { cause: error });
+  }
+
+  // ── deadlines ─────────────────────────────────────────────────────────────────────────
+
+  #armDeadline(at: number): void {
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineArmedAt = at;
+    this.#deadlineTimer = setTimeout(this.#deadlineTask, Math.max(0, Math.ceil(at - performance.now())));
+    this.#deadlineTimer.unref();
+  }
+
+  /**
+   * Expires every command past its deadline (rare: it runs once per earliest deadline, not
+   * per command), and resets a connection that has read nothing for `stallTimeoutMs` while a
+   * written command expired.
+   */
+  #checkDeadlines(): void {
+    this.#deadlineTimer = undefined;
+    this.#deadlineArmedAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    let stalled = false;
+    const written = this.#inFlight.length - this.#unflushed;
+    for (let i = 0; i < this.#inFlight.length; i++) {
+      const command = this.#inFlight.at(i)!;
+      if (command === TOMBSTONE) continue;
+      if (command.deadlineAt > now) {
+        next = Math.min(next, command.deadlineAt);
+        continue;
+      }
+      if (i < written && now - this.#lastReadAt >= this.options.stallTimeoutMs) stalled = true;
+      this.#inFlight.set(i, TOMBSTONE);
+      command.expire(this);
+    }
+    if (this.#waiting.length > 0) next = Math.min(next, this.#expireWaiting(now));
+    if (stalled && this.#socket !== undefined) {
+      const quietMs = Math.round(now - this.#lastReadAt);
+      this.reset(`${this.address} answered nothing for ${quietMs} ms`);
+      return;
+    }
+    if (next < this.#deadlineArmedAt) this.#armDeadline(next);
+  }
+
+  /** Expires waiting commands past `now`; returns the earliest deadline left. */
+  #expireWaiting(now: number): number {
+    let next = Number.POSITIVE_INFINITY;
+    const waiting = this.#waiting.drain();
+    for (let i = 0; i < waiting.length; i++) {
+      const command = waiting[i]!;
+      if (command === ASKING) {
+        // ASKING lives and dies with the command after it: alone, it would let the next
+        // command read an importing slot whose keys are still on the source.
+        const asked = waiting[i + 1];
+        if (asked !== undefined && asked.deadlineAt > now) this.#waiting.push(command);
+        continue;
+      }
+      if (command.deadlineAt > now) {
+        this.#waiting.push(command);
+        next = Math.min(next, command.deadlineAt);
+      } else {
+        command.expire(this);
+      }
+    }
+    return next;
+  }
+
+  // ── closing ───────────────────────────────────────────────────────────────────────────
+
+  #onSocketClosed(error: RedisClusterError): void {
+    this.#socket = undefined;
+    clearTimeout(this.#connectTimer);
+    const wasClosing = this.#state === "closing";
+    if (this.#state === "connecting") {
+      this.#connectFailures++;
+      const delayMs = Math.min(
+        this.options.reconnectMaxDelayMs,
+        this.options.reconnectBaseDelayMs * 2 ** (this.#connectFailures - 1),
+      );
+      // Jitter spreads reconnects of many clients to a node that just came back.
+      this.#connectAllowedAt = performance.now() + delayMs * (0.5 + Math.random() / 2);
+    } else if (this.#state === "ready") {
+      // A ready connection that broke: reconnect soon, but not in a tight loop.
+      this.#connectFailures = 1;
+      this.#connectAllowedAt = performance.now() + this.options.reconnectBaseDelayMs;
+    }
+    if (this.#state !== "closed") this.#state = wasClosing ? "closed" : "idle";
+    this.#teardown(error, error);
+    // A close we asked for is not a failure worth reporting.
+    this.options.onDisconnect?.(wasClosing ? undefined : error, this);
+    if (wasClosing) this.#finishClose();
+  }
+
+  /** Fails everything pending: in-flight with `written` where the bytes left, waiting as unsent. */
+  #teardown(writtenError: RedisClusterError, unsentError: RedisClusterError): void {
+    clearTimeout(this.#deadlineTimer);
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#deadlineTimer = undefined;
+    this.#deadlineArmedAt = Number.POSITIVE_INFINITY;
+    this.#writer.take();
+    const writtenCount = this.#inFlight.length - this.#unflushed;
+    this.#unflushed = 0;
+    this.#handshakeRemaining = 0;
+    const inFlight = this.#inFlight.drain();
+    for (let i = 0; i < inFlight.length; i++) {
+      const written = i < writtenCount;
+      inFlight[i]!.fail(written ? writtenError : unsentError, written, this);
+    }
+    this.#failWaiting(unsentError);
+  }
+
+  #failWaiting(error: RedisClusterError): void {
+    for (const command of this.#waiting.drain()) command.fail(error, false, this);
+  }
+
+  #endIfDrained(): void {
+    if (this.#state !== "closing" || this.#inFlight.length > 0 || this.#waiting.length > 0) return;
+    const socket = this.#socket;
+    if (socket === undefined) {
+      this.#state = "closed";
+      this.#finishClose();
+      return;
+    }
+    // 'close' follows; #onSocketClosed sees state "closing" and finishes.
+    socket.end();
+  }
+
+  #finishClose(): void {
+    this.#state = "closed";
+    clearTimeout(this.#deadlineTimer);
+    clearTimeout(this.#reconnectTimer);
+    clearTimeout(this.#connectTimer);
+    for (const resolve of this.#closeWaiters.splice(0)) resolve();
+  }
+}
+
+/** One step of the handshake; its reply goes back to the connection, not to a user. */
+class HandshakeStep implements Sendable {
+  readonly wantsBuffers = false;
+  readonly deadlineAt = Number.POSITIVE_INFINITY; // the connect timer covers the handshake
+
+  constructor(
+    readonly name: string,
+    readonly args: readonly RedisArg[],
+    readonly owner: Connection,
+  ) {}
+
+  settle(value: RespValue): void {
+    this.owner.handshakeReply(this, value);
+  }
+  fail(): void {}
+  expire(): void {}
+}
+
+/** `ASKING` before a redirected command; its `OK` is dropped, a failure reaches the command. */
+class AskingStep implements Sendable {
+  readonly name = "ASKING";
+  readonly args: readonly RedisArg[] = [];
+  readonly wantsBuffers = false;
+  readonly deadlineAt = Number.POSITIVE_INFINITY;
+
+  settle(): void {}
+  fail(): void {}
+  expire(): void {}
+}
+
+const ASKING = new AskingStep();
+
+/** Adapts one promise to the Sendable callbacks, for `Connection#command`. */
+class PromiseCommand implements Sendable {
+  readonly deadlineAt: number;
+
+  constructor(
+    readonly name: string,
+    readonly args: readonly RedisArg[],
+    readonly wantsBuffers: boolean,
+    readonly timeoutMs: number,
+    readonly resolve: (value: RespValue) => void,
+    readonly reject: (error: Error) => void,
+  ) {
+    this.deadlineAt = performance.now() + timeoutMs;
+  }
+
+  settle(value: RespValue): void {
+    if (value instanceof ReplyError) {
+      value.command = this.name;
+      this.reject(value);
+    } else {
+      this.resolve(value);
+    }
+  }
+  fail(error: RedisClusterError): void {
+    this.reject(error);
+  }
+  expire(): void {
+    this.reject(new TimeoutError(this.name, 1, this.timeoutMs));
+  }
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(":");
+}
+
+function describeSocketError(error: NodeJS.ErrnoException, address: string): string {
+  switch (error.code) {
+    case "ECONNREFUSED":
+      return `connection to ${address} refused (is the node running?)`;
+    case "ECONNRESET":
+      return `connection to ${address} reset by the peer`;
+    case "ETIMEDOUT":
+      return `connection to ${address} timed out`;
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return `${address} is unreachable`;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `cannot resolve the host of ${address}`;
+    default:
+      return `connection to ${address} failed: ${error.code ?? error.message}`;
+  }
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  const copy = { ...value };
+  for (const key of Object.keys(copy) as Array<keyof T>) if (copy[key] === undefined) delete copy[key];
+  return copy;
+}

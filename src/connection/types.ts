@@ -1,0 +1,79 @@
+import type { ConnectionOptions as TlsOptions } from "node:tls";
+import type { RedisClusterError } from "../errors.js";
+import type { DecoderLimits, RedisArg, RespValue } from "../resp/types.js";
+import type { Connection } from "./connection.js";
+
+/**
+ * What a connection can send: the cluster layer's Command implements it, and so does the
+ * small promise wrapper behind `Connection#command`. The connection calls exactly one of
+ * `settle`, `fail` or `expire` per send.
+ */
+export interface Sendable {
+  /** The command's first token as sent, e.g. `"GET"` or `"CLUSTER"`. */
+  readonly name: string;
+  /** The remaining arguments, e.g. `["SHARDS"]`. */
+  readonly args: readonly RedisArg[];
+  /** Decode this command's bulk replies as Buffers instead of strings. */
+  readonly wantsBuffers: boolean;
+  /** `performance.now()` time after which nobody waits for the reply; `Infinity` for none. */
+  readonly deadlineAt: number;
+  /** The server answered (an error reply arrives as a `ReplyError` value, not a failure). */
+  settle(value: RespValue, connection: Connection): void;
+  /**
+   * No answer will come: the connection failed or was closed. `written` is true when the
+   * command had been handed to the socket, so the server may have executed it.
+   */
+  fail(error: RedisClusterError, written: boolean, connection: Connection): void;
+  /** `deadlineAt` passed before the answer came. The connection drops the late reply. */
+  expire(connection: Connection): void;
+}
+
+/** How to reach and talk to one node. Durations in milliseconds. */
+export interface ConnectionOptions {
+  host: string;
+  port: number;
+  /** TLS options, or true for TLS with Node's defaults. */
+  tls?: TlsOptions | boolean | undefined;
+  /** Give up connecting (TCP + TLS + handshake) after this long. Default 2000. */
+  connectTimeoutMs?: number;
+  /** ACL user name (default user when only a password is given). */
+  username?: string | undefined;
+  password?: string | undefined;
+  /** RESP protocol version; 3 sends `HELLO 3`. Default 2. */
+  protocol?: 2 | 3;
+  /** Sent as `CLIENT SETNAME` (or in HELLO), visible in `CLIENT LIST`. */
+  clientName?: string | undefined;
+  /** Send `READONLY` after connecting: this connection serves reads from a replica. */
+  readOnly?: boolean;
+  /** Close the socket after this long without traffic and no command pending; 0 = never. Default 0. */
+  idleTimeoutMs?: number;
+  /**
+   * Commands in flight at once (written, awaiting replies). Further sends wait, unencoded,
+   * until replies drain: this bounds socket buffers and the server's output buffer. Default 10000.
+   */
+  maxInFlight?: number;
+  /** First reconnect delay after a failure; doubles per failure up to `reconnectMaxDelayMs`. Default 50. */
+  reconnectBaseDelayMs?: number;
+  /** Longest reconnect delay. Default 2000. */
+  reconnectMaxDelayMs?: number;
+  /**
+   * When the oldest in-flight command passes its deadline and nothing at all was read for
+   * this long, the connection is considered dead and reset. Default 5000.
+   */
+  stallTimeoutMs?: number;
+  /**
+   * Gather the commands sent in one tick into one write (default true). False writes each
+   * command at once: lower latency for a lone command, far more system calls under load.
+   */
+  coalesceWrites?: boolean;
+  /** Limits against hostile replies. */
+  decoderLimits?: Partial<DecoderLimits> | undefined;
+  /** RESP3 push frames (pub/sub messages, client-side cache invalidations). */
+  onPush?: ((frame: RespValue[], connection: Connection) => void) | undefined;
+  /** The socket closed (error set when it failed rather than closed on request). */
+  onDisconnect?: ((error: RedisClusterError | undefined, connection: Connection) => void) | undefined;
+  /** A new socket finished its handshake. */
+  onReady?: ((connection: Connection) => void) | undefined;
+}
+
+export type ConnectionState = "idle" | "connecting" | "ready" | "closing" | "closed";
