@@ -1,0 +1,133 @@
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { keyIndexes } from "../../src/command/keys.js";
+import {
+  BUILT_IN_TABLE_VERSION,
+  type CommandInfo,
+  findCommand,
+  KeySpecFlag,
+  listCommands,
+  resolveSubcommand,
+} from "../../src/command/table.js";
+import { ArgumentError, ReplyError } from "../../src/errors.js";
+import { sharedDevCluster } from "../helpers/cluster.js";
+
+/** Sample invocations written by scripts/generate-commands.ts from COMMAND DOCS (+ hand-written ones). */
+interface Fixture {
+  redisVersion: string;
+  samples: Array<{ command: string; argv: string[] }>;
+}
+const fixture = JSON.parse(
+  readFileSync(new URL("../fixtures/command-samples.json", import.meta.url), "utf8"),
+) as Fixture;
+
+/**
+ * Commands the server cannot `COMMAND GETKEYS`, and why. Any command with keys that no
+ * sample gets through GETKEYS must be listed here too (none is, with Redis 7.0).
+ */
+const SERVER_CANNOT_GETKEYS: Record<string, { argv: string[]; reason: string }> = {
+  spublish: {
+    argv: ["SPUBLISH", "orders", "hello"],
+    reason: "its shard channel is a NOT_KEY spec: hashed like a key for routing, but no key",
+  },
+  ssubscribe: { argv: ["SSUBSCRIBE", "a", "b"], reason: "shard channels only (NOT_KEY specs)" },
+  sunsubscribe: { argv: ["SUNSUBSCRIBE", "a"], reason: "shard channels only (NOT_KEY specs)" },
+};
+
+/** Every command and subcommand of the table that has keys (shard channels are not keys). */
+function commandsWithKeys(): CommandInfo[] {
+  const result: CommandInfo[] = [];
+  const visit = (info: CommandInfo) => {
+    if (info.keySpecs.some((spec) => !(spec.flags & KeySpecFlag.NOT_KEY))) result.push(info);
+    for (const sub of info.subcommands?.values() ?? []) visit(sub);
+  };
+  for (const info of listCommands()) visit(info);
+  return result;
+}
+
+type Outcome = { keys: string[] } | { error: string };
+
+/** What keyIndexes says about one invocation, as key names. */
+function ours(argv: readonly string[]): Outcome | null {
+  const [name, ...args] = argv;
+  const info = findCommand(name!);
+  if (info === undefined) return { error: "not in the table" };
+  try {
+    const positions = keyIndexes(info, args);
+    return positions === null ? null : { keys: positions.map((position) => args[position]!) };
+  } catch (error) {
+    if (error instanceof ArgumentError) return { error: error.message };
+    throw error;
+  }
+}
+
+describe("keyIndexes against COMMAND GETKEYS", () => {
+  let getKeys: (argv: readonly string[]) => Promise<Outcome>;
+
+  beforeAll(async () => {
+    const cluster = await sharedDevCluster();
+    const port = Number(cluster.seeds[0]!.split(":")[1]);
+    getKeys = async (argv) => {
+      try {
+        return { keys: (await cluster.command(port, "COMMAND", "GETKEYS", ...argv)) as string[] };
+      } catch (error) {
+        if (error instanceof ReplyError) return { error: error.message };
+        throw error;
+      }
+    };
+  });
+
+  it("the samples were generated with the built-in table", () => {
+    expect(fixture.redisVersion).toBe(BUILT_IN_TABLE_VERSION);
+  });
+
+  it("finds the keys the server finds, for a sample of every command with keys", async () => {
+    const serverOutcomes = await Promise.all(fixture.samples.map((sample) => getKeys(sample.argv)));
+    const mismatches: string[] = [];
+    const confirmed = new Set<string>();
+    fixture.samples.forEach((sample, i) => {
+      const server = serverOutcomes[i]!;
+      const mine = ours(sample.argv);
+      const shown = sample.argv.join(" ");
+      if ("keys" in server) {
+        if (mine === null || !("keys" in mine) || JSON.stringify(mine.keys) !== JSON.stringify(server.keys)) {
+          mismatches.push(`${shown}: server ${JSON.stringify(server)}, ours ${JSON.stringify(mine)}`);
+        } else {
+          confirmed.add(sample.command);
+        }
+      } else if (mine !== null && "keys" in mine && mine.keys.length > 0) {
+        // The server found no keys (a syntax error it leaves to the command); we must not
+        // route by keys it would not check either.
+        mismatches.push(`${shown}: server ${server.error}, ours ${JSON.stringify(mine.keys)}`);
+      }
+    });
+    expect(mismatches).toEqual([]);
+
+    const uncovered = commandsWithKeys()
+      .map((info) => info.name)
+      .filter((name) => !confirmed.has(name) && SERVER_CANNOT_GETKEYS[name] === undefined);
+    expect(uncovered).toEqual([]);
+    expect(confirmed.size).toBeGreaterThan(150);
+  });
+
+  it("needs no round trip to the server for any built-in command with keys", () => {
+    for (const info of commandsWithKeys()) {
+      for (const sample of fixture.samples.filter((s) => s.command === info.name)) {
+        const [name, ...args] = sample.argv;
+        expect(resolveSubcommand(findCommand(name!)!, args).name).toBe(info.name);
+        expect(ours(sample.argv), sample.argv.join(" ")).not.toBeNull();
+      }
+    }
+  });
+
+  it("lists the commands the server cannot GETKEYS, which route by their shard channels", async () => {
+    for (const [name, { argv }] of Object.entries(SERVER_CANNOT_GETKEYS)) {
+      const server = await getKeys(argv);
+      expect(server, name).toEqual({ error: "ERR The command has no key arguments" });
+      const [command, ...args] = argv;
+      const info = findCommand(command!)!;
+      expect(keyIndexes(info, args)).toEqual([]);
+      expect(keyIndexes(info, args, true)!.length).toBeGreaterThan(0);
+    }
+  });
+});
