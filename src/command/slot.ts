@@ -80,10 +80,11 @@ function bytesSlot(key: Uint8Array): number {
   return crc16OfBytes(key, 0, key.length) & SLOT_MASK;
 }
 
+// In the updates below crc stays a 16-bit value, so (crc >> 8) ^ byte is a table index as is.
 function crc16OfBytes(bytes: Uint8Array, start: number, end: number): number {
   let crc = 0;
   for (let i = start; i < end; i++) {
-    crc = ((crc << 8) & 0xff00) ^ CRC16_TABLE[((crc >> 8) ^ bytes[i]!) & 0xff]!;
+    crc = ((crc << 8) & 0xff00) ^ CRC16_TABLE[(crc >> 8) ^ bytes[i]!]!;
   }
   return crc;
 }
@@ -94,7 +95,7 @@ function crc16OfUtf8(text: string, start: number, end: number): number {
   for (let i = start; i < end; i++) {
     let code = text.charCodeAt(i);
     if (code < 0x80) {
-      crc = ((crc << 8) & 0xff00) ^ CRC16_TABLE[((crc >> 8) ^ code) & 0xff]!;
+      crc = ((crc << 8) & 0xff00) ^ CRC16_TABLE[(crc >> 8) ^ code]!;
       continue;
     }
     if (code < 0x800) {
@@ -125,5 +126,5 @@ function crc16OfUtf8(text: string, start: number, end: number): number {
 }
 
 function update(crc: number, byte: number): number {
-  return ((crc << 8) & 0xff00) ^ CRC16_TABLE[((crc >> 8) ^ byte) & 0xff]!;
+  return ((crc << 8) & 0xff00) ^ CRC16_TABLE[(crc >> 8) ^ byte]!;
 }
