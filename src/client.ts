@@ -8,13 +8,15 @@
  * Everything that is not a plain reply is decided in the executor (cluster/executor.ts).
  */
 import { EventEmitter } from "node:events";
+import { type BatchHost, flattenPairs, Pipeline } from "./batch/pipeline.js";
+import { dispatchSplit, isSplittable } from "./batch/split.js";
 import { Discovery } from "./cluster/discovery.js";
 import { type ClusterStats, Executor } from "./cluster/executor.js";
 import { NodeRegistry } from "./cluster/nodes.js";
 import { Router } from "./cluster/router.js";
 import type { ClusterNode, NodeRole, Topology, TopologyChange } from "./cluster/topology.js";
 import { blockingTimeoutMs } from "./command/blocking.js";
-import { MULTI_SLOT, NO_SLOT, PromiseCommand, type ReplyTransform } from "./command/command.js";
+import { type Command, MULTI_SLOT, NO_SLOT, PromiseCommand, type ReplyTransform } from "./command/command.js";
 import { keyIndexes } from "./command/keys.js";
 import type { CommandMethods } from "./command/methods.generated.js";
 import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "./command/methods.js";
@@ -81,6 +83,9 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   /** Set while a command waits for the server to describe it; later commands queue behind. */
   #gate: Array<() => void> | undefined;
   #unknownCommands = new Set<string>();
+  #dispatch = (command: Command) => this.#executor.dispatch(command);
+  #restyPipeline: { pipeline: Pipeline; waiters: Array<(result: unknown) => void> } | undefined;
+  #batchHost: BatchHost;
 
   constructor(options: RedisClusterOptions) {
     super();
@@ -135,6 +140,13 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
         nodeError: (address, error) => this.#emitSafe("nodeError", { address, error }),
       },
     );
+    this.#batchHost = {
+      owner: this.#executor,
+      commandTimeoutMs: o.commandTimeoutMs,
+      closedError: () => (this.#state === "open" ? undefined : new ClosedError()),
+      describeAndDispatch: (command) => this.#describeAndDispatch(command),
+      learnCommands: (names) => this.#learnCommands(names),
+    };
   }
 
   /**
@@ -172,24 +184,58 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   mset(pairs: Record<string, RedisArg> | Map<RedisArg, RedisArg>): Promise<"OK">;
   mset(...keysAndValues: RedisArg[]): Promise<"OK">;
   mset(...input: unknown[]): Promise<"OK"> {
-    const first = input[0];
-    let args: unknown[] = input;
-    if (input.length === 1 && first instanceof Map) args = [...first].flat();
-    else if (
-      input.length === 1 &&
-      first !== null &&
-      typeof first === "object" &&
-      !(first instanceof Uint8Array)
-    ) {
-      args = Object.entries(first).flat();
-    }
     return this[SEND_COMMAND](
       "MSET",
       findCommand("mset"),
-      args as RedisArg[],
+      flattenPairs(input),
       false,
       undefined,
     ) as Promise<"OK">;
+  }
+
+  /**
+   * A pipeline: queue commands, then `exec()` sends them together (split per node, sent
+   * concurrently) and resolves with their results in queue order.
+   *
+   * @example
+   * const results = await cluster.pipeline().get("a").set("b", "1").incr("c").exec();
+   */
+  pipeline(): Pipeline {
+    return new Pipeline(this.#batchHost);
+  }
+
+  /**
+   * resty-redis-cluster's pipeline style: after `initPipeline()`, command calls queue
+   * instead of sending, until `commitPipeline()` sends them all and resolves with their
+   * results in order. While queued, each call returns a promise of its own entry of that
+   * array (it never rejects: errors are values, as in the array). Prefer `pipeline()`:
+   * this mode captures every command of the client, from any caller, until the commit.
+   */
+  initPipeline(): void {
+    if (this.#restyPipeline !== undefined) {
+      throw new ArgumentError(
+        "initPipeline: a pipeline is already open; commitPipeline() or cancelPipeline() first",
+      );
+    }
+    this.#restyPipeline = { pipeline: this.pipeline(), waiters: [] };
+  }
+
+  /** Sends what was queued since `initPipeline()`; resolves with the results in order. */
+  async commitPipeline(): Promise<unknown[]> {
+    const open = this.#restyPipeline;
+    if (open === undefined)
+      throw new ArgumentError("commitPipeline: no pipeline is open; call initPipeline() first");
+    this.#restyPipeline = undefined;
+    const results = await open.pipeline.exec();
+    open.waiters.forEach((resolve, index) => resolve(results[index]));
+    return results;
+  }
+
+  /** Drops what was queued since `initPipeline()`; the queued calls resolve with a `ClosedError`. */
+  cancelPipeline(): void {
+    const open = this.#restyPipeline;
+    this.#restyPipeline = undefined;
+    for (const resolve of open?.waiters ?? []) resolve(new ClosedError("the pipeline was cancelled"));
   }
 
   /**
@@ -255,6 +301,11 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     transform: ReplyTransform | undefined,
   ): Promise<unknown> {
     if (this.#state !== "open") return Promise.reject(new ClosedError());
+    const resty = this.#restyPipeline;
+    if (resty !== undefined) {
+      resty.pipeline[SEND_COMMAND](name, info, args, wantsBuffers, transform);
+      return new Promise((resolve) => resty.waiters.push(resolve));
+    }
     if (this.#gate !== undefined) {
       return new Promise((resolve, reject) => {
         this.#gate!.push(() =>
@@ -276,20 +327,31 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
       command.resolve = resolve;
       command.reject = reject;
     });
-    try {
-      this.#describe(command);
-      this.#executor.dispatch(command);
-    } catch (error) {
-      command.completeError(error as Error);
-    }
+    this.#describeAndDispatch(command);
     return promise;
   }
 
+  /**
+   * Describes a command and sends it — or, for a splittable command across slots, sends
+   * its per-slot parts. A description error (bad argument, cross-slot) settles the command.
+   */
+  #describeAndDispatch(command: Command): void {
+    try {
+      this.#describe(command);
+    } catch (error) {
+      command.completeError(error as Error);
+      return;
+    }
+    if (command.slot === MULTI_SLOT) dispatchSplit(command, this.#executor, this.#dispatch);
+    else this.#executor.dispatch(command);
+  }
+
   /** Fills in what routing needs: arguments checked, key prefix applied, slot, read mode. */
-  #describe(command: PromiseCommand): void {
-    const info = command.info!;
+  #describe(command: Command): void {
+    const info = command.info;
     const args = command.args;
     checkArgs(command.displayName, args);
+    if (info === undefined) return; // a command nobody knows, not even the server: any node answers
     if (this.#options.keyPrefix !== undefined) this.#prefixKeys(info, args);
     const single = info.singleKeyIndex;
     if (single >= 0) {
@@ -302,7 +364,7 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
         throw new ArgumentError("its keys cannot be located; send it with call() on a node handle");
       }
       command.slot = slotOfKeys(args, indexes);
-      if (command.slot === MULTI_SLOT) {
+      if (command.slot === MULTI_SLOT && !isSplittable(info.name)) {
         throw new CrossSlotError(distinctSlots(args, indexes), command.displayName);
       }
       if (indexes.length > 1) command.keyIndexes = indexes;
@@ -369,6 +431,13 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     const info = findCommand(name);
     if (info === undefined) this.#unknownCommands.add(name);
     return info;
+  }
+
+  /** Learns several commands (for a pipeline); unknown to the server too is fine. */
+  async #learnCommands(names: readonly string[]): Promise<void> {
+    await Promise.all(
+      names.filter((name) => !this.#unknownCommands.has(name)).map((name) => this.#learnCommand(name)),
+    );
   }
 
   /** Runs what queued behind a gate, in order, until one of them closes a new gate. */

@@ -14,6 +14,7 @@
  * | `ProtocolError`        | `RC_PROTOCOL`          | the server sent bytes that are not valid RESP   |
  * | `ConfigError`          | `RC_CONFIG`            | bad options (thrown by the constructor)         |
  * | `ArgumentError`        | `RC_ARGUMENT`          | a command got an argument it cannot send        |
+ * | `PartialFailureError`  | `RC_PARTIAL`           | a split command (MSET across slots) half done   |
  * | `ClosedError`          | `RC_CLOSED`            | the client or connection was closed             |
  *
  * Messages never contain argument values or passwords: commands are named, never quoted.
@@ -184,6 +185,26 @@ export class ArgumentError extends RedisClusterError {
   constructor(message: string, command?: string) {
     super(command ? `${command}: ${message}` : message, "RC_ARGUMENT");
     this.command = command;
+  }
+}
+
+/**
+ * A command split across slots (`mset` with keys in several slots) succeeded for some keys
+ * and failed for others. Which keys are which is in `succeeded` and `failed` (never in the
+ * message, which stays free of argument values); `cause` is the first failure.
+ */
+export class PartialFailureError extends RedisClusterError {
+  readonly command: string;
+  /** Keys whose part succeeded. */
+  readonly succeeded: readonly unknown[];
+  /** Keys whose part failed. */
+  readonly failed: readonly unknown[];
+
+  constructor(message: string, command: string, succeeded: unknown[], failed: unknown[], cause: Error) {
+    super(message, "RC_PARTIAL", { cause });
+    this.command = command;
+    this.succeeded = succeeded;
+    this.failed = failed;
   }
 }
 

@@ -1,0 +1,145 @@
+/**
+ * Pipelines: commands queued on a builder, sent together by `exec()`, results returned in
+ * the order they were queued.
+ *
+ * There is no per-node splitting code here, on purpose: `exec()` dispatches every command
+ * in order, synchronously; each goes to its node's connection, and each connection writes
+ * everything it got in this tick as one write. So the pipeline is split per node, the
+ * groups go out concurrently, and every command keeps its own MOVED/ASK/retry handling —
+ * only the redirected ones are re-sent, and a command that succeeded is never sent twice.
+ * Commands on one key reach their node in the order they were queued.
+ */
+import type { Command, CommandOwner, ReplyTransform } from "../command/command.js";
+import { Gather, GatherPart } from "../command/gather.js";
+import type { PipelineMethods } from "../command/methods.generated.js";
+import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "../command/methods.js";
+import { type CommandInfo, findCommand } from "../command/table.js";
+import { ArgumentError } from "../errors.js";
+import type { RedisArg } from "../resp/types.js";
+
+/** What a pipeline needs from its client. */
+export interface BatchHost {
+  readonly owner: CommandOwner;
+  readonly commandTimeoutMs: number;
+  /** Undefined while the client is open; the error to fail with once it is closed. */
+  closedError(): Error | undefined;
+  /** Describes (args, slot, split) and dispatches one command; errors settle the command. */
+  describeAndDispatch(command: Command): void;
+  /** Makes sure the command table knows these (module) commands, asking the server. */
+  learnCommands(names: readonly string[]): Promise<void>;
+}
+
+interface QueuedCommand {
+  name: string;
+  info: CommandInfo | undefined;
+  args: RedisArg[];
+  wantsBuffers: boolean;
+  transform: ReplyTransform | undefined;
+}
+
+/**
+ * A batch of commands sent at once.
+ *
+ * @example
+ * const [a, b, c] = await cluster.pipeline().get("a").set("b", "1").incr("c").exec();
+ * // each entry is the reply, or an Error instance for a command that failed
+ */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: command methods are installed on the prototype (installCommandMethods below); the merged interface types them.
+export class Pipeline implements CommandTarget {
+  #host: BatchHost;
+  #queued: QueuedCommand[] = [];
+  #executed = false;
+
+  constructor(host: BatchHost) {
+    this.#host = host;
+  }
+
+  /** Commands queued so far. */
+  get length(): number {
+    return this.#queued.length;
+  }
+
+  /** Queues any command by name (module commands included). */
+  call(name: string, ...args: RedisArg[]): this {
+    const head = String(name).toUpperCase();
+    return this[SEND_COMMAND](head, findCommand(head), args, false, undefined);
+  }
+
+  /** Like `call`, with bulk strings as Buffers. */
+  callBuffer(name: string, ...args: RedisArg[]): this {
+    const head = String(name).toUpperCase();
+    return this[SEND_COMMAND](head, findCommand(head), args, true, undefined);
+  }
+
+  /** MSET, also as an object: `mset({ a: "1", b: "2" })`. */
+  mset(pairs: Record<string, RedisArg> | Map<RedisArg, RedisArg>): this;
+  mset(...keysAndValues: RedisArg[]): this;
+  mset(...input: unknown[]): this {
+    return this[SEND_COMMAND]("MSET", findCommand("mset"), flattenPairs(input), false, undefined);
+  }
+
+  /** @internal */
+  [SEND_COMMAND](
+    name: string,
+    info: CommandInfo | undefined,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    transform: ReplyTransform | undefined,
+  ): this {
+    this.#queued.push({ name, info, args, wantsBuffers, transform });
+    return this;
+  }
+
+  /**
+   * Sends every queued command and resolves with their results in queue order: each entry
+   * is the reply, or the error (a `ReplyError`, `TimeoutError`, ...) of that command alone.
+   * Rejects only when the pipeline cannot be sent at all (client closed, reused pipeline).
+   */
+  async exec(): Promise<unknown[]> {
+    if (this.#executed) throw new ArgumentError("this pipeline was already executed; create a new one");
+    this.#executed = true;
+    const closed = this.#host.closedError();
+    if (closed) throw closed;
+    const queued = this.#queued;
+    this.#queued = [];
+    const unknown = [
+      ...new Set(queued.filter((entry) => entry.info === undefined).map((entry) => entry.name)),
+    ];
+    if (unknown.length > 0) {
+      await this.#host.learnCommands(unknown);
+      for (const entry of queued) entry.info ??= findCommand(entry.name);
+    }
+    return new Promise((resolve) => {
+      const gather = new Gather(queued.length, resolve);
+      const { owner, commandTimeoutMs } = this.#host;
+      for (let i = 0; i < queued.length; i++) {
+        const entry = queued[i]!;
+        const part = new GatherPart(
+          gather,
+          i,
+          owner,
+          entry.name,
+          entry.args,
+          entry.info,
+          entry.wantsBuffers,
+          commandTimeoutMs,
+        );
+        part.transform = entry.transform;
+        this.#host.describeAndDispatch(part);
+      }
+    });
+  }
+}
+
+export interface Pipeline extends Omit<PipelineMethods, "mset"> {}
+installCommandMethods(Pipeline.prototype);
+
+/** `({a: 1})`, `(Map)`, or `(k, v, k, v)` → `[k, v, k, v]`. */
+export function flattenPairs(input: unknown[]): RedisArg[] {
+  const first = input[0];
+  if (input.length === 1 && first instanceof Map) return [...first].flat() as RedisArg[];
+  if (input.length === 1 && first !== null && typeof first === "object" && !(first instanceof Uint8Array)) {
+    return Object.entries(first).flat() as RedisArg[];
+  }
+  return input as RedisArg[];
+}

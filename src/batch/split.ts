@@ -1,0 +1,151 @@
+/**
+ * Multi-key commands whose keys span slots, split into one command per slot and merged
+ * back, for the commands whose meaning survives the split:
+ *
+ * | command                 | split                     | merged reply                      |
+ * | ----------------------- | ------------------------- | --------------------------------- |
+ * | MGET k...               | keys grouped by slot      | values in the caller's key order  |
+ * | MSET k v...             | pairs grouped by slot     | "OK" when every part succeeded    |
+ * | DEL/UNLINK/EXISTS/TOUCH | keys grouped by slot      | sum of the parts' counts          |
+ *
+ * Keys of one slot stay in one command, in their original order, so a call whose keys all
+ * share a slot is never split at all. Every other multi-key command across slots is a
+ * `CrossSlotError` (MSETNX, RENAME, SINTERSTORE, ... need one slot to mean anything).
+ */
+import type { Command, CommandOwner } from "../command/command.js";
+import { Gather, GatherPart } from "../command/gather.js";
+import { keySlot } from "../command/slot.js";
+import { keyBytes } from "../command/validate.js";
+import { PartialFailureError } from "../errors.js";
+import type { RedisArg } from "../resp/types.js";
+
+type Merge = (parts: readonly SlotGroup[], outcomes: readonly unknown[], whole: Command) => unknown;
+
+interface SplitRule {
+  /** Arguments per key: 1 (k k k) or 2 (k v k v). */
+  stride: number;
+  merge: Merge;
+}
+
+/** One slot's share of a split command. */
+interface SlotGroup {
+  slot: number;
+  /** Positions, in the caller's key order, of this group's keys. */
+  keyPositions: number[];
+  args: RedisArg[];
+}
+
+const SPLIT_RULES: ReadonlyMap<string, SplitRule> = new Map([
+  ["mget", { stride: 1, merge: mergeValuesInOrder }],
+  ["mset", { stride: 2, merge: mergeAllOk }],
+  ["del", { stride: 1, merge: mergeSum }],
+  ["unlink", { stride: 1, merge: mergeSum }],
+  ["exists", { stride: 1, merge: mergeSum }],
+  ["touch", { stride: 1, merge: mergeSum }],
+]);
+
+/** True when a command of this name may be split across slots. */
+export function isSplittable(name: string): boolean {
+  return SPLIT_RULES.has(name);
+}
+
+/**
+ * Splits `whole` (keys at `args[0..]`, `stride` arguments per key) into one command per
+ * slot, dispatches them in order, and completes `whole` with the merged reply. `whole`
+ * itself is never sent.
+ */
+export function dispatchSplit(
+  whole: Command,
+  owner: CommandOwner,
+  dispatch: (command: Command) => void,
+): void {
+  const info = whole.info!;
+  const rule = SPLIT_RULES.get(info.name)!;
+  const groups = groupBySlot(whole.args, rule.stride);
+  const gather = new Gather(groups.length, (outcomes) => {
+    try {
+      whole.complete(rule.merge(groups, outcomes, whole));
+    } catch (error) {
+      whole.completeError(error as Error);
+    }
+  });
+  const remainingMs = Math.max(1, whole.deadlineAt - performance.now());
+  for (let i = 0; i < groups.length; i++) {
+    const group = groups[i]!;
+    const part = new GatherPart(
+      gather,
+      i,
+      owner,
+      whole.name,
+      group.args,
+      info,
+      whole.wantsBuffers,
+      remainingMs,
+    );
+    part.slot = group.slot;
+    part.replicaReadable = whole.replicaReadable;
+    dispatch(part);
+  }
+}
+
+function groupBySlot(args: readonly RedisArg[], stride: number): SlotGroup[] {
+  const bySlot = new Map<number, SlotGroup>();
+  const groups: SlotGroup[] = [];
+  for (let at = 0, position = 0; at < args.length; at += stride, position++) {
+    const slot = keySlot(keyBytes(args[at]!));
+    let group = bySlot.get(slot);
+    if (group === undefined) {
+      group = { slot, keyPositions: [], args: [] };
+      bySlot.set(slot, group);
+      groups.push(group);
+    }
+    group.keyPositions.push(position);
+    for (let k = 0; k < stride; k++) group.args.push(args[at + k]!);
+  }
+  return groups;
+}
+
+function firstError(outcomes: readonly unknown[]): Error | undefined {
+  return outcomes.find((outcome): outcome is Error => outcome instanceof Error);
+}
+
+function mergeValuesInOrder(groups: readonly SlotGroup[], outcomes: readonly unknown[]): unknown {
+  const error = firstError(outcomes);
+  if (error) throw error;
+  const values: unknown[] = [];
+  groups.forEach((group, g) => {
+    const reply = outcomes[g] as unknown[];
+    group.keyPositions.forEach((position, k) => {
+      values[position] = reply[k];
+    });
+  });
+  return values;
+}
+
+function mergeSum(_groups: readonly SlotGroup[], outcomes: readonly unknown[]): unknown {
+  const error = firstError(outcomes);
+  if (error) throw error;
+  let sum = 0;
+  for (const count of outcomes) sum += count as number;
+  return sum;
+}
+
+/** MSET: all parts "OK" → "OK"; otherwise say exactly which keys were set and which not. */
+function mergeAllOk(groups: readonly SlotGroup[], outcomes: readonly unknown[], whole: Command): unknown {
+  const error = firstError(outcomes);
+  if (error === undefined) return "OK";
+  const written: RedisArg[] = [];
+  const failed: RedisArg[] = [];
+  groups.forEach((group, g) => {
+    const target = outcomes[g] instanceof Error ? failed : written;
+    for (let i = 0; i < group.args.length; i += 2) target.push(group.args[i]!);
+  });
+  throw new PartialFailureError(
+    `${whole.displayName} set ${written.length} of ${written.length + failed.length} keys; ` +
+      `${failed.length} failed (their keys are in .failed, the set ones in .succeeded)`,
+    whole.displayName,
+    written,
+    failed,
+    error,
+  );
+}
