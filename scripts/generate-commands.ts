@@ -783,7 +783,8 @@ function samples(infos: readonly CommandInfo[], docs: Record<string, CommandDoc>
         add(info.name, builder.argv);
       }
     }
-    for (const [subName, sub] of info.subcommands ?? []) {
+    const subcommands = [...(info.subcommands ?? [])].sort(([a], [b]) => (a < b ? -1 : 1));
+    for (const [subName, sub] of subcommands) {
       visit(sub, doc?.subcommands?.[sub.name], [...prefix, subName.toUpperCase()]);
     }
   };

@@ -227,7 +227,9 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
       throw new ArgumentError("commitPipeline: no pipeline is open; call initPipeline() first");
     this.#restyPipeline = undefined;
     const results = await open.pipeline.exec();
-    open.waiters.forEach((resolve, index) => resolve(results[index]));
+    open.waiters.forEach((resolve, index) => {
+      resolve(results[index]);
+    });
     return results;
   }
 

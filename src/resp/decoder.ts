@@ -48,6 +48,8 @@ const QUESTION = 63; // ? streamed length
 const ZERO = 48;
 const NINE = 57;
 
+/** Size of the private copies Buffer values are views of (Node's own Buffer pool size). */
+const WINDOW_BYTES = 8 * 1024;
 /** Returned by the length readers when the line has not fully arrived. */
 const INCOMPLETE = -2;
 /** `:` lines longer than this are not 64-bit integers. */
@@ -158,16 +160,7 @@ export class RespDecoder {
     if (chunk.length === 0) return;
     const epoch = this.#epoch;
     try {
-      let pos = 0;
-      if (this.#pendingBytes > 0) {
-        pos = this.#completeLine(chunk);
-        if (pos < 0 || this.#epoch !== epoch) return;
-      }
-      if (this.#bulkType !== 0) {
-        pos = this.#continueBulk(chunk, pos);
-        if (pos < 0 || this.#epoch !== epoch) return;
-      }
-      this.#parse(chunk, pos, epoch);
+      this.#consume(chunk, false, epoch);
     } catch (error) {
       if (this.#epoch === epoch) this.#dead = true;
       throw error;
@@ -198,10 +191,47 @@ export class RespDecoder {
   }
 
   /**
+   * Decodes all of `buf`: first what completes the line or bulk payload left over from the
+   * previous chunk, then new values. `owned` says `buf` is a private copy, of which Buffer
+   * values may be views.
+   */
+  #consume(buf: Buffer, owned: boolean, epoch: number): void {
+    let pos = 0;
+    if (this.#pendingBytes > 0) {
+      pos = this.#completeLine(buf, epoch);
+      if (pos < 0 || this.#epoch !== epoch) return;
+    }
+    if (this.#bulkType !== 0) {
+      pos = this.#continueBulk(buf, pos);
+      if (pos < 0 || this.#epoch !== epoch) return;
+    }
+    this.#parse(buf, pos, owned, epoch);
+  }
+
+  /**
+   * Decodes `buf` from `pos` through private copies of at most {@link WINDOW_BYTES} each,
+   * so that Buffer values can be views of a copy instead of one copy each: copying 8 KiB
+   * at once costs less than a handful of small copies, and a value kept by the application
+   * pins at most its window (as a Buffer from Node's own 8 KiB pool would), never the
+   * socket's 64 KiB chunk.
+   */
+  #parseInWindows(buf: Buffer, pos: number, epoch: number): void {
+    const end = buf.length;
+    while (pos < end) {
+      const size = Math.min(WINDOW_BYTES, end - pos);
+      const window = Buffer.allocUnsafeSlow(size);
+      buf.copy(window, 0, pos, pos + size);
+      pos += size;
+      this.#consume(window, true, epoch);
+      if (this.#epoch !== epoch) return;
+    }
+  }
+
+  /**
    * Completes the pending line with the head of `chunk` and decodes it. Returns where the
    * rest of `chunk` starts, or -1 when the line is still incomplete.
    */
-  #completeLine(chunk: Buffer): number {
+  #completeLine(chunk: Buffer, epoch: number): number {
     const pending = this.#pending;
     const last = pending[pending.length - 1]!;
     let lineEnd: number;
@@ -220,7 +250,7 @@ export class RespDecoder {
     this.#pending = [];
     this.#pendingBytes = 0;
     // The line is complete, so this consumes all of it (a bulk header leaves a bulk due).
-    this.#parse(line, 0, this.#epoch);
+    this.#parse(line, 0, true, epoch);
     return lineEnd;
   }
 
@@ -236,7 +266,7 @@ export class RespDecoder {
    * Decodes values from `buf` starting at `pos` until `buf` is exhausted, keeping an
    * incomplete line or bulk payload for the next chunk.
    */
-  #parse(buf: Buffer, pos: number, epoch: number): void {
+  #parse(buf: Buffer, pos: number, owned: boolean, epoch: number): void {
     const end = buf.length;
     while (pos < end) {
       const start = pos;
@@ -246,6 +276,37 @@ export class RespDecoder {
         this.#topIsPush = type === GREATER;
         // Push frames always carry Buffers; the head command's wish does not apply to them.
         this.#buffers = this.#topIsPush || this.#handler.wantsBuffers();
+      }
+      if (this.#buffers && !owned) {
+        this.#parseInWindows(buf, pos, epoch);
+        return;
+      }
+      if (type === DOLLAR) {
+        // Fast path: a bulk string whose header and payload are both in this chunk.
+        let i = pos + 1;
+        let length = 0;
+        while (i < end) {
+          const c = buf[i]!;
+          if (c < ZERO || c > NINE) break;
+          length = length * 10 + (c - ZERO);
+          i++;
+        }
+        const from = i + 2;
+        const to = from + length;
+        if (
+          to + 2 <= end &&
+          i > pos + 1 &&
+          buf[i] === CR &&
+          buf[i + 1] === LF &&
+          length <= this.#maxBulkLength &&
+          buf[to] === CR &&
+          buf[to + 1] === LF
+        ) {
+          pos = to + 2;
+          this.#emit(this.#buffers ? buf.subarray(from, to) : utf8(buf, from, to));
+          if (this.#epoch !== epoch) return;
+          continue;
+        }
       }
       let value: RespValue;
       switch (type) {
@@ -264,7 +325,7 @@ export class RespDecoder {
           }
           if (pos + length + 2 <= end) {
             if (buf[pos + length] !== CR || buf[pos + length + 1] !== LF) throw missingCrlf(type);
-            value = this.#bulkValue(type, buf, pos, pos + length, false);
+            value = this.#bulkValue(type, buf, pos, pos + length);
             pos += length + 2;
             break;
           }
@@ -299,12 +360,26 @@ export class RespDecoder {
           continue;
         }
         case COLON: {
-          const integer = this.#readInteger(buf, pos + 1, end);
-          if (integer === undefined) {
+          // Fast path: a non-negative integer of up to 15 digits whose CRLF is in this chunk.
+          let i = pos + 1;
+          let integer = 0;
+          while (i < end) {
+            const c = buf[i]!;
+            if (c < ZERO || c > NINE) break;
+            integer = integer * 10 + (c - ZERO);
+            i++;
+          }
+          if (i + 1 < end && buf[i] === CR && buf[i + 1] === LF && i > pos + 1 && i - pos <= 16) {
+            value = integer;
+            pos = i + 2;
+            break;
+          }
+          const parsed = this.#readInteger(buf, pos + 1, end);
+          if (parsed === undefined) {
             this.#keepPending(buf.subarray(start));
             return;
           }
-          value = integer;
+          value = parsed;
           pos = this.#lineEnd;
           break;
         }
@@ -326,7 +401,7 @@ export class RespDecoder {
         default:
           throw new ProtocolError(`invalid RESP type byte 0x${type.toString(16).padStart(2, "0")}`);
       }
-      this.#deliver(value);
+      this.#emit(value);
       if (this.#epoch !== epoch) return;
     }
   }
@@ -400,7 +475,7 @@ export class RespDecoder {
       if (buf[i + 1] !== LF) throw badInteger();
       this.#lineEnd = i + 2;
       // Past 15 digits the running sum may round differently from the exact decimal.
-      if (digits > 15) value = Number(buf.toString("latin1", digitsStart, i));
+      if (digits > 15) value = Number(latin1(buf, digitsStart, i));
       return negative ? -value : value;
     }
     if (i - digitsStart > MAX_INTEGER_DIGITS) throw badInteger();
@@ -428,12 +503,12 @@ export class RespDecoder {
   #lineValue(type: number, buf: Buffer, from: number, to: number): RespValue {
     switch (type) {
       case PLUS:
-        if (this.#buffers) return copyBytes(buf, from, to);
+        if (this.#buffers) return buf.subarray(from, to);
         // The most common reply of all: spare the decoding.
         if (to - from === 2 && buf[from] === 79 && buf[from + 1] === 75) return "OK";
-        return buf.toString("utf8", from, to);
+        return utf8(buf, from, to);
       case MINUS:
-        return new ReplyError(buf.toString("utf8", from, to));
+        return new ReplyError(utf8(buf, from, to));
       case UNDERSCORE:
         if (to !== from) throw new ProtocolError("RESP3 null (_) with a payload");
         return null;
@@ -444,7 +519,7 @@ export class RespDecoder {
         }
         throw new ProtocolError("RESP3 boolean is neither #t nor #f");
       case COMMA: {
-        const text = buf.toString("latin1", from, to);
+        const text = latin1(buf, from, to);
         if (DOUBLE_PATTERN.test(text)) return Number(text);
         if (SPECIAL_DOUBLE_PATTERN.test(text)) {
           const lower = text.toLowerCase();
@@ -454,28 +529,24 @@ export class RespDecoder {
         throw new ProtocolError("RESP3 double is not a number");
       }
       default: {
-        const text = buf.toString("latin1", from, to);
+        const text = latin1(buf, from, to);
         if (!BIG_NUMBER_PATTERN.test(text)) throw new ProtocolError("RESP3 big number is not an integer");
         return BigInt(text);
       }
     }
   }
 
-  /**
-   * The value of a complete bulk payload `buf[from, to)`. `owned` says `buf` is a private
-   * copy already, which Buffer mode may hand out as is.
-   */
-  #bulkValue(type: number, buf: Buffer, from: number, to: number, owned: boolean): RespValue {
-    if (type === BANG) return new ReplyError(buf.toString("utf8", from, to));
+  /** The value of a complete bulk payload `buf[from, to)`; Buffers are views of `buf`. */
+  #bulkValue(type: number, buf: Buffer, from: number, to: number): RespValue {
+    if (type === BANG) return new ReplyError(utf8(buf, from, to));
     if (type === EQUALS) {
       if (to - from < VERBATIM_PREFIX_BYTES || buf[from + 3] !== COLON) {
         throw new ProtocolError("RESP3 verbatim string without its format prefix (e.g. txt:)");
       }
       from += VERBATIM_PREFIX_BYTES;
     }
-    if (!this.#buffers) return buf.toString("utf8", from, to);
-    if (owned) return from === 0 && to === buf.length ? buf : buf.subarray(from, to);
-    return copyBytes(buf, from, to);
+    if (!this.#buffers) return utf8(buf, from, to);
+    return from === 0 && to === buf.length ? buf : buf.subarray(from, to);
   }
 
   /**
@@ -505,7 +576,7 @@ export class RespDecoder {
     const type = this.#bulkType;
     const whole = Buffer.concat(this.#bulkParts, this.#bulkBytes);
     this.#endBulk();
-    this.#deliver(this.#bulkValue(type, whole, 0, whole.length, true));
+    this.#deliver(this.#bulkValue(type, whole, 0, whole.length));
     return pos;
   }
 
@@ -542,6 +613,17 @@ export class RespDecoder {
     this.#depth = depth + 1;
   }
 
+  /** Hands a complete value to the handler, or to the innermost open aggregate. */
+  #emit(value: RespValue): void {
+    if (this.#depth === 0) {
+      this.#modeKnown = false;
+      if (this.#topIsPush) this.#handler.onPush(value as RespValue[]);
+      else this.#handler.onReply(value);
+    } else {
+      this.#deliver(value);
+    }
+  }
+
   /** Hands a complete value to the innermost open aggregate, or to the handler. */
   #deliver(value: RespValue): void {
     let depth = this.#depth;
@@ -572,11 +654,29 @@ export class RespDecoder {
   }
 }
 
-/** Copies `buf[from, to)` so that the value does not pin the socket chunk it came in. */
-function copyBytes(buf: Buffer, from: number, to: number): Buffer {
-  const copy = Buffer.allocUnsafe(to - from);
-  buf.copy(copy, 0, from, to);
-  return copy;
+/**
+ * Node's Buffer has had `utf8Slice`/`latin1Slice` since its beginning; `toString()` calls
+ * them after normalising its arguments, which costs more than the decoding itself for the
+ * short strings most replies are made of. They are not in the typings, hence this view.
+ */
+interface BufferSlices {
+  utf8Slice(start: number, end: number): string;
+  latin1Slice(start: number, end: number): string;
+}
+const HAS_SLICES =
+  typeof (Buffer.prototype as Partial<BufferSlices>).utf8Slice === "function" &&
+  typeof (Buffer.prototype as Partial<BufferSlices>).latin1Slice === "function";
+
+/** The UTF-8 text of `buf[from, to)` (bounds already checked by the caller). */
+function utf8(buf: Buffer, from: number, to: number): string {
+  return HAS_SLICES ? (buf as unknown as BufferSlices).utf8Slice(from, to) : buf.toString("utf8", from, to);
+}
+
+/** The text of `buf[from, to)`, one byte per character (for ASCII protocol text). */
+function latin1(buf: Buffer, from: number, to: number): string {
+  return HAS_SLICES
+    ? (buf as unknown as BufferSlices).latin1Slice(from, to)
+    : buf.toString("latin1", from, to);
 }
 
 /** Map keys become object keys: the UTF-8 text of strings and Buffers, String() of the rest. */
