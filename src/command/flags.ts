@@ -51,7 +51,12 @@ export const CommandFlag = {
   IDEMPOTENT: 1 << 24,
 } as const;
 
-/** `COMMAND INFO` flag names → `CommandFlag` bits. Names not listed here are ignored. */
+/**
+ * `COMMAND INFO` flag names → `CommandFlag` bits. Names not listed here are ignored.
+ *
+ * @example
+ * COMMAND_FLAG_BY_NAME.get("readonly") === CommandFlag.READONLY; // true
+ */
 export const COMMAND_FLAG_BY_NAME: ReadonlyMap<string, number> = new Map([
   ["write", CommandFlag.WRITE],
   ["readonly", CommandFlag.READONLY],
@@ -100,7 +105,12 @@ export const KeySpecFlag = {
   VARIABLE_FLAGS: 1 << 10,
 } as const;
 
-/** Key-spec flag names (as the server spells them, case-insensitive) → `KeySpecFlag` bits. */
+/**
+ * Key-spec flag names (as the server spells them, lower-cased) → `KeySpecFlag` bits.
+ *
+ * @example
+ * KEY_SPEC_FLAG_BY_NAME.get("rw") === KeySpecFlag.RW; // true
+ */
 export const KEY_SPEC_FLAG_BY_NAME: ReadonlyMap<string, number> = new Map([
   ["ro", KeySpecFlag.RO],
   ["rw", KeySpecFlag.RW],
@@ -116,8 +126,11 @@ export const KEY_SPEC_FLAG_BY_NAME: ReadonlyMap<string, number> = new Map([
 ]);
 
 /**
- * Bits of a comma-separated list of flag names, as the generated table stores them.
- * Unknown names count for nothing (a newer server may send flags we do not know).
+ * Bits of a list of flag names (any case). Unknown names count for nothing: a newer
+ * server may send flags we do not know.
+ *
+ * @example
+ * flagBits(["write", "denyoom"], COMMAND_FLAG_BY_NAME); // CommandFlag.WRITE | CommandFlag.DENYOOM
  */
 export function flagBits(names: Iterable<string>, byName: ReadonlyMap<string, number>): number {
   let bits = 0;
@@ -125,7 +138,12 @@ export function flagBits(names: Iterable<string>, byName: ReadonlyMap<string, nu
   return bits;
 }
 
-/** Names of the bits set in `bits`, in `byName`'s order (the generator writes these). */
+/**
+ * Names of the bits set in `bits`, in `byName`'s order (the generated table stores these).
+ *
+ * @example
+ * flagNames(CommandFlag.READONLY | CommandFlag.FAST, COMMAND_FLAG_BY_NAME); // ["readonly", "fast"]
+ */
 export function flagNames(bits: number, byName: ReadonlyMap<string, number>): string[] {
   const names: string[] = [];
   for (const [name, bit] of byName) if (bits & bit) names.push(name);

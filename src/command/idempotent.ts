@@ -18,6 +18,9 @@ import type { CommandInfo } from "./info.js";
  *   run did: RENAME (no such key), RESTORE (BUSYKEY), COPY, SMOVE, LREM and
  *   ZREMRANGEBYRANK (remove further elements), SETNX/HSETNX/MSETNX;
  * - anything whose effect a script or a module decides: EVAL*, FCALL*, module commands.
+ *
+ * @example
+ * IDEMPOTENT_COMMANDS.has("del"); // true
  */
 export const IDEMPOTENT_COMMANDS: ReadonlySet<string> = new Set([
   // strings

@@ -41,7 +41,17 @@ export type FindKeys =
     }
   | { readonly type: "unknown" };
 
-/** One key spec of a command (Redis 7 `COMMAND INFO`, or synthesised from first/last/step). */
+/**
+ * One key spec of a command (Redis 7 `COMMAND INFO`, or synthesised from first/last/step).
+ *
+ * @example
+ * // MSET: keys from argv[1] to the last argument, every second one.
+ * const mset: KeySpec = {
+ *   flags: KeySpecFlag.OW | KeySpecFlag.UPDATE,
+ *   beginSearch: { type: "index", index: 1 },
+ *   findKeys: { type: "range", lastKey: -1, keyStep: 2, limit: 0 },
+ * };
+ */
 export interface KeySpec {
   /** `KeySpecFlag` bits. */
   readonly flags: number;
@@ -108,6 +118,10 @@ export interface CommandInfoFields {
  * curated list, computes `singleKeyIndex`. Both the generated table and the parser of live
  * `COMMAND INFO` replies go through here, so a command learned at run time behaves exactly
  * like a built-in one.
+ *
+ * @example
+ * const info = makeCommandInfo({ name: "MOD.GET", arity: 2, flags: CommandFlag.READONLY, keySpecs: [spec] });
+ * info.name; // "mod.get"
  */
 export function makeCommandInfo(fields: CommandInfoFields): CommandInfo {
   const name = fields.name.toLowerCase();
@@ -156,6 +170,9 @@ function singleKeyIndexOf(flags: number, keySpecs: readonly KeySpec[]): number {
 /**
  * A key spec equivalent to the legacy `first, last, step` triple of `COMMAND INFO` (all a
  * Redis 6 server sends). `first` 0 means no keys.
+ *
+ * @example
+ * legacyKeySpec(1, -1, 2); // MSET: from argv[1] to the end, every second argument
  */
 export function legacyKeySpec(first: number, last: number, step: number): KeySpec | undefined {
   if (first <= 0) return undefined;

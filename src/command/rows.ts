@@ -37,7 +37,12 @@ export type CommandRow = readonly [
   subcommands?: readonly CommandRow[],
 ];
 
-/** Builds the `CommandInfo`s of generated rows. */
+/**
+ * Builds the `CommandInfo`s of generated rows.
+ *
+ * @example
+ * decodeRows([["get", 2, "readonly,fast", [["ro,access", 1, ["range", 0, 1, 0]]]]])[0]!.singleKeyIndex; // 0
+ */
 export function decodeRows(rows: readonly CommandRow[]): CommandInfo[] {
   return rows.map(decodeRow);
 }
@@ -73,7 +78,13 @@ function splitNames(names: string): string[] {
   return names === "" ? [] : names.split(",");
 }
 
-/** The row of a `CommandInfo` (the generator writes these). Our IDEMPOTENT flag is not stored. */
+/**
+ * The row of a `CommandInfo` (the generator writes these). Our IDEMPOTENT flag is not
+ * stored: the curated list in idempotent.ts adds it when rows are decoded.
+ *
+ * @example
+ * JSON.stringify(encodeRow(findCommand("get")!));
+ */
 export function encodeRow(info: CommandInfo): CommandRow {
   const flags = flagNames(info.flags & ~CommandFlag.IDEMPOTENT, COMMAND_FLAG_BY_NAME).join(",");
   const specs = info.keySpecs.map(encodeKeySpec);

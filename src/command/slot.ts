@@ -11,7 +11,12 @@
  * encoder will send, encoded on the fly instead of through a temporary Buffer.
  */
 
-/** Number of hash slots in a Redis Cluster. */
+/**
+ * Number of hash slots in a Redis Cluster.
+ *
+ * @example
+ * const primaryBySlot = new Uint16Array(SLOT_COUNT);
+ */
 export const SLOT_COUNT = 16384;
 
 const SLOT_MASK = SLOT_COUNT - 1;

@@ -25,7 +25,12 @@ export type {
 } from "./info.js";
 export { parseCommandInfoReply } from "./parse-info.js";
 
-/** The Redis version the built-in table was generated from. */
+/**
+ * The Redis version the built-in table was generated from.
+ *
+ * @example
+ * BUILT_IN_TABLE_VERSION; // "7.0.15"
+ */
 export const BUILT_IN_TABLE_VERSION = REDIS_VERSION;
 
 /** Every command by lower-case name, and again by upper-case name (both spellings hit). */
