@@ -7,9 +7,11 @@ import {
   findCommand,
   KeySpecFlag,
   listCommands,
+  parseCommandInfoReply,
   resolveSubcommand,
 } from "../../src/command/table.js";
 import { ArgumentError, ReplyError } from "../../src/errors.js";
+import type { RespValue } from "../../src/resp/types.js";
 import { sharedDevCluster } from "../helpers/cluster.js";
 
 /** Sample invocations written by scripts/generate-commands.ts from COMMAND DOCS (+ hand-written ones). */
@@ -79,6 +81,23 @@ describe("keyIndexes against COMMAND GETKEYS", () => {
 
   it("the samples were generated with the built-in table", () => {
     expect(fixture.redisVersion).toBe(BUILT_IN_TABLE_VERSION);
+  });
+
+  it("the built-in table says what the server's COMMAND INFO says", async () => {
+    const cluster = await sharedDevCluster();
+    const port = Number(cluster.seeds[0]!.split(":")[1]);
+    const info = String(await cluster.command(port, "INFO", "server"));
+    const live = parseCommandInfoReply((await cluster.command(port, "COMMAND", "INFO")) as RespValue);
+    expect(live.length).toBeGreaterThan(200);
+    const serverVersion = /redis_version:(\S+)/.exec(info)?.[1];
+    expect(serverVersion).toBeDefined();
+    const sameVersion = serverVersion === BUILT_IN_TABLE_VERSION;
+    for (const command of live) {
+      const builtIn = findCommand(command.name);
+      // Another server version may add commands and flags; key positions must still agree.
+      if (sameVersion) expect(builtIn, command.name).toEqual(command);
+      else if (builtIn) expect(builtIn.keySpecs, command.name).toEqual(command.keySpecs);
+    }
   });
 
   it("finds the keys the server finds, for a sample of every command with keys", async () => {
