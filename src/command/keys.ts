@@ -18,8 +18,6 @@ import { resolveSubcommand } from "./table.js";
 /** Shared result for keyless commands, so they allocate nothing. */
 const NO_KEYS: readonly number[] = Object.freeze([]);
 
-const UNRESOLVABLE = KeySpecFlag.INCOMPLETE;
-
 /**
  * Positions in `args` (0-based, command name excluded) of every key of the command, in
  * key-spec order; an empty array for a keyless command; `null` when the key specs cannot
@@ -55,7 +53,13 @@ export function keyIndexes(
     const spec = specs[s]!;
     if (spec.flags & KeySpecFlag.NOT_KEY && !includeNotKeys) continue;
     const { beginSearch: begin, findKeys: find } = spec;
-    if (spec.flags & UNRESOLVABLE || begin.type === "unknown" || find.type === "unknown") {
+    if (
+      spec.flags & KeySpecFlag.INCOMPLETE ||
+      begin.type === "unknown" ||
+      find.type === "unknown" ||
+      // A step below 1 is a malformed (module) spec; the server knows what it meant.
+      find.keyStep < 1
+    ) {
       const rule = KEY_RULES.get(command.name);
       return rule ? rule(command, args) : null;
     }
@@ -70,16 +74,14 @@ export function keyIndexes(
       if (first === 0) continue;
     }
 
-    // The last key and the step, as argv positions.
+    // The last key, as an argv position.
+    const step = find.keyStep;
     let last: number;
-    let step: number;
     if (find.type === "range") {
-      step = find.keyStep;
       if (find.lastKey >= 0) last = first + find.lastKey;
       else if (find.limit === 0) last = argc + find.lastKey;
       else last = first + Math.trunc((argc - first) / find.limit) + find.lastKey;
     } else {
-      step = find.keyStep;
       const countAt = first + find.keyNumIndex;
       if (countAt >= argc) throw tooFewArguments(command);
       const count = parseIntegerArg(args[countAt - 1]);
@@ -96,7 +98,7 @@ export function keyIndexes(
       // module's keystep > 1 could tell; redis/redis#15408 proposes `count` keys instead.)
       last = first + count - 1;
     }
-    if (first >= argc || last >= argc || last < first || step < 1) throw tooFewArguments(command);
+    if (first >= argc || last >= argc || last < first) throw tooFewArguments(command);
 
     keys ??= [];
     for (let position = first; position <= last; position += step) keys.push(position - 1);
@@ -115,7 +117,7 @@ function findKeyword(args: readonly RedisArg[], argc: number, keyword: string, s
       if (argEquals(args[position - 1], keyword)) return position + 1;
     }
   } else {
-    for (let position = Math.min(argc + startFrom, argc - 1); position > 1; position--) {
+    for (let position = argc + startFrom; position > 1 && position < argc; position--) {
       if (argEquals(args[position - 1], keyword)) return position + 1;
     }
   }

@@ -293,6 +293,11 @@ describe("keyIndexes: key specs of every kind", () => {
     expect(keyIndexes(info, ["a", "b", "x", "y", "p", "q"])).toEqual([0, 1]);
   });
 
+  it("returns null for a malformed spec (keystep 0) rather than looping", () => {
+    const info = moduleCommand([spec(index(1), range(-1, 0, 0))]);
+    expect(keyIndexes(info, ["a", "b"])).toBeNull();
+  });
+
   it("concatenates the keys of several specs in spec order", () => {
     const info = moduleCommand([spec(index(2), range(0, 1, 0)), spec(index(1), range(0, 1, 0))]);
     expect(keyIndexes(info, ["a", "b"])).toEqual([1, 0]);
