@@ -12,6 +12,7 @@ import { type BatchHost, flattenPairs, Pipeline } from "./batch/pipeline.js";
 import { dispatchSplit, isSplittable } from "./batch/split.js";
 import { Discovery } from "./cluster/discovery.js";
 import { type ClusterStats, Executor } from "./cluster/executor.js";
+import { HealthMonitor } from "./cluster/health.js";
 import { NodeRegistry } from "./cluster/nodes.js";
 import { Router } from "./cluster/router.js";
 import type { ClusterNode, NodeRole, Topology, TopologyChange } from "./cluster/topology.js";
@@ -86,6 +87,8 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   #dispatch = (command: Command) => this.#executor.dispatch(command);
   #restyPipeline: { pipeline: Pipeline; waiters: Array<(result: unknown) => void> } | undefined;
   #batchHost: BatchHost;
+  /** Replica health and RTT checks; only when reads may go to replicas. */
+  #health: HealthMonitor | undefined;
 
   constructor(options: RedisClusterOptions) {
     super();
@@ -120,9 +123,17 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
       queryTimeoutMs: o.commandTimeoutMs,
       minRefreshIntervalMs: o.minRefreshIntervalMs,
       refreshIntervalMs: o.refreshIntervalMs,
-      onTopology: (_topology, change) => this.#onTopology(change),
+      onTopology: (topology, change) => this.#onTopology(topology, change),
+      onPeriodicRefresh: (topology) => {
+        if (this.#health) void this.#health.checkAll(topology);
+      },
     });
     this.#router = new Router(o.readFrom, this.#registry);
+    if (o.readFrom !== "primary") {
+      this.#health = new HealthMonitor(this.#registry, o.commandTimeoutMs, o.readFrom === "nearest", () =>
+        this.#router.invalidate(),
+      );
+    }
     this.#executor = new Executor(
       this.#discovery,
       this.#registry,
@@ -512,8 +523,13 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
 
   // ── events ────────────────────────────────────────────────────────────────────────────
 
-  #onTopology(change: TopologyChange): void {
+  #onTopology(topology: Topology, change: TopologyChange): void {
     this.#executor.onTopology();
+    if (this.#health) {
+      // New replicas get reads once their replication link is seen up; "nearest" needs RTTs at once.
+      const check = this.#ready ? this.#health.checkNew(topology) : this.#health.checkAll(topology);
+      void check;
+    }
     if (!this.#ready) {
       this.#ready = true;
       this.#discovery.startPeriodic();

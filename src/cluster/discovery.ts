@@ -30,6 +30,8 @@ export interface DiscoveryOptions {
   refreshIntervalMs: number;
   /** Called after a new topology is installed. */
   onTopology(topology: Topology, change: TopologyChange): void;
+  /** Called after each periodic refresh, changed or not (health checks ride on it). */
+  onPeriodicRefresh(topology: Topology): void;
 }
 
 /** Nodes asked at once per refresh. */

@@ -26,6 +26,8 @@ export class NodeEntry {
   rttMs: number | undefined = undefined;
   /** A replica whose link to its primary is down (`INFO replication`): it gets no reads. */
   replicationLinkDown = false;
+  /** Whether `replicationLinkDown` has been read from the node since it became a replica. */
+  replicationChecked = false;
   #connection: Connection | undefined;
   #registry: NodeRegistry;
 
@@ -52,6 +54,8 @@ export class NodeEntry {
   setRole(role: NodeRole): void {
     if (role === this.role) return;
     this.role = role;
+    this.replicationChecked = false;
+    this.replicationLinkDown = false;
     const old = this.#connection;
     this.#connection = undefined;
     void old?.close();

@@ -4,8 +4,8 @@
  * replicas by the `readFrom` rule.
  *
  * A replica is healthy when the cluster reports it `online` and its own `INFO replication`
- * did not show its link to the primary down. Nothing else is ever chosen for a read; with no
- * healthy replica, reads go to the primary.
+ * was read and showed its link to the primary up (cluster/health.ts). Nothing else is ever
+ * chosen for a read; with no healthy replica, reads go to the primary.
  */
 import { NO_SLOT } from "../command/command.js";
 import type { NodeRegistry } from "./nodes.js";
@@ -76,9 +76,12 @@ export class Router {
   healthyReplicas(shard: Shard): ClusterNode[] {
     let healthy = this.#healthyReplicas.get(shard);
     if (healthy === undefined) {
-      healthy = shard.replicas.filter(
-        (replica) => replica.health === "online" && !this.#registry.get(replica.address)?.replicationLinkDown,
-      );
+      healthy = shard.replicas.filter((replica) => {
+        const entry = this.#registry.get(replica.address);
+        return (
+          replica.health === "online" && entry?.replicationChecked === true && !entry.replicationLinkDown
+        );
+      });
       this.#healthyReplicas.set(shard, healthy);
     }
     return healthy;
