@@ -27,26 +27,29 @@ const DEFAULT_LIMITS: DecoderLimits = {
   maxDepth: 64,
 };
 
-const CR = 13;
-const LF = 10;
-const PLUS = 43; // + simple string
-const MINUS = 45; // - error
-const COLON = 58; // : integer
-const DOLLAR = 36; // $ bulk string
-const STAR = 42; // * array
-const UNDERSCORE = 95; // _ null
-const HASH = 35; // # boolean
-const COMMA = 44; // , double
-const PAREN = 40; // ( big number
-const BANG = 33; // ! bulk error
-const EQUALS = 61; // = verbatim string
-const PERCENT = 37; // % map
-const TILDE = 126; // ~ set
-const PIPE = 124; // | attribute
-const GREATER = 62; // > push
-const QUESTION = 63; // ? streamed length
-const ZERO = 48;
-const NINE = 57;
+/** Bytes of the protocol. A const enum: inlined as literals, no module-scope lookups in the hot loop. */
+enum Byte {
+  CR = 13,
+  LF = 10,
+  PLUS = 43, // + simple string
+  MINUS = 45, // - error
+  COLON = 58, // : integer
+  DOLLAR = 36, // $ bulk string
+  STAR = 42, // * array
+  UNDERSCORE = 95, // _ null
+  HASH = 35, // # boolean
+  COMMA = 44, // , double
+  PAREN = 40, // ( big number
+  BANG = 33, // ! bulk error
+  EQUALS = 61, // = verbatim string
+  PERCENT = 37, // % map
+  TILDE = 126, // ~ set
+  PIPE = 124, // | attribute
+  GREATER = 62, // > push
+  QUESTION = 63, // ? streamed length
+  ZERO = 48,
+  NINE = 57,
+}
 
 /** Size of the private copies Buffer values are views of (Node's own Buffer pool size). */
 const WINDOW_BYTES = 8 * 1024;
@@ -63,7 +66,7 @@ const BIG_NUMBER_PATTERN = /^[+-]?\d+$/;
 
 /** An aggregate being filled. Frame objects are reused per depth to spare allocations. */
 interface Frame {
-  /** Type byte: STAR, TILDE, GREATER (arrays), PERCENT (map) or PIPE (attribute, dropped). */
+  /** Type byte: `*`, `~`, `>` (arrays), `%` (map) or `|` (attribute, dropped). */
   type: number;
   /** Values still due; a map counts keys and values separately. */
   remaining: number;
@@ -109,6 +112,8 @@ export class RespDecoder {
 
   #frames: Frame[] = [];
   #depth = 0;
+  /** `#frames[#depth - 1]`, or null at the top level. */
+  #innermost: Frame | null = null;
 
   /** Whether the current top-level reply wants Buffers; known once its first byte is read. */
   #buffers = false;
@@ -186,6 +191,7 @@ export class RespDecoder {
       frame.map = null;
     }
     this.#depth = 0;
+    this.#innermost = null;
     this.#modeKnown = false;
     this.#topIsPush = false;
   }
@@ -235,10 +241,10 @@ export class RespDecoder {
     const pending = this.#pending;
     const last = pending[pending.length - 1]!;
     let lineEnd: number;
-    if (last[last.length - 1] === CR) {
+    if (last[last.length - 1] === Byte.CR) {
       lineEnd = 1;
     } else {
-      const cr = chunk.indexOf(CR);
+      const cr = chunk.indexOf(Byte.CR);
       if (cr === -1 || cr === chunk.length - 1) {
         this.#keepPending(chunk);
         return -1;
@@ -271,9 +277,9 @@ export class RespDecoder {
     while (pos < end) {
       const start = pos;
       const type = buf[pos]!;
-      if (this.#depth === 0 && !this.#modeKnown && type !== PIPE) {
+      if (this.#depth === 0 && !this.#modeKnown && type !== Byte.PIPE) {
         this.#modeKnown = true;
-        this.#topIsPush = type === GREATER;
+        this.#topIsPush = type === Byte.GREATER;
         // Push frames always carry Buffers; the head command's wish does not apply to them.
         this.#buffers = this.#topIsPush || this.#handler.wantsBuffers();
       }
@@ -281,14 +287,14 @@ export class RespDecoder {
         this.#parseInWindows(buf, pos, epoch);
         return;
       }
-      if (type === DOLLAR) {
+      if (type === Byte.DOLLAR) {
         // Fast path: a bulk string whose header and payload are both in this chunk.
         let i = pos + 1;
         let length = 0;
         while (i < end) {
           const c = buf[i]!;
-          if (c < ZERO || c > NINE) break;
-          length = length * 10 + (c - ZERO);
+          if (c < Byte.ZERO || c > Byte.NINE) break;
+          length = length * 10 + (c - Byte.ZERO);
           i++;
         }
         const from = i + 2;
@@ -296,11 +302,11 @@ export class RespDecoder {
         if (
           to + 2 <= end &&
           i > pos + 1 &&
-          buf[i] === CR &&
-          buf[i + 1] === LF &&
+          buf[i] === Byte.CR &&
+          buf[i + 1] === Byte.LF &&
           length <= this.#maxBulkLength &&
-          buf[to] === CR &&
-          buf[to + 1] === LF
+          buf[to] === Byte.CR &&
+          buf[to + 1] === Byte.LF
         ) {
           pos = to + 2;
           this.#emit(this.#buffers ? buf.subarray(from, to) : utf8(buf, from, to));
@@ -310,9 +316,9 @@ export class RespDecoder {
       }
       let value: RespValue;
       switch (type) {
-        case DOLLAR:
-        case BANG:
-        case EQUALS: {
+        case Byte.DOLLAR:
+        case Byte.BANG:
+        case Byte.EQUALS: {
           const length = this.#readLength(buf, pos + 1, end, type, this.#maxBulkLength);
           if (length === INCOMPLETE) {
             this.#keepPending(buf.subarray(start));
@@ -324,7 +330,7 @@ export class RespDecoder {
             break;
           }
           if (pos + length + 2 <= end) {
-            if (buf[pos + length] !== CR || buf[pos + length + 1] !== LF) throw missingCrlf(type);
+            if (buf[pos + length] !== Byte.CR || buf[pos + length + 1] !== Byte.LF) throw missingCrlf(type);
             value = this.#bulkValue(type, buf, pos, pos + length);
             pos += length + 2;
             break;
@@ -336,11 +342,11 @@ export class RespDecoder {
           this.#continueBulk(buf, pos);
           return;
         }
-        case STAR:
-        case TILDE:
-        case PERCENT:
-        case GREATER:
-        case PIPE: {
+        case Byte.STAR:
+        case Byte.TILDE:
+        case Byte.PERCENT:
+        case Byte.GREATER:
+        case Byte.PIPE: {
           const length = this.#readLength(buf, pos + 1, end, type, this.#maxAggregateLength);
           if (length === INCOMPLETE) {
             this.#keepPending(buf.subarray(start));
@@ -352,24 +358,24 @@ export class RespDecoder {
             break;
           }
           if (length === 0) {
-            if (type === PIPE) continue;
-            value = type === PERCENT ? {} : [];
+            if (type === Byte.PIPE) continue;
+            value = type === Byte.PERCENT ? {} : [];
             break;
           }
           this.#open(type, length);
           continue;
         }
-        case COLON: {
+        case Byte.COLON: {
           // Fast path: a non-negative integer of up to 15 digits whose CRLF is in this chunk.
           let i = pos + 1;
           let integer = 0;
           while (i < end) {
             const c = buf[i]!;
-            if (c < ZERO || c > NINE) break;
-            integer = integer * 10 + (c - ZERO);
+            if (c < Byte.ZERO || c > Byte.NINE) break;
+            integer = integer * 10 + (c - Byte.ZERO);
             i++;
           }
-          if (i + 1 < end && buf[i] === CR && buf[i + 1] === LF && i > pos + 1 && i - pos <= 16) {
+          if (i + 1 < end && buf[i] === Byte.CR && buf[i + 1] === Byte.LF && i > pos + 1 && i - pos <= 16) {
             value = integer;
             pos = i + 2;
             break;
@@ -383,12 +389,12 @@ export class RespDecoder {
           pos = this.#lineEnd;
           break;
         }
-        case PLUS:
-        case MINUS:
-        case UNDERSCORE:
-        case HASH:
-        case COMMA:
-        case PAREN: {
+        case Byte.PLUS:
+        case Byte.MINUS:
+        case Byte.UNDERSCORE:
+        case Byte.HASH:
+        case Byte.COMMA:
+        case Byte.PAREN: {
           const cr = this.#findLineEnd(buf, pos + 1, end);
           if (cr === -1) {
             this.#keepPending(buf.subarray(start));
@@ -413,8 +419,8 @@ export class RespDecoder {
   #readLength(buf: Buffer, pos: number, end: number, type: number, max: number): number {
     if (pos >= end) return INCOMPLETE;
     const first = buf[pos]!;
-    if (first === MINUS) return this.#readMinusOne(buf, pos, end, type);
-    if (first === QUESTION) {
+    if (first === Byte.MINUS) return this.#readMinusOne(buf, pos, end, type);
+    if (first === Byte.QUESTION) {
       throw new ProtocolError(
         `streamed RESP3 length "${String.fromCharCode(type)}?" is not supported (Redis never sends it)`,
       );
@@ -423,18 +429,18 @@ export class RespDecoder {
     let i = pos;
     for (; i < end; i++) {
       const c = buf[i]!;
-      if (c >= ZERO && c <= NINE) {
-        length = length * 10 + (c - ZERO);
+      if (c >= Byte.ZERO && c <= Byte.NINE) {
+        length = length * 10 + (c - Byte.ZERO);
         if (length > max) {
           throw new ProtocolError(
-            `${typeName(type)} length exceeds the limit of ${max}${type === DOLLAR ? " bytes" : " elements"}`,
+            `${typeName(type)} length exceeds the limit of ${max}${type === Byte.DOLLAR ? " bytes" : " elements"}`,
           );
         }
         continue;
       }
-      if (c !== CR || i === pos) throw badLength(type);
+      if (c !== Byte.CR || i === pos) throw badLength(type);
       if (i + 1 >= end) return INCOMPLETE;
-      if (buf[i + 1] !== LF) throw badLength(type);
+      if (buf[i + 1] !== Byte.LF) throw badLength(type);
       this.#lineEnd = i + 2;
       return length;
     }
@@ -443,8 +449,8 @@ export class RespDecoder {
 
   /** `-1` is the RESP2 null for `$` and `*`; any other negative length is an error. */
   #readMinusOne(buf: Buffer, pos: number, end: number, type: number): number {
-    if (type !== DOLLAR && type !== STAR) throw badLength(type);
-    const expected = [MINUS, 49, CR, LF];
+    if (type !== Byte.DOLLAR && type !== Byte.STAR) throw badLength(type);
+    const expected = [Byte.MINUS, 49, Byte.CR, Byte.LF];
     for (let k = 0; k < 4; k++) {
       if (pos + k >= end) return INCOMPLETE;
       if (buf[pos + k] !== expected[k]) throw badLength(type);
@@ -457,22 +463,22 @@ export class RespDecoder {
   #readInteger(buf: Buffer, pos: number, end: number): number | undefined {
     let i = pos;
     let negative = false;
-    if (i < end && (buf[i] === MINUS || buf[i] === PLUS)) {
-      negative = buf[i] === MINUS;
+    if (i < end && (buf[i] === Byte.MINUS || buf[i] === Byte.PLUS)) {
+      negative = buf[i] === Byte.MINUS;
       i++;
     }
     const digitsStart = i;
     let value = 0;
     for (; i < end; i++) {
       const c = buf[i]!;
-      if (c >= ZERO && c <= NINE) {
-        value = value * 10 + (c - ZERO);
+      if (c >= Byte.ZERO && c <= Byte.NINE) {
+        value = value * 10 + (c - Byte.ZERO);
         continue;
       }
       const digits = i - digitsStart;
-      if (c !== CR || digits === 0 || digits > MAX_INTEGER_DIGITS) throw badInteger();
+      if (c !== Byte.CR || digits === 0 || digits > MAX_INTEGER_DIGITS) throw badInteger();
       if (i + 1 >= end) return undefined;
-      if (buf[i + 1] !== LF) throw badInteger();
+      if (buf[i + 1] !== Byte.LF) throw badInteger();
       this.#lineEnd = i + 2;
       // Past 15 digits the running sum may round differently from the exact decimal.
       if (digits > 15) value = Number(latin1(buf, digitsStart, i));
@@ -485,14 +491,14 @@ export class RespDecoder {
   /** Index of the CR ending the line that starts at `pos`, or -1 if it has not arrived. */
   #findLineEnd(buf: Buffer, pos: number, end: number): number {
     let cr = pos;
-    while (cr < end && buf[cr] !== CR) cr++;
+    while (cr < end && buf[cr] !== Byte.CR) cr++;
     if (cr >= end - 1) {
       if (end - pos > this.#maxBulkLength) {
         throw new ProtocolError(`RESP line longer than ${this.#maxBulkLength} bytes without a CRLF`);
       }
       return -1;
     }
-    if (buf[cr + 1] !== LF) throw new ProtocolError("CR not followed by LF at the end of a RESP line");
+    if (buf[cr + 1] !== Byte.LF) throw new ProtocolError("CR not followed by LF at the end of a RESP line");
     if (cr - pos > this.#maxBulkLength) {
       throw new ProtocolError(`RESP line longer than ${this.#maxBulkLength} bytes`);
     }
@@ -502,23 +508,23 @@ export class RespDecoder {
   /** The value of a complete line of type `type` whose text is `buf[from, to)`. */
   #lineValue(type: number, buf: Buffer, from: number, to: number): RespValue {
     switch (type) {
-      case PLUS:
+      case Byte.PLUS:
         if (this.#buffers) return buf.subarray(from, to);
         // The most common reply of all: spare the decoding.
         if (to - from === 2 && buf[from] === 79 && buf[from + 1] === 75) return "OK";
         return utf8(buf, from, to);
-      case MINUS:
+      case Byte.MINUS:
         return new ReplyError(utf8(buf, from, to));
-      case UNDERSCORE:
+      case Byte.UNDERSCORE:
         if (to !== from) throw new ProtocolError("RESP3 null (_) with a payload");
         return null;
-      case HASH:
+      case Byte.HASH:
         if (to - from === 1) {
           if (buf[from] === 116) return true; // t
           if (buf[from] === 102) return false; // f
         }
         throw new ProtocolError("RESP3 boolean is neither #t nor #f");
-      case COMMA: {
+      case Byte.COMMA: {
         const text = latin1(buf, from, to);
         if (DOUBLE_PATTERN.test(text)) return Number(text);
         if (SPECIAL_DOUBLE_PATTERN.test(text)) {
@@ -538,9 +544,9 @@ export class RespDecoder {
 
   /** The value of a complete bulk payload `buf[from, to)`; Buffers are views of `buf`. */
   #bulkValue(type: number, buf: Buffer, from: number, to: number): RespValue {
-    if (type === BANG) return new ReplyError(utf8(buf, from, to));
-    if (type === EQUALS) {
-      if (to - from < VERBATIM_PREFIX_BYTES || buf[from + 3] !== COLON) {
+    if (type === Byte.BANG) return new ReplyError(utf8(buf, from, to));
+    if (type === Byte.EQUALS) {
+      if (to - from < VERBATIM_PREFIX_BYTES || buf[from + 3] !== Byte.COLON) {
         throw new ProtocolError("RESP3 verbatim string without its format prefix (e.g. txt:)");
       }
       from += VERBATIM_PREFIX_BYTES;
@@ -569,7 +575,7 @@ export class RespDecoder {
     }
     while (this.#bulkCrlfSeen < 2) {
       if (pos >= end) return -1;
-      if (buf[pos] !== (this.#bulkCrlfSeen === 0 ? CR : LF)) throw missingCrlf(this.#bulkType);
+      if (buf[pos] !== (this.#bulkCrlfSeen === 0 ? Byte.CR : Byte.LF)) throw missingCrlf(this.#bulkType);
       this.#bulkCrlfSeen++;
       pos++;
     }
@@ -600,25 +606,33 @@ export class RespDecoder {
       this.#frames.push(frame);
     }
     frame.type = type;
-    if (type === PERCENT) {
+    if (type === Byte.PERCENT) {
       frame.remaining = length * 2;
       frame.map = {};
-    } else if (type === PIPE) {
+      frame.items = null;
+    } else if (type === Byte.PIPE) {
       frame.remaining = length * 2;
+      frame.items = null;
     } else {
       frame.remaining = length;
       // Grown by push, never preallocated from the declared length (which may be hostile).
       frame.items = [];
     }
     this.#depth = depth + 1;
+    this.#innermost = frame;
   }
 
   /** Hands a complete value to the handler, or to the innermost open aggregate. */
   #emit(value: RespValue): void {
-    if (this.#depth === 0) {
+    const frame = this.#innermost;
+    if (frame === null) {
       this.#modeKnown = false;
       if (this.#topIsPush) this.#handler.onPush(value as RespValue[]);
       else this.#handler.onReply(value);
+    } else if (frame.remaining > 1 && frame.items !== null) {
+      // The common case, an element that does not complete its array.
+      frame.items.push(value);
+      frame.remaining--;
     } else {
       this.#deliver(value);
     }
@@ -630,17 +644,18 @@ export class RespDecoder {
     while (depth > 0) {
       const frame = this.#frames[depth - 1]!;
       const type = frame.type;
-      if (type === PERCENT) {
+      if (type === Byte.PERCENT) {
         if ((frame.remaining & 1) === 0) frame.key = keyText(value);
         else setField(frame.map!, frame.key, value);
-      } else if (type !== PIPE) {
+      } else if (type !== Byte.PIPE) {
         frame.items!.push(value);
       }
       if (--frame.remaining > 0) return;
       depth--;
       this.#depth = depth;
-      if (type === PIPE) return; // an attribute annotates the next value and is dropped
-      if (type === PERCENT) {
+      this.#innermost = depth > 0 ? this.#frames[depth - 1]! : null;
+      if (type === Byte.PIPE) return; // an attribute annotates the next value and is dropped
+      if (type === Byte.PERCENT) {
         value = frame.map!;
         frame.map = null;
       } else {
@@ -702,19 +717,19 @@ function setField(map: { [field: string]: RespValue }, key: string, value: RespV
 
 function typeName(type: number): string {
   switch (type) {
-    case DOLLAR:
+    case Byte.DOLLAR:
       return "bulk string";
-    case BANG:
+    case Byte.BANG:
       return "bulk error";
-    case EQUALS:
+    case Byte.EQUALS:
       return "verbatim string";
-    case STAR:
+    case Byte.STAR:
       return "array";
-    case TILDE:
+    case Byte.TILDE:
       return "set";
-    case PERCENT:
+    case Byte.PERCENT:
       return "map";
-    case GREATER:
+    case Byte.GREATER:
       return "push";
     default:
       return "attribute";

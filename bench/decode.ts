@@ -1,0 +1,270 @@
+/**
+ * Decoder throughput: our RespDecoder against redis-parser (the parser ioredis uses), on the
+ * same realistic reply stream cut into 64 KiB chunks as socket reads would be. Plus a small
+ * command-encoding comparison. Run: `npx tsx bench/decode.ts` (about 15 s).
+ *
+ * Rounds are interleaved (every contender once per round, in rotating order) so that
+ * machine noise hits all of them alike; medians are reported.
+ */
+import { createRequire } from "node:module";
+import { RespDecoder } from "../src/resp/decoder.js";
+import { CommandWriter } from "../src/resp/encoder.js";
+import type { RedisArg } from "../src/resp/types.js";
+
+const require = createRequire(import.meta.url);
+// redis-parser ships CommonJS without types; this is the slice of its API used here.
+const RedisParser = require("redis-parser") as new (options: {
+  returnReply: (reply: unknown) => void;
+  returnError: (error: unknown) => void;
+  returnFatalError?: (error: unknown) => void;
+  returnBuffers?: boolean;
+}) => { execute(chunk: Buffer): void };
+
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const CHUNK_BYTES = 64 * 1024;
+const STREAM_REPLIES = 100_000;
+
+/** A deterministic generator, so that every run decodes the same stream. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+}
+
+function bulk(text: string): string {
+  return `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
+}
+
+/**
+ * The mix of a cache-like workload: small bulk strings (GET), integers (INCR, DEL), +OK (SET),
+ * arrays of 10 bulk strings (MGET, LRANGE), nulls (misses) and now and then a 4 KiB value.
+ */
+function buildStream(): Buffer {
+  const next = random(42);
+  const text = (length: number): string => {
+    let s = "";
+    while (s.length < length) s += next().toString(36).slice(2);
+    return s.slice(0, length);
+  };
+  const parts: string[] = [];
+  for (let i = 0; i < STREAM_REPLIES; i++) {
+    const pick = next();
+    if (pick < 0.4) parts.push(bulk(text(10 + Math.floor(next() * 91))));
+    else if (pick < 0.6) parts.push(`:${Math.floor(next() * 1_000_000)}\r\n`);
+    else if (pick < 0.8) parts.push("+OK\r\n");
+    else if (pick < 0.95) {
+      let array = "*10\r\n";
+      for (let k = 0; k < 10; k++) array += bulk(text(10 + Math.floor(next() * 91)));
+      parts.push(array);
+    } else if (pick < 0.99) parts.push("$-1\r\n");
+    else parts.push(bulk(text(4096)));
+  }
+  return Buffer.from(parts.join(""), "latin1");
+}
+
+function chunksOf(stream: Buffer): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < stream.length; at += CHUNK_BYTES) {
+    chunks.push(Buffer.from(stream.subarray(at, at + CHUNK_BYTES)));
+  }
+  return chunks;
+}
+
+type Run = (chunks: Buffer[]) => number;
+
+const contenders: Array<[string, Run]> = [
+  [
+    "RespDecoder (strings)",
+    (chunks) => {
+      let replies = 0;
+      const decoder = new RespDecoder({
+        wantsBuffers: () => false,
+        onReply: () => {
+          replies++;
+        },
+        onPush: () => {},
+      });
+      for (const chunk of chunks) decoder.feed(chunk);
+      return replies;
+    },
+  ],
+  [
+    "redis-parser (strings)",
+    (chunks) => {
+      let replies = 0;
+      const parser = new RedisParser({
+        returnReply: () => {
+          replies++;
+        },
+        returnError: () => {
+          replies++;
+        },
+      });
+      for (const chunk of chunks) parser.execute(chunk);
+      return replies;
+    },
+  ],
+  [
+    "RespDecoder (Buffers)",
+    (chunks) => {
+      let replies = 0;
+      const decoder = new RespDecoder({
+        wantsBuffers: () => true,
+        onReply: () => {
+          replies++;
+        },
+        onPush: () => {},
+      });
+      for (const chunk of chunks) decoder.feed(chunk);
+      return replies;
+    },
+  ],
+  [
+    "redis-parser (Buffers)",
+    (chunks) => {
+      let replies = 0;
+      const parser = new RedisParser({
+        returnBuffers: true,
+        returnReply: () => {
+          replies++;
+        },
+        returnError: () => {
+          replies++;
+        },
+      });
+      for (const chunk of chunks) parser.execute(chunk);
+      return replies;
+    },
+  ],
+];
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function timeMs(run: () => void): number {
+  const start = process.hrtime.bigint();
+  run();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+function benchDecode(): void {
+  const stream = buildStream();
+  const chunks = chunksOf(stream);
+  const megabytes = stream.length / 1e6;
+  console.log(
+    `decode: ${STREAM_REPLIES} replies, ${megabytes.toFixed(1)} MB in ${chunks.length} chunks of 64 KiB; ` +
+      `${ROUNDS} interleaved rounds, medians`,
+  );
+  for (const [name, run] of contenders) {
+    const replies = run(chunks); // warm-up, and a check that everyone sees the same replies
+    if (replies !== STREAM_REPLIES) throw new Error(`${name} decoded ${replies} replies`);
+  }
+  const timings = new Map<string, number[]>(contenders.map(([name]) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < contenders.length; k++) {
+      const [name, run] = contenders[(round + k) % contenders.length]!;
+      timings.get(name)!.push(timeMs(() => run(chunks)));
+    }
+  }
+  const medians = new Map([...timings].map(([name, ms]) => [name, median(ms)]));
+  for (const [name] of contenders) {
+    const ms = medians.get(name)!;
+    const mode = name.endsWith("(strings)") ? "(strings)" : "(Buffers)";
+    const ratio = medians.get(`redis-parser ${mode}`)! / ms;
+    console.log(
+      `  ${name.padEnd(24)} ${(megabytes / (ms / 1000)).toFixed(0).padStart(5)} MB/s ` +
+        `${((STREAM_REPLIES / ms) * 1000).toFixed(0).padStart(9)} replies/s  ` +
+        `${ms.toFixed(1).padStart(7)} ms  ${name.startsWith("Resp") ? `x${ratio.toFixed(2)} vs redis-parser` : ""}`,
+    );
+  }
+}
+
+/** What ioredis does per command (Command#toWritable): one string, UTF-8-encoded on write. */
+function ioredisStyle(name: string, args: readonly string[]): string {
+  let result = `*${args.length + 1}\r\n$${Buffer.byteLength(name)}\r\n${name}\r\n`;
+  for (const arg of args) result += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
+  return result;
+}
+
+/** The naive way: one Buffer per piece, joined. */
+function concatStyle(name: string, args: readonly string[]): Buffer {
+  const pieces: Buffer[] = [Buffer.from(`*${args.length + 1}\r\n`)];
+  for (const arg of [name, ...args]) {
+    const bytes = Buffer.from(arg);
+    pieces.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from("\r\n"));
+  }
+  return Buffer.concat(pieces);
+}
+
+function benchEncode(): void {
+  const batches = 2_000;
+  const perBatch = 100;
+  const commands: Array<[string, string[]]> = [];
+  for (let i = 0; i < perBatch; i++) {
+    commands.push(
+      i % 2 === 0
+        ? ["SET", [`user:{${i}}:name`, `value-${i}-${"x".repeat(i % 60)}`]]
+        : ["GET", [`user:{${i}}:name`]],
+    );
+  }
+  const total = batches * perBatch;
+  const ways: Array<[string, () => void]> = [
+    [
+      "CommandWriter",
+      () => {
+        const writer = new CommandWriter();
+        for (let b = 0; b < batches; b++) {
+          for (const [name, args] of commands) writer.write(name, args as RedisArg[]);
+          writer.take();
+        }
+      },
+    ],
+    [
+      "ioredis-style string",
+      () => {
+        for (let b = 0; b < batches; b++) {
+          let batch = "";
+          for (const [name, args] of commands) batch += ioredisStyle(name, args);
+          Buffer.from(batch, "utf8"); // what socket.write(string) has to do
+        }
+      },
+    ],
+    [
+      "Buffer.concat per arg",
+      () => {
+        for (let b = 0; b < batches; b++) {
+          const batch: Buffer[] = [];
+          for (const [name, args] of commands) batch.push(concatStyle(name, args));
+          Buffer.concat(batch);
+        }
+      },
+    ],
+  ];
+  for (const [, run] of ways) run();
+  const timings = new Map<string, number[]>(ways.map(([name]) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < ways.length; k++) {
+      const [name, run] = ways[(round + k) % ways.length]!;
+      timings.get(name)!.push(timeMs(run));
+    }
+  }
+  console.log(`encode: ${total} commands (SET/GET, batches of ${perBatch}), medians`);
+  const ours = median(timings.get("CommandWriter")!);
+  for (const [name] of ways) {
+    const ms = median(timings.get(name)!);
+    console.log(
+      `  ${name.padEnd(24)} ${((total / ms) * 1000).toFixed(0).padStart(9)} commands/s  ${ms.toFixed(1).padStart(7)} ms` +
+        (name === "CommandWriter" ? "" : `  (CommandWriter x${(ms / ours).toFixed(2)})`),
+    );
+  }
+}
+
+benchDecode();
+benchEncode();
