@@ -93,7 +93,10 @@ export class Discovery {
     clearTimeout(this.#periodicTimer);
     this.#periodicTimer = setTimeout(
       () => {
-        this.requestRefresh();
+        this.refresh().then(
+          (topology) => this.#options.onPeriodicRefresh(topology),
+          () => {}, // recorded in lastError
+        );
         this.startPeriodic();
       },
       jitter(intervalMs, 0.1),
