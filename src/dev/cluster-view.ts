@@ -151,9 +151,10 @@ export interface HealthVerdict {
 
 /**
  * Healthy means: every live node reports `cluster_state:ok`; every one of them knows every
- * live node as a working member; they all agree on roles and slot owners; and every live
- * replica is listed under its primary in CLUSTER SLOTS and as `online` in CLUSTER SHARDS,
- * by every node. A node that is not live (killed) is not required to be anywhere.
+ * live node as a working member; every slot belongs to a live node; they all agree on
+ * roles and slot owners; and every live replica is listed under its primary in CLUSTER
+ * SLOTS and as `online` in CLUSTER SHARDS, by every node. A node that is not live (killed)
+ * is not required to be anywhere, but may not own slots.
  */
 export function judgeHealth(reports: readonly NodeReport[], livePorts: readonly number[]): HealthVerdict {
   const healthy: HealthVerdict = { problem: undefined, primariesToNudge: [] };
@@ -178,6 +179,11 @@ export function judgeHealth(reports: readonly NodeReport[], livePorts: readonly 
       if (bad.length > 0) return unhealthy(`${report.port} flags node ${port} as ${bad.join(",")}`);
     }
   }
+  // A killed primary keeps its slots until a replica takes over; until then, and even
+  // while the others have not noticed yet, its slots are not served.
+  const orphan = first.nodes.find((entry) => entry.slots.length > 0 && !live.has(entry.port));
+  if (orphan)
+    return unhealthy(`slots ${formatRanges(orphan.slots)} belong to node ${orphan.port}, which is down`);
   const expected = topologySignature(first, live);
   for (const report of reports.slice(1)) {
     if (topologySignature(report, live) !== expected) {

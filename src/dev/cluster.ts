@@ -32,6 +32,7 @@ import { pollUntil } from "./poll.js";
 import { markNodePortUsed, releaseNodePort, reserveNodePort } from "./ports.js";
 import {
   isProcessAlive,
+  isProcessStopped,
   isRedisServerProcess,
   signalProcess,
   spawnRedisServer,
@@ -137,6 +138,8 @@ class LocalDevCluster implements DevCluster {
   readonly #starting = new Set<number>();
   readonly #keyBySlot = new Map<number, string>();
   readonly #nudgedAt = new Map<number, number>();
+  /** Ports paused by this handle (other processes' pauses are seen in /proc, on Linux). */
+  readonly #paused = new Set<number>();
   #stopping: Promise<void> | undefined;
 
   constructor(state: DevClusterState, options: { spawnDetached: boolean; guardOnExit: boolean }) {
@@ -179,10 +182,19 @@ class LocalDevCluster implements DevCluster {
     return this.#nodes.map((node) => ({ ...node, slots: node.slots.map(([start, end]) => [start, end]) }));
   }
 
-  /** Ports of the nodes whose process is running. */
+  /**
+   * Ports of the nodes that run and are not paused: the ones that can answer. A paused
+   * node is down as far as health goes (its slots are not served), like a killed one.
+   */
   livePorts(): number[] {
     return this.#nodes
-      .filter((node) => node.pid !== undefined && isProcessAlive(node.pid))
+      .filter(
+        (node) =>
+          node.pid !== undefined &&
+          isProcessAlive(node.pid) &&
+          !this.#paused.has(node.port) &&
+          !isProcessStopped(node.pid),
+      )
       .map((node) => node.port);
   }
 
@@ -241,8 +253,7 @@ class LocalDevCluster implements DevCluster {
     let lastError: unknown;
     for (const port of this.livePorts()) {
       try {
-        const entries = parseClusterNodes(text(await this.#admin.call(port, ["CLUSTER", "NODES"])));
-        this.#applyView(entries);
+        this.#applyView(await this.#clusterNodes(port));
         return this.nodes;
       } catch (error) {
         lastError = error;
@@ -286,6 +297,7 @@ class LocalDevCluster implements DevCluster {
     if (!(await waitForExit(pid, 10_000)))
       throw new Error(`node ${port} (pid ${pid}) did not exit after ${signal}`);
     node.pid = undefined;
+    this.#paused.delete(port);
     this.#admin.drop(port);
     this.#saveState();
   }
@@ -303,10 +315,12 @@ class LocalDevCluster implements DevCluster {
 
   pauseNode(port: number): void {
     signalProcess(this.#runningPid(this.#node(port)), "SIGSTOP");
+    this.#paused.add(port);
   }
 
   resumeNode(port: number): void {
     signalProcess(this.#runningPid(this.#node(port)), "SIGCONT");
+    this.#paused.delete(port);
   }
 
   async failover(replicaPort: number, mode?: "FORCE" | "TAKEOVER"): Promise<void> {
@@ -596,10 +610,13 @@ class LocalDevCluster implements DevCluster {
         if (slot === undefined) return;
         this.#nudgedAt.set(port, now);
         const key = this.#keyInSlot(slot);
-        await this.#admin.pipeline(port, [
-          ["SET", key, "1"],
-          ["DEL", key],
-        ]);
+        // Best effort: a failure here shows up as a problem in the next poll anyway.
+        await this.#admin
+          .pipeline(port, [
+            ["SET", key, "1"],
+            ["DEL", key],
+          ])
+          .catch(() => undefined);
       }),
     );
   }

@@ -64,6 +64,15 @@ export function isProcessAlive(pid: number): boolean {
 }
 
 /**
+ * True when the process is stopped (SIGSTOP): it holds its ports but answers nothing.
+ * Only Linux can tell (from /proc); elsewhere this says false.
+ */
+export function isProcessStopped(pid: number): boolean {
+  const state = procState(pid);
+  return state === "T" || state === "t";
+}
+
+/**
  * True when `pid` looks like a redis-server we may signal: guards against a PID that was
  * reused by another program after our node died (a stale state file). Where /proc does
  * not exist (macOS), trusts the PID.

@@ -62,7 +62,12 @@ export interface DevCluster {
   refresh(): Promise<DevNode[]>;
   /** Sends one command to one node and returns its decoded reply (strings, numbers, arrays). */
   command(port: number, ...args: Array<string | number | Buffer>): Promise<unknown>;
-  /** Resolves once every live node reports `cluster_state:ok` and all agree on slot owners. */
+  /**
+   * Resolves once every live (running, not paused) node reports `cluster_state:ok`, all
+   * agree on roles and slot owners, every slot belongs to a live node, and every live
+   * replica is listed (online) in CLUSTER SLOTS and CLUSTER SHARDS by every live node.
+   * After killing a primary, this waits for its replica to take over.
+   */
   waitForHealthy(timeoutMs?: number): Promise<void>;
   /** Kills a node's process (default SIGKILL) and waits until it has exited. */
   killNode(port: number, signal?: NodeJS.Signals): Promise<void>;
@@ -72,7 +77,10 @@ export interface DevCluster {
    * (It does not wait for the whole cluster to be healthy: call `waitForHealthy()` for that.)
    */
   restartNode(port: number): Promise<void>;
-  /** SIGSTOP / SIGCONT a node: it keeps its sockets but answers nothing. */
+  /**
+   * SIGSTOP / SIGCONT a node: it keeps its sockets but answers nothing. While paused it
+   * counts as down for `waitForHealthy` and `failover` (its slots are not served).
+   */
   pauseNode(port: number): void;
   resumeNode(port: number): void;
   /** Runs `CLUSTER FAILOVER [FORCE|TAKEOVER]` on a replica and waits until every node sees it as primary. */

@@ -228,6 +228,42 @@ describe("a 3 + 3 dev cluster", () => {
     expect(cluster().seeds.slice(0, 3)).toContain(promoted.address);
   });
 
+  it("takes over from a paused primary (FAILOVER TAKEOVER); the primary rejoins as replica once resumed", async () => {
+    const primary = byRole(cluster(), "primary")[1]!;
+    const replica = cluster().nodes.find((node) => node.primaryId === primary.id)!;
+    cluster().pauseNode(primary.port);
+    try {
+      await cluster().failover(replica.port, "TAKEOVER");
+      expect(cluster().nodes.find((node) => node.port === replica.port)!.role).toBe("primary");
+    } finally {
+      cluster().resumeNode(primary.port);
+    }
+    await cluster().waitForHealthy();
+    await cluster().refresh();
+    const resumed = cluster().nodes.find((node) => node.port === primary.port)!;
+    expect(resumed.role).toBe("replica");
+    expect(resumed.primaryId).toBe(replica.id);
+  });
+
+  it("after a primary is killed, waitForHealthy waits for its replica to take over", async () => {
+    const primary = byRole(cluster(), "primary")[0]!;
+    const replica = cluster().nodes.find((node) => node.primaryId === primary.id)!;
+    await cluster().killNode(primary.port);
+    await cluster().waitForHealthy();
+    await cluster().refresh();
+    expect(cluster().nodes.find((node) => node.port === replica.port)!.role).toBe("primary");
+    expect(
+      await cluster().command(replica.port, "CLUSTER", "COUNTKEYSINSLOT", primary.slots[0]![0]),
+    ).toBeTypeOf("number");
+
+    await cluster().restartNode(primary.port);
+    await cluster().waitForHealthy();
+    await cluster().refresh();
+    const back = cluster().nodes.find((node) => node.port === primary.port)!;
+    expect(back.role).toBe("replica");
+    expect(back.primaryId).toBe(replica.id);
+  });
+
   it("adds a replica that every node lists in CLUSTER SHARDS, and removes it again", async () => {
     const primary = byRole(cluster(), "primary")[0]!;
     const added = await cluster().addNode({ replicaOf: primary.port });
@@ -484,6 +520,9 @@ describe("judgeHealth", () => {
     expect(judgeHealth(failing, [7000, 7001]).problem).toBe("7000 flags node 7001 as fail?");
     const down = [report(7000, [primaryLine(true), replicaLine(false)], "fail"), healthy[1]!];
     expect(judgeHealth(down, [7000, 7001]).problem).toBe("7000 reports cluster_state:fail");
+    expect(judgeHealth([healthy[1]!], [7001]).problem).toBe(
+      "slots 0-16383 belong to node 7000, which is down",
+    );
     const hidden = [{ ...healthy[0]!, slots: [{ start: 0, end: 16383, ports: [7000] }] }, healthy[1]!];
     expect(judgeHealth(hidden, [7000, 7001])).toEqual({
       problem: "7000 does not list replica 7001 in CLUSTER SLOTS yet",
