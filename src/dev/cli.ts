@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { attachDevCluster, startDevCluster } from "./cluster.js";
 import { type ClusterNodesEntry, formatRanges, parseClusterNodes } from "./cluster-view.js";
-import { isRedisServerProcess } from "./process.js";
+import { isProcessStopped, isRedisServerProcess } from "./process.js";
 import { readStateFile } from "./state.js";
 import type { DevCluster, DevNode } from "./types.js";
 
@@ -220,7 +220,7 @@ async function statusCommand(options: CommandLine, output: CliOutput): Promise<n
     const rows = nodes.map((node) => [
       node.address,
       node.role,
-      node.pid === undefined ? "-" : String(node.pid),
+      node.pid === undefined || node.health === "down" ? "-" : String(node.pid),
       slotsColumn(node, cluster.nodes),
       node.health,
     ]);
@@ -268,6 +268,7 @@ async function clusterView(cluster: DevCluster): Promise<ClusterNodesEntry[]> {
 
 function nodeHealth(node: DevNode, view: readonly ClusterNodesEntry[]): string {
   if (node.pid === undefined || !isRedisServerProcess(node.pid, "redis-server")) return "down";
+  if (isProcessStopped(node.pid)) return "paused";
   const flags = view.find((entry) => entry.port === node.port)?.flags ?? [];
   if (flags.includes("fail")) return "fail";
   if (flags.includes("fail?")) return "pfail";
