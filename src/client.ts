@@ -155,7 +155,8 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
       owner: this.#executor,
       commandTimeoutMs: o.commandTimeoutMs,
       closedError: () => (this.#state === "open" ? undefined : new ClosedError()),
-      describeAndDispatch: (command) => this.#describeAndDispatch(command),
+      describeInto: (command, send) => this.#describeInto(command, send),
+      dispatchAll: (commands) => this.#executor.dispatchAll(commands),
       learnCommands: (names) => this.#learnCommands(names),
     };
   }
@@ -349,14 +350,19 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
    * its per-slot parts. A description error (bad argument, cross-slot) settles the command.
    */
   #describeAndDispatch(command: Command): void {
+    this.#describeInto(command, this.#dispatch);
+  }
+
+  /** Describes a command and hands what is to be sent (it, or its split parts) to `send`. */
+  #describeInto(command: Command, send: (command: Command) => void): void {
     try {
       this.#describe(command);
     } catch (error) {
       command.completeError(error as Error);
       return;
     }
-    if (command.slot === MULTI_SLOT) dispatchSplit(command, this.#executor, this.#dispatch);
-    else this.#executor.dispatch(command);
+    if (command.slot === MULTI_SLOT) dispatchSplit(command, this.#executor, send);
+    else send(command);
   }
 
   /** Fills in what routing needs: arguments checked, key prefix applied, slot, read mode. */

@@ -25,6 +25,7 @@ export {
   ConnectionError,
   CrossSlotError,
   MaxRedirectionsError,
+  PartialFailureError,
   ProtocolError,
   RedisClusterError,
   ReplyError,

@@ -23,8 +23,10 @@ export interface BatchHost {
   readonly commandTimeoutMs: number;
   /** Undefined while the client is open; the error to fail with once it is closed. */
   closedError(): Error | undefined;
-  /** Describes (args, slot, split) and dispatches one command; errors settle the command. */
-  describeAndDispatch(command: Command): void;
+  /** Describes one command (args, slot, split) and hands what is to be sent to `send`; errors settle it. */
+  describeInto(command: Command, send: (command: Command) => void): void;
+  /** Sends commands in order (as one offline entry while there is no topology yet). */
+  dispatchAll(commands: Command[]): void;
   /** Makes sure the command table knows these (module) commands, asking the server. */
   learnCommands(names: readonly string[]): Promise<void>;
 }
@@ -112,6 +114,8 @@ export class Pipeline implements CommandTarget {
     return new Promise((resolve) => {
       const gather = new Gather(queued.length, resolve);
       const { owner, commandTimeoutMs } = this.#host;
+      const toSend: Command[] = [];
+      const send = (command: Command) => toSend.push(command);
       for (let i = 0; i < queued.length; i++) {
         const entry = queued[i]!;
         const part = new GatherPart(
@@ -125,8 +129,9 @@ export class Pipeline implements CommandTarget {
           commandTimeoutMs,
         );
         part.transform = entry.transform;
-        this.#host.describeAndDispatch(part);
+        this.#host.describeInto(part, send);
       }
+      this.#host.dispatchAll(toSend);
     });
   }
 }

@@ -90,7 +90,7 @@ export class Executor {
   #router: Router;
   #options: ExecutorOptions;
   #events: ExecutorEvents;
-  #offline: OfflineQueue;
+  #offline: OfflineQueue<Command | CommandBatch>;
   /** Connections of blocking commands in flight, destroyed on close. */
   #dedicated = new Set<Connection>();
 
@@ -106,12 +106,34 @@ export class Executor {
     this.#router = router;
     this.#options = options;
     this.#events = events;
-    this.#offline = new OfflineQueue(options.maxOfflineQueue, (command) => this.#expireOffline(command));
+    this.#offline = new OfflineQueue(options.maxOfflineQueue, (entry) => {
+      if (entry instanceof CommandBatch) for (const command of entry.commands) this.#expireOffline(command);
+      else this.#expireOffline(entry);
+    });
   }
 
   /** Commands waiting for a topology or for their slot to be served. */
   get offlineCount(): number {
     return this.#offline.length;
+  }
+
+  /**
+   * Sends a batch (a pipeline) in order. Before the first topology it waits as one entry of
+   * the offline queue, so that a large pipeline issued at start-up does not fill it.
+   */
+  dispatchAll(commands: Command[]): void {
+    if (this.#discovery.current !== undefined || commands.length <= 1) {
+      for (const command of commands) this.dispatch(command);
+      return;
+    }
+    const batch = new CommandBatch(commands);
+    if (!this.#offline.push(batch)) {
+      const error = this.#offlineFull(commands[0]!);
+      for (const command of commands) command.completeError(error);
+      return;
+    }
+    this.stats.queuedOffline += commands.length;
+    this.#discovery.requestRefresh();
   }
 
   /** Routes and sends one command. Never throws. */
@@ -216,7 +238,10 @@ export class Executor {
   onTopology(): void {
     this.#router.invalidate();
     if (this.#offline.length === 0) return;
-    for (const command of this.#offline.drain()) this.dispatch(command);
+    for (const entry of this.#offline.drain()) {
+      if (entry instanceof CommandBatch) for (const command of entry.commands) this.dispatch(command);
+      else this.dispatch(entry);
+    }
   }
 
   /** The topology could not be read. Commands keep waiting (until their deadline) for the next try. */
@@ -226,7 +251,10 @@ export class Executor {
 
   /** Fails every command waiting offline, and every blocking call, on close. */
   failPending(error: RedisClusterError): void {
-    for (const command of this.#offline.drain()) command.completeError(error);
+    for (const entry of this.#offline.drain()) {
+      if (entry instanceof CommandBatch) for (const command of entry.commands) command.completeError(error);
+      else entry.completeError(error);
+    }
     for (const connection of this.#dedicated) connection.destroy(error);
     this.#dedicated.clear();
   }
@@ -339,18 +367,20 @@ export class Executor {
 
   #waitForTopology(command: Command): void {
     if (!this.#offline.push(command)) {
-      command.completeError(
-        new ClusterDownError(
-          `${command.displayName}: ${this.#offline.limit} commands are already waiting for the cluster ` +
-            "(maxOfflineQueue); is it reachable?",
-          command.slot >= 0 ? command.slot : undefined,
-          { cause: this.#discovery.lastError },
-        ),
-      );
+      command.completeError(this.#offlineFull(command));
       return;
     }
     this.stats.queuedOffline++;
     this.#discovery.requestRefresh();
+  }
+
+  #offlineFull(command: Command): ClusterDownError {
+    return new ClusterDownError(
+      `${command.displayName}: ${this.#offline.limit} commands are already waiting for the cluster ` +
+        "(maxOfflineQueue); is it reachable?",
+      command.slot >= 0 ? command.slot : undefined,
+      { cause: this.#discovery.lastError },
+    );
   }
 
   #expireOffline(command: Command): void {
@@ -435,6 +465,19 @@ export class Executor {
 
   #isReplica(address: string): boolean {
     return this.#registry.get(address)?.role === "replica";
+  }
+}
+
+/** A pipeline waiting for the first topology, as one entry of the offline queue. */
+class CommandBatch {
+  readonly commands: Command[];
+  readonly deadlineAt: number;
+
+  constructor(commands: Command[]) {
+    this.commands = commands;
+    let deadlineAt = Number.POSITIVE_INFINITY;
+    for (const command of commands) deadlineAt = Math.min(deadlineAt, command.deadlineAt);
+    this.deadlineAt = deadlineAt;
   }
 }
 

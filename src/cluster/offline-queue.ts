@@ -1,20 +1,24 @@
 /**
  * Commands that cannot be routed yet — no topology so far, or their slot has no shard for
  * the moment — wait here, in the order they were issued, until a topology arrives or their
- * deadline passes. Bounded: past `limit` a new command is refused rather than queued, so an
- * outage cannot grow memory without end.
+ * deadline passes. Bounded: past `limit` a new entry is refused rather than queued, so an
+ * outage cannot grow memory without end. An entry is a command, or a whole pipeline (which
+ * waits as one entry: a batch sent before the first topology is not an outage).
  */
-import type { Command } from "../command/command.js";
 import { Queue } from "../connection/queue.js";
 
-export class OfflineQueue {
+export interface Deferred {
+  readonly deadlineAt: number;
+}
+
+export class OfflineQueue<T extends Deferred> {
   readonly limit: number;
-  #commands = new Queue<Command>(16);
+  #commands = new Queue<T>(16);
   #timer: NodeJS.Timeout | undefined;
   #armedAt = Number.POSITIVE_INFINITY;
-  #onExpire: (command: Command) => void;
+  #onExpire: (entry: T) => void;
 
-  constructor(limit: number, onExpire: (command: Command) => void) {
+  constructor(limit: number, onExpire: (entry: T) => void) {
     this.limit = limit;
     this.#onExpire = onExpire;
   }
@@ -24,7 +28,7 @@ export class OfflineQueue {
   }
 
   /** False when full: the caller rejects the command. */
-  push(command: Command): boolean {
+  push(command: T): boolean {
     if (this.#commands.length >= this.limit) return false;
     this.#commands.push(command);
     if (command.deadlineAt < this.#armedAt) this.#arm(command.deadlineAt);
@@ -32,7 +36,7 @@ export class OfflineQueue {
   }
 
   /** Takes every waiting command, oldest first. */
-  drain(): Command[] {
+  drain(): T[] {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armedAt = Number.POSITIVE_INFINITY;
@@ -51,8 +55,8 @@ export class OfflineQueue {
     this.#armedAt = Number.POSITIVE_INFINITY;
     const now = performance.now();
     let next = Number.POSITIVE_INFINITY;
-    const kept = new Queue<Command>(this.#commands.length);
-    const expired: Command[] = [];
+    const kept = new Queue<T>(this.#commands.length);
+    const expired: T[] = [];
     for (const command of this.#commands.drain()) {
       if (command.deadlineAt <= now) {
         expired.push(command);

@@ -1,0 +1,234 @@
+/**
+ * Pipelines and cross-slot multi-key commands (issue 4), on a real cluster — including one
+ * whose slots are being migrated while the pipeline runs.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { keySlot } from "../../src/command/slot.js";
+import type { DevCluster } from "../../src/dev/index.js";
+import { CrossSlotError, PartialFailureError, RedisCluster, ReplyError } from "../../src/index.js";
+import { sharedDevCluster, withDevCluster } from "../helpers/cluster.js";
+
+const clients: RedisCluster[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+});
+
+function clientFor(dev: DevCluster, options: { autoPipelining?: boolean } = {}): RedisCluster {
+  const client = new RedisCluster({ nodes: dev.seeds, ...options });
+  clients.push(client);
+  return client;
+}
+
+describe("pipeline on a stable cluster", () => {
+  it("a 10,000-command mixed pipeline over all primaries returns every reply in order", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    const prefix = `mixed:${Date.now()}:`;
+    const pipeline = cluster.pipeline();
+    const expected: unknown[] = [];
+    for (let i = 0; i < 2_500; i++) {
+      pipeline.set(`${prefix}${i}`, String(i));
+      expected.push("OK");
+      pipeline.get(`${prefix}${i}`);
+      expected.push(String(i));
+      pipeline.incr(`${prefix}counter:${i % 50}`);
+      expected.push(Math.floor(i / 50) + 1);
+      pipeline.rpush(`${prefix}list:${i % 10}`, String(i));
+      expected.push(Math.floor(i / 10) + 1);
+    }
+    const results = await pipeline.exec();
+    expect(results).toEqual(expected);
+    // It did span every primary.
+    const slots = new Set(Array.from({ length: 2_500 }, (_, i) => keySlot(`${prefix}${i}`)));
+    const owners = new Set([...slots].map((slot) => cluster.topology!.shardOf(slot)!.primary.address));
+    expect(owners.size).toBe(3);
+  });
+
+  it("one failing command errors at its position only", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    const key = `failing:${Date.now()}`;
+    const results = await cluster
+      .pipeline()
+      .set(key, "not a number")
+      .incr(key)
+      .get(key)
+      .call("NOSUCHCOMMAND", "x")
+      .exists(key)
+      .exec();
+    expect(results[0]).toBe("OK");
+    expect(results[1]).toBeInstanceOf(ReplyError);
+    expect((results[1] as ReplyError).command).toBe("INCR");
+    expect(results[2]).toBe("not a number");
+    expect(results[3]).toBeInstanceOf(ReplyError);
+    expect(results[4]).toBe(1);
+  });
+
+  it("commands on one key run in the order queued, whatever their kind", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    const key = `order:${Date.now()}`;
+    const other = `${key}:elsewhere`;
+    expect(keySlot(key)).not.toBe(keySlot(other));
+    const results = await cluster.pipeline().set(key, "1").exists(key, other).del(key, other).get(key).exec();
+    expect(results).toEqual(["OK", 1, 1, null]);
+    // The same, issued in one tick without a pipeline (auto-pipelining).
+    const [set, exists, del, get] = await Promise.all([
+      cluster.set(key, "1"),
+      cluster.exists(key, other),
+      cluster.del(key, other),
+      cluster.get(key),
+    ]);
+    expect([set, exists, del, get]).toEqual(["OK", 1, 1, null]);
+  });
+
+  it("a pipeline of 100,000 commands resolves (no stack overflow, no quadratic work)", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    const pipeline = cluster.pipeline();
+    for (let i = 0; i < 100_000; i++) pipeline.set(`big:${i % 1000}`, String(i));
+    const results = await pipeline.exec();
+    expect(results.length).toBe(100_000);
+    expect(results.filter((result) => result !== "OK")).toEqual([]);
+  });
+
+  it("resty style: initPipeline, ordinary calls, commitPipeline", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    const key = `resty:${Date.now()}`;
+    cluster.initPipeline();
+    const queuedSet = cluster.set(`${key}{100}:a`, "1");
+    cluster.get(`${key}{100}:a`);
+    cluster.incr(`${key}{100}:a`);
+    const results = await cluster.commitPipeline();
+    expect(results).toEqual(["OK", "1", 2]);
+    expect(await queuedSet).toBe("OK");
+    // After the commit, calls send again.
+    expect(await cluster.get(`${key}{100}:a`)).toBe("2");
+    cluster.initPipeline();
+    const dropped = cluster.set(`${key}:dropped`, "x");
+    cluster.cancelPipeline();
+    expect(await dropped).toBeInstanceOf(Error);
+    expect(await cluster.exists(`${key}:dropped`)).toBe(0);
+  });
+
+  it("autoPipelining: false still answers everything", async () => {
+    const cluster = clientFor(await sharedDevCluster(), { autoPipelining: false });
+    const values = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => cluster.set(`nap:${i}`, String(i))),
+    );
+    expect(values.every((value) => value === "OK")).toBe(true);
+  });
+});
+
+describe("cross-slot multi-key commands", () => {
+  it("MGET of 1,000 keys over all slots equals per-key GETs, missing keys as null", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    const keys = Array.from({ length: 1_000 }, (_, i) => `mget:${i}`);
+    await Promise.all(keys.filter((_, i) => i % 3 !== 0).map((key, i) => cluster.set(key, `v${i}`)));
+    const viaMget = await cluster.mget(...keys);
+    const viaGet = await Promise.all(keys.map((key) => cluster.get(key)));
+    expect(viaMget).toEqual(viaGet);
+    expect(viaMget.filter((value) => value === null).length).toBeGreaterThan(300);
+  });
+
+  it("MSET then MGET round-trips Buffers with \\0, \\r\\n and invalid UTF-8", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    const keys = Array.from({ length: 50 }, (_, i) => Buffer.from([0x6b, i, 0x00, 0xff, 0x0d, 0x0a, i]));
+    const values = keys.map((_, i) => Buffer.from([0xc3, 0x28, 0x00, 0x0d, 0x0a, i]));
+    await cluster.mset(...keys.flatMap((key, i) => [key, values[i]!]));
+    const read = (await cluster.mgetBuffer(...keys)) as Buffer[];
+    expect(read.map((value) => value.toString("hex"))).toEqual(values.map((value) => value.toString("hex")));
+    expect(await cluster.mset(new Map([[keys[0]!, values[1]!]]))).toBe("OK");
+  });
+
+  it("mset takes an object; DEL, EXISTS, UNLINK and TOUCH count across slots", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    const stamp = Date.now();
+    const object = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`obj:${stamp}:${i}`, String(i)]));
+    expect(await cluster.mset(object)).toBe("OK");
+    const keys = Object.keys(object);
+    expect(await cluster.exists(...keys, `absent:${stamp}`)).toBe(40);
+    expect(await cluster.touch(...keys)).toBe(40);
+    expect(await cluster.del(...keys.slice(0, 10), `absent:${stamp}`)).toBe(10);
+    expect(await cluster.unlink(...keys)).toBe(30);
+    expect(await cluster.exists(...keys)).toBe(0);
+  });
+
+  it("keys of one slot go as one command; commands that need one slot refuse before sending", async () => {
+    const dev = await sharedDevCluster();
+    const cluster = clientFor(dev);
+    await cluster.mset({ "same{tag}:a": "1", "same{tag}:b": "2" });
+    await expect(cluster.msetnx("x:1", "1", "x:2", "2")).rejects.toBeInstanceOf(CrossSlotError);
+    await expect(cluster.rename("x:1", "x:2")).rejects.toBeInstanceOf(CrossSlotError);
+    await expect(cluster.sinterstore("x:1", "x:2", "x:3")).rejects.toBeInstanceOf(CrossSlotError);
+    expect(await cluster.exists("x:1", "x:2")).toBe(0);
+    const before = cluster.stats().commands;
+    await cluster.mget("same{tag}:a", "same{tag}:b");
+    expect(cluster.stats().commands - before).toBe(1);
+  });
+
+  it("a partly failed MSET says which keys were set", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    // A key whose slot is on a primary that refuses writes: make one primary read-only for
+    // this (min-replicas-to-write with an impossible count makes it refuse every write).
+    const dev = await sharedDevCluster();
+    const primary = dev.nodes.find((node) => node.role === "primary")!;
+    const keys = Array.from({ length: 30 }, (_, i) => `partial:${i}`);
+    const refused = keys.filter((key) => {
+      const [start, end] = primary.slots[0]!;
+      const slot = keySlot(key);
+      return slot >= start && slot <= end;
+    });
+    expect(refused.length).toBeGreaterThan(0);
+    await dev.command(primary.port, "CONFIG", "SET", "min-replicas-to-write", "5");
+    try {
+      const error = await cluster.mset(...keys.flatMap((key) => [key, "v"])).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PartialFailureError);
+      const partial = error as PartialFailureError;
+      expect([...partial.failed].sort()).toEqual([...refused].sort());
+      expect(partial.succeeded.length).toBe(keys.length - refused.length);
+      expect(partial.message).not.toContain("partial:");
+    } finally {
+      await dev.command(primary.port, "CONFIG", "SET", "min-replicas-to-write", "0");
+    }
+  });
+});
+
+describe("pipeline while slots migrate", () => {
+  const dev = withDevCluster({ primaries: 3, replicasPerPrimary: 0 });
+
+  it("returns every right value while ASK and MOVED both happen", async () => {
+    const cluster = clientFor(dev());
+    const [from, to] = dev().nodes.filter((node) => node.role === "primary");
+    const [start] = from!.slots[0]!;
+    // 40 slots of the source, each with keys.
+    const slots = Array.from({ length: 40 }, (_, i) => start + i);
+    const keysBySlot = new Map<number, string[]>();
+    for (
+      let i = 0;
+      keysBySlot.size < slots.length || [...keysBySlot.values()].some((k) => k.length < 5);
+      i++
+    ) {
+      const key = `mig:${i}`;
+      const slot = keySlot(key);
+      if (!slots.includes(slot)) continue;
+      const keys = keysBySlot.get(slot) ?? [];
+      if (keys.length < 5) keys.push(key);
+      keysBySlot.set(slot, keys);
+    }
+    const keys = [...keysBySlot.values()].flat();
+    await cluster.mset(...keys.flatMap((key) => [key, `value:${key}`]));
+
+    // Half the slots fully moved behind the client's back (→ MOVED), one left half-migrated (→ ASK).
+    await dev().migrateSlots(from!.port, to!.port, slots.slice(0, 20));
+    await dev().beginSlotMigration(from!.port, to!.port, slots[20]!, 2);
+
+    const pipeline = cluster.pipeline();
+    for (const key of keys) pipeline.get(key).set(key, `value:${key}`).get(key);
+    const results = await pipeline.exec();
+    const expected = keys.flatMap((key) => [`value:${key}`, "OK", `value:${key}`]);
+    expect(results).toEqual(expected);
+    const stats = cluster.stats();
+    expect(stats.moved).toBeGreaterThan(0);
+    expect(stats.ask).toBeGreaterThan(0);
+
+    await dev().finishMigration(from!.port, to!.port, slots[20]!);
+    expect(await cluster.mget(...keys)).toEqual(keys.map((key) => `value:${key}`));
+  });
+});
