@@ -47,6 +47,8 @@ const SLOT_COUNT = 16_384;
 const HOST = "127.0.0.1";
 /** Timeout of one admin request (a paused node must not hang a caller forever). */
 const ADMIN_TIMEOUT_MS = 10_000;
+/** Timeout of command(): long enough for the DEBUG SLEEPs that tests use to make a node slow. */
+const COMMAND_TIMEOUT_MS = 60_000;
 /** Timeout of the status requests of one health poll; a poll that times out is retried. */
 const REPORT_TIMEOUT_MS = 2_000;
 /** SIGTERM → SIGKILL grace period of stop(). */
@@ -132,6 +134,12 @@ class LocalDevCluster implements DevCluster {
   readonly #spawnDetached: boolean;
   readonly #guarded: boolean;
   readonly #admin = new AdminPool(ADMIN_TIMEOUT_MS);
+  /**
+   * command()'s own connections: a health poll that times out drops its connection, and
+   * must not take a caller's DEBUG SLEEP down with it, nor slip a command between a
+   * caller's ASKING and the command it is meant for.
+   */
+  readonly #callerConnections = new AdminPool(COMMAND_TIMEOUT_MS);
   #nodes: DevNode[];
   readonly #nodeDirs = new Map<number, string>();
   /** PIDs spawned whose node is not in #nodes yet (still starting): the exit guard kills them too. */
@@ -210,9 +218,6 @@ class LocalDevCluster implements DevCluster {
     this.#saveState();
     const ports = launched.map((node) => node.port);
     const ids = await Promise.all(ports.map((port) => this.#myId(port)));
-    ids.forEach((id, index) => {
-      this.#nodes[index]!.id = id;
-    });
     // Distinct config epochs up front, as redis-cli does: no epoch collisions to resolve
     // later, so the first failover does not wait for them.
     await Promise.all(
@@ -264,7 +269,7 @@ class LocalDevCluster implements DevCluster {
 
   async command(port: number, ...args: Array<string | number | Buffer>): Promise<unknown> {
     if (args.length === 0) throw new TypeError("command() needs a command name");
-    return this.#admin.call(port, args);
+    return this.#callerConnections.call(port, args);
   }
 
   async waitForHealthy(timeoutMs = this.#state.startTimeoutMs): Promise<void> {
@@ -299,6 +304,7 @@ class LocalDevCluster implements DevCluster {
     node.pid = undefined;
     this.#paused.delete(port);
     this.#admin.drop(port);
+    this.#callerConnections.drop(port);
     this.#saveState();
   }
 
@@ -416,6 +422,7 @@ class LocalDevCluster implements DevCluster {
     });
     if (node.pid !== undefined) await terminateProcesses([node.pid], STOP_GRACE_MS);
     this.#admin.drop(port);
+    this.#callerConnections.drop(port);
     this.#nodes = this.#nodes.filter((candidate) => candidate !== node);
     releaseNodePort(port);
     this.#saveState();
@@ -431,6 +438,7 @@ class LocalDevCluster implements DevCluster {
 
   async #stop(): Promise<void> {
     this.#admin.closeAll();
+    this.#callerConnections.closeAll();
     const pids = new Set([...this.#pids(), ...this.#starting]);
     if (existsSync(this.stateFile)) {
       try {

@@ -3,6 +3,12 @@
  * use it. Everything listens on 127.0.0.1 only.
  */
 
+/**
+ * How to build a dev cluster; every field is optional.
+ *
+ * @example
+ * await startDevCluster({ primaries: 3, replicasPerPrimary: 0, extraConfig: ["maxmemory 64mb"] });
+ */
 export interface DevClusterOptions {
   /** Number of primaries (default 3). */
   primaries?: number;
@@ -48,7 +54,17 @@ export interface DevNode {
   pid: number | undefined;
 }
 
-/** A running dev cluster. */
+/**
+ * A running dev cluster, from `startDevCluster()` or `attachDevCluster()`. Nodes are named
+ * by port everywhere.
+ *
+ * @example
+ * const cluster = await startDevCluster();
+ * const client = new RedisCluster({ nodes: cluster.seeds });
+ * const replica = cluster.nodes.find((node) => node.role === "replica")!;
+ * await cluster.failover(replica.port); // returns once every node agrees
+ * await cluster.stop();
+ */
 export interface DevCluster {
   /** `127.0.0.1:<port>` of every node, primaries first: what a client takes as seeds. */
   readonly seeds: string[];
@@ -60,7 +76,12 @@ export interface DevCluster {
   readonly nodes: DevNode[];
   /** Re-reads roles and slots from the cluster (after a failover, say). */
   refresh(): Promise<DevNode[]>;
-  /** Sends one command to one node and returns its decoded reply (strings, numbers, arrays). */
+  /**
+   * Sends one command to one node and returns its decoded reply (strings, numbers, arrays;
+   * RESP2). An error reply rejects with a `ReplyError` (e.g. `MOVED 42 127.0.0.1:7001`).
+   * Commands sent one after the other go over one connection, so `ASKING` then `GET` works.
+   * Rejects with a `TimeoutError` after 60 s without a reply.
+   */
   command(port: number, ...args: Array<string | number | Buffer>): Promise<unknown>;
   /**
    * Resolves once every live (running, not paused) node reports `cluster_state:ok`, all
