@@ -188,7 +188,7 @@ export function normalizeOptions(options: RedisClusterOptions | undefined): Norm
         ? undefined
         : duration("minRefreshInterval", o.minRefreshInterval, 0, nonNegativeMs),
     keyPrefix: optionalString(o, "keyPrefix"),
-    decoderLimits: o.maxReplyLimits,
+    decoderLimits: replyLimitsOption(o.maxReplyLimits),
     name: optionalString(o, "name"),
     ...keepaliveConsChecked(o),
   };
@@ -337,6 +337,22 @@ function natMapOption(natMap: unknown): (host: string, port: number) => HostPort
     table.set(from, { host: to.host, port: portOf("natMap", to.port, 0) });
   }
   return (host, port) => table.get(`${host}:${port}`) ?? { host, port };
+}
+
+function replyLimitsOption(limits: unknown): Partial<DecoderLimits> | undefined {
+  if (limits === undefined) return undefined;
+  if (limits === null || typeof limits !== "object") {
+    throw new ConfigError("maxReplyLimits", "expected { maxBulkLength?, maxAggregateLength?, maxDepth? }");
+  }
+  const known = ["maxBulkLength", "maxAggregateLength", "maxDepth"];
+  for (const [name, value] of Object.entries(limits)) {
+    if (!known.includes(name))
+      throw new ConfigError("maxReplyLimits", `unknown limit ${name} (known: ${known.join(", ")})`);
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+      throw new ConfigError("maxReplyLimits", `${name} must be a positive integer`);
+    }
+  }
+  return limits as Partial<DecoderLimits>;
 }
 
 function protocolOption(protocol: unknown): 2 | 3 {

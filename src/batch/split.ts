@@ -16,7 +16,7 @@ import type { Command, CommandOwner } from "../command/command.js";
 import { Gather, GatherPart } from "../command/gather.js";
 import { keySlot } from "../command/slot.js";
 import { keyBytes } from "../command/validate.js";
-import { PartialFailureError } from "../errors.js";
+import { ArgumentError, PartialFailureError } from "../errors.js";
 import type { RedisArg } from "../resp/types.js";
 
 type Merge = (parts: readonly SlotGroup[], outcomes: readonly unknown[], whole: Command) => unknown;
@@ -61,6 +61,11 @@ export function dispatchSplit(
 ): void {
   const info = whole.info!;
   const rule = SPLIT_RULES.get(info.name)!;
+  if (whole.args.length % rule.stride !== 0) {
+    // Split as is, one part would lack a value; unsplit, the server would refuse it whole.
+    whole.completeError(new ArgumentError("expects key value pairs; a value is missing", whole.displayName));
+    return;
+  }
   const groups = groupBySlot(whole.args, rule.stride);
   const gather = new Gather(groups.length, (outcomes) => {
     try {

@@ -21,6 +21,7 @@ import { formatAddress } from "../connection/address.js";
 import type { Connection } from "../connection/connection.js";
 import type { Sendable } from "../connection/types.js";
 import {
+  ArgumentError,
   ClosedError,
   ClusterDownError,
   ConnectionError,
@@ -326,6 +327,10 @@ export class Executor {
   onFailure(command: Command, error: RedisClusterError, written: boolean, connection: Connection): void {
     if (this.closed) {
       command.completeError(error instanceof ClosedError ? error : new ClosedError());
+      return;
+    }
+    if (error instanceof ArgumentError) {
+      command.completeError(error); // refused before any byte was sent: nothing to retry
       return;
     }
     if (!(error instanceof ClosedError)) {
