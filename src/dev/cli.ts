@@ -1,19 +1,22 @@
 /**
  * `rediscluster dev start|status|stop`: a local cluster that outlives the command that
- * started it. `start` records where the cluster's state file is in a small registry file,
- * os.tmpdir()/rediscluster-dev/<name>.json, so that `status` and `stop` (other processes)
- * find it by name.
+ * started it. `start` records where the cluster's state file is under a name (see
+ * registry.ts), so that `status` and `stop`, run later by other processes, find it.
  *
  * Compiled to CommonJS too (bin/rediscluster.cjs loads dist/cjs/dev/cli.js): no
  * import.meta, no top-level await here.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { attachDevCluster, startDevCluster } from "./cluster.js";
 import { type ClusterNodesEntry, formatRanges, parseClusterNodes } from "./cluster-view.js";
 import { isProcessStopped, isRedisServerProcess } from "./process.js";
+import {
+  DEFAULT_CLUSTER_NAME,
+  findDevClusterStateFile,
+  registerDevCluster,
+  unregisterDevCluster,
+} from "./registry.js";
 import { readStateFile } from "./state.js";
 import type { DevCluster, DevNode } from "./types.js";
 
@@ -123,7 +126,7 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
   });
   const [group, command, ...rest] = positionals;
   const base = {
-    name: values.name ?? "current",
+    name: values.name ?? DEFAULT_CLUSTER_NAME,
     json: values.json ?? false,
     primaries: integerOption(values.primaries, "--primaries", 1),
     replicas: integerOption(values.replicas, "--replicas", 0),
@@ -151,8 +154,7 @@ function integerOption(value: string | undefined, flag: string, minimum: number)
 }
 
 async function startCommand(options: CommandLine, output: CliOutput): Promise<number> {
-  const registry = registryFile(options.name);
-  const existing = readRegistry(registry);
+  const existing = findDevClusterStateFile(options.name);
   if (existing !== undefined) {
     if (isRunning(existing)) {
       output.err(
@@ -162,7 +164,7 @@ async function startCommand(options: CommandLine, output: CliOutput): Promise<nu
       return 1;
     }
     // Left over from a cluster whose processes are gone (a reboot): clean it up.
-    await forget(registry, existing);
+    await forget(options.name, existing);
   }
   const startedAt = Date.now();
   const cluster = await startDevCluster({
@@ -171,8 +173,7 @@ async function startCommand(options: CommandLine, output: CliOutput): Promise<nu
     redisServer: options.redisServer,
     detached: true,
   });
-  mkdirSync(join(tmpdir(), "rediscluster-dev"), { recursive: true });
-  writeFileSync(registry, JSON.stringify({ stateFile: cluster.stateFile }) + "\n");
+  registerDevCluster(options.name, cluster.stateFile);
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
   if (options.json) {
     output.out(JSON.stringify({ name: options.name, ...describe(cluster) }, null, 2) + "\n");
@@ -190,7 +191,7 @@ async function startCommand(options: CommandLine, output: CliOutput): Promise<nu
 }
 
 async function statusCommand(options: CommandLine, output: CliOutput): Promise<number> {
-  const stateFile = readRegistry(registryFile(options.name));
+  const stateFile = findDevClusterStateFile(options.name);
   if (stateFile === undefined || !existsSync(stateFile)) {
     output.err(`rediscluster: no dev cluster named "${options.name}" (start one: rediscluster dev start)\n`);
     return 1;
@@ -230,26 +231,25 @@ async function statusCommand(options: CommandLine, output: CliOutput): Promise<n
 }
 
 async function stopCommand(options: CommandLine, output: CliOutput): Promise<number> {
-  const registry = registryFile(options.name);
-  const stateFile = readRegistry(registry);
+  const stateFile = findDevClusterStateFile(options.name);
   if (stateFile === undefined) {
     output.err(`rediscluster: no dev cluster named "${options.name}" to stop\n`);
     return 1;
   }
-  const count = await forget(registry, stateFile);
+  const count = await forget(options.name, stateFile);
   output.out(`Stopped dev cluster "${options.name}" (${count} node${count === 1 ? "" : "s"}).\n`);
   return 0;
 }
 
 /** Stops the cluster of a registry entry (if anything is left of it) and deletes the entry. */
-async function forget(registry: string, stateFile: string): Promise<number> {
+async function forget(name: string, stateFile: string): Promise<number> {
   let count = 0;
   if (existsSync(stateFile)) {
     const cluster = await attachDevCluster(stateFile);
     count = cluster.nodes.length;
     await cluster.stop();
   }
-  rmSync(registry, { force: true });
+  unregisterDevCluster(name);
   return count;
 }
 
@@ -300,20 +300,6 @@ function table(rows: readonly string[][]): string {
     .join("");
 }
 
-function registryFile(name: string): string {
-  return join(tmpdir(), "rediscluster-dev", `${name}.json`);
-}
-
-function readRegistry(path: string): string | undefined {
-  try {
-    const entry: unknown = JSON.parse(readFileSync(path, "utf8"));
-    const stateFile = (entry as { stateFile?: unknown }).stateFile;
-    return typeof stateFile === "string" ? stateFile : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function isRunning(stateFile: string): boolean {
   try {
     const state = readStateFile(stateFile);
@@ -324,5 +310,5 @@ function isRunning(stateFile: string): boolean {
 }
 
 function nameFlag(name: string): string {
-  return name === "current" ? "" : ` --name ${name}`;
+  return name === DEFAULT_CLUSTER_NAME ? "" : ` --name ${name}`;
 }

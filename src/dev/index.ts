@@ -3,4 +3,5 @@
  * (`rediscluster/dev`). The CLI `rediscluster dev start|status|stop` is built on it.
  */
 export { attachDevCluster, startDevCluster } from "./cluster.js";
+export { findDevClusterStateFile } from "./registry.js";
 export type { DevCluster, DevClusterOptions, DevNode, DevNodeRole } from "./types.js";

@@ -13,7 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keySlot } from "../../src/command/slot.js";
 import { main } from "../../src/dev/cli.js";
 import { judgeHealth, parseClusterNodes, parseInfo, slotsToRanges } from "../../src/dev/cluster-view.js";
-import { type DevCluster, type DevNode, startDevCluster } from "../../src/dev/index.js";
+import {
+  type DevCluster,
+  type DevNode,
+  findDevClusterStateFile,
+  startDevCluster,
+} from "../../src/dev/index.js";
 import { isProcessAlive } from "../../src/dev/process.js";
 import { parseRedisVersion } from "../../src/dev/redis-server.js";
 import { sharedDevCluster, withDevCluster } from "../helpers/cluster.js";
@@ -415,8 +420,14 @@ describe("rediscluster dev (CLI)", () => {
     );
     expect(started.err).toBe("");
     expect(started.code).toBe(0);
-    const summary = JSON.parse(started.out) as { seeds: string[]; dir: string; nodes: DevNode[] };
+    const summary = JSON.parse(started.out) as {
+      seeds: string[];
+      dir: string;
+      stateFile: string;
+      nodes: DevNode[];
+    };
     expect(summary.seeds).toHaveLength(2);
+    expect(findDevClusterStateFile(name)).toBe(summary.stateFile);
     const pids = summary.nodes.map((node) => node.pid!);
     for (const pid of pids) expect(isProcessAlive(pid)).toBe(true);
 
@@ -439,6 +450,7 @@ describe("rediscluster dev (CLI)", () => {
     expect(stopped.code).toBe(0);
     for (const pid of pids) expect(isProcessAlive(pid)).toBe(false);
     expect(existsSync(summary.dir)).toBe(false);
+    expect(findDevClusterStateFile(name)).toBeUndefined();
     expect((await run("dev", "status", "--name", name)).code).toBe(1);
     expect((await run("dev", "stop", "--name", name)).code).toBe(1);
   });
