@@ -17,6 +17,11 @@
  * A value completes the innermost frame when its `remaining` drops to 0; the finished
  * aggregate then counts as one value of the frame below, and so on down to the top
  * level, where it goes to the handler.
+ *
+ * Strings are decoded straight from the chunk. Buffer values must not be views of the
+ * socket's 64 KiB chunk (one small value kept would pin all of it), and one copy per value
+ * is slow; so a reply that wants Buffers is decoded from private ~8 KiB copies of the
+ * chunk ("windows", cut between tokens), of which its Buffers are views.
  */
 import { ProtocolError, ReplyError } from "../errors.js";
 import type { DecoderLimits, ReplyHandler, RespValue } from "./types.js";
@@ -27,7 +32,7 @@ const DEFAULT_LIMITS: DecoderLimits = {
   maxDepth: 64,
 };
 
-/** Bytes of the protocol. A const enum: inlined as literals, no module-scope lookups in the hot loop. */
+/** The bytes of the protocol that the decoder looks for. */
 enum Byte {
   CR = 13,
   LF = 10,
@@ -48,6 +53,7 @@ enum Byte {
   GREATER = 62, // > push
   QUESTION = 63, // ? streamed length
   ZERO = 48,
+  ONE = 49,
   NINE = 57,
 }
 
@@ -211,26 +217,54 @@ export class RespDecoder {
       pos = this.#continueBulk(buf, pos);
       if (pos < 0 || this.#epoch !== epoch) return;
     }
-    this.#parse(buf, pos, owned, epoch);
+    this.#parse(buf, pos, owned, epoch, true);
   }
 
   /**
-   * Decodes `buf` from `pos` through private copies of at most {@link WINDOW_BYTES} each,
-   * so that Buffer values can be views of a copy instead of one copy each: copying 8 KiB
-   * at once costs less than a handful of small copies, and a value kept by the application
-   * pins at most its window (as a Buffer from Node's own 8 KiB pool would), never the
-   * socket's 64 KiB chunk.
+   * Decodes `chunk` from `pos` through private copies ("windows") of about 8 KiB, so that
+   * Buffer values can be views of a copy instead of one copy each: one 8 KiB copy costs
+   * less than a handful of small ones, and a value kept by the application pins at most its
+   * window (as a Buffer from Node's own 8 KiB pool would), never the socket's 64 KiB chunk.
+   *
+   * A window ends where the last whole token in it ends; the next one starts there. A token
+   * larger than a window (a big bulk string) gets a window of its own size.
    */
-  #parseInWindows(buf: Buffer, pos: number, epoch: number): void {
-    const end = buf.length;
+  #parseInWindows(chunk: Buffer, pos: number, epoch: number): void {
+    const end = chunk.length;
     while (pos < end) {
-      const size = Math.min(WINDOW_BYTES, end - pos);
-      const window = Buffer.allocUnsafeSlow(size);
-      buf.copy(window, 0, pos, pos + size);
-      pos += size;
-      this.#consume(window, true, epoch);
+      let consumed = this.#parseWindow(chunk, pos, Math.min(WINDOW_BYTES, end - pos), epoch);
+      if (consumed === 0) consumed = this.#parseWindow(chunk, pos, this.#tokenBytes(chunk, pos), epoch);
+      // Only hostile input gets here (a bulk header whose payload does not end where it says).
+      if (consumed === 0) consumed = this.#parseWindow(chunk, pos, end - pos, epoch);
       if (this.#epoch !== epoch) return;
+      pos += consumed;
     }
+  }
+
+  /** Decodes a copy of `chunk[pos, pos + size)`; returns how many of its bytes it used. */
+  #parseWindow(chunk: Buffer, pos: number, size: number, epoch: number): number {
+    // Small windows (the tail of a chunk, a lone reply) come from Node's pool, like any
+    // small Buffer; full-size ones are allocations of their own.
+    const window = Buffer.allocUnsafe(size);
+    chunk.copy(window, 0, pos, pos + size);
+    return this.#parse(window, 0, true, epoch, pos + size === chunk.length);
+  }
+
+  /**
+   * How many bytes of `chunk` the token at `pos` spans, as far as `chunk` goes: the header
+   * and payload of a bulk, the line of anything else.
+   */
+  #tokenBytes(chunk: Buffer, pos: number): number {
+    const available = chunk.length - pos;
+    const cr = chunk.indexOf(Byte.CR, pos + 1);
+    if (cr === -1) return available;
+    let bytes = cr - pos + 2;
+    const type = chunk[pos];
+    if (type === Byte.DOLLAR || type === Byte.BANG || type === Byte.EQUALS) {
+      const length = Number(latin1(chunk, pos + 1, cr));
+      if (length > 0) bytes += length + 2;
+    }
+    return Math.min(bytes, available);
   }
 
   /**
@@ -256,7 +290,7 @@ export class RespDecoder {
     this.#pending = [];
     this.#pendingBytes = 0;
     // The line is complete, so this consumes all of it (a bulk header leaves a bulk due).
-    this.#parse(line, 0, true, epoch);
+    this.#parse(line, 0, true, epoch, true);
     return lineEnd;
   }
 
@@ -269,10 +303,13 @@ export class RespDecoder {
   }
 
   /**
-   * Decodes values from `buf` starting at `pos` until `buf` is exhausted, keeping an
-   * incomplete line or bulk payload for the next chunk.
+   * Decodes values from `buf` starting at `pos`, and returns where it stopped: the end of
+   * `buf`, or, in a window that the chunk continues (not `final`), the start of the token
+   * that runs past the window. A `final` buffer keeps such a token (a line, a bulk payload)
+   * for the next chunk instead. Buffer values are made only from `owned` buffers: in a
+   * socket chunk, a reply that wants Buffers switches to windows.
    */
-  #parse(buf: Buffer, pos: number, owned: boolean, epoch: number): void {
+  #parse(buf: Buffer, pos: number, owned: boolean, epoch: number, final: boolean): number {
     const end = buf.length;
     while (pos < end) {
       const start = pos;
@@ -285,7 +322,7 @@ export class RespDecoder {
       }
       if (this.#buffers && !owned) {
         this.#parseInWindows(buf, pos, epoch);
-        return;
+        return end;
       }
       if (type === Byte.DOLLAR) {
         // Fast path: a bulk string whose header and payload are both in this chunk.
@@ -310,7 +347,7 @@ export class RespDecoder {
         ) {
           pos = to + 2;
           this.#emit(this.#buffers ? buf.subarray(from, to) : utf8(buf, from, to));
-          if (this.#epoch !== epoch) return;
+          if (this.#epoch !== epoch) return end;
           continue;
         }
       }
@@ -320,10 +357,7 @@ export class RespDecoder {
         case Byte.BANG:
         case Byte.EQUALS: {
           const length = this.#readLength(buf, pos + 1, end, type, this.#maxBulkLength);
-          if (length === INCOMPLETE) {
-            this.#keepPending(buf.subarray(start));
-            return;
-          }
+          if (length === INCOMPLETE) return this.#incomplete(buf, start, final);
           pos = this.#lineEnd;
           if (length === -1) {
             value = null;
@@ -335,12 +369,13 @@ export class RespDecoder {
             pos += length + 2;
             break;
           }
+          // The payload (or its CRLF) runs past this chunk: collect what is here, wait for more.
+          if (!final) return start;
           this.#bulkType = type;
           this.#bulkRemaining = length;
           this.#bulkCrlfSeen = 0;
-          // The payload (or its CRLF) runs past this chunk: collect what is here, wait for more.
           this.#continueBulk(buf, pos);
-          return;
+          return end;
         }
         case Byte.STAR:
         case Byte.TILDE:
@@ -348,10 +383,7 @@ export class RespDecoder {
         case Byte.GREATER:
         case Byte.PIPE: {
           const length = this.#readLength(buf, pos + 1, end, type, this.#maxAggregateLength);
-          if (length === INCOMPLETE) {
-            this.#keepPending(buf.subarray(start));
-            return;
-          }
+          if (length === INCOMPLETE) return this.#incomplete(buf, start, final);
           pos = this.#lineEnd;
           if (length === -1) {
             value = null;
@@ -381,10 +413,7 @@ export class RespDecoder {
             break;
           }
           const parsed = this.#readInteger(buf, pos + 1, end);
-          if (parsed === undefined) {
-            this.#keepPending(buf.subarray(start));
-            return;
-          }
+          if (parsed === undefined) return this.#incomplete(buf, start, final);
           value = parsed;
           pos = this.#lineEnd;
           break;
@@ -396,10 +425,7 @@ export class RespDecoder {
         case Byte.COMMA:
         case Byte.PAREN: {
           const cr = this.#findLineEnd(buf, pos + 1, end);
-          if (cr === -1) {
-            this.#keepPending(buf.subarray(start));
-            return;
-          }
+          if (cr === -1) return this.#incomplete(buf, start, final);
           value = this.#lineValue(type, buf, pos + 1, cr);
           pos = cr + 2;
           break;
@@ -408,8 +434,19 @@ export class RespDecoder {
           throw new ProtocolError(`invalid RESP type byte 0x${type.toString(16).padStart(2, "0")}`);
       }
       this.#emit(value);
-      if (this.#epoch !== epoch) return;
+      if (this.#epoch !== epoch) return end;
     }
+    return end;
+  }
+
+  /**
+   * A token starting at `start` runs past the end of `buf`. The last piece of a chunk keeps
+   * it for the next chunk; a window (which the chunk continues) leaves it to the next window.
+   */
+  #incomplete(buf: Buffer, start: number, final: boolean): number {
+    if (!final) return start;
+    this.#keepPending(buf.subarray(start));
+    return buf.length;
   }
 
   /**
@@ -450,10 +487,9 @@ export class RespDecoder {
   /** `-1` is the RESP2 null for `$` and `*`; any other negative length is an error. */
   #readMinusOne(buf: Buffer, pos: number, end: number, type: number): number {
     if (type !== Byte.DOLLAR && type !== Byte.STAR) throw badLength(type);
-    const expected = [Byte.MINUS, 49, Byte.CR, Byte.LF];
-    for (let k = 0; k < 4; k++) {
+    for (let k = 1; k < 4; k++) {
       if (pos + k >= end) return INCOMPLETE;
-      if (buf[pos + k] !== expected[k]) throw badLength(type);
+      if (buf[pos + k] !== (k === 1 ? Byte.ONE : k === 2 ? Byte.CR : Byte.LF)) throw badLength(type);
     }
     this.#lineEnd = pos + 4;
     return -1;

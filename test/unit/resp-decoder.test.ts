@@ -3,10 +3,13 @@ import { ProtocolError, ReplyError } from "../../src/errors.js";
 import { RespDecoder } from "../../src/resp/decoder.js";
 import type { RespValue } from "../../src/resp/types.js";
 import {
+  DoubleValue,
   double,
+  type EncodableReply,
   encodeReply,
   nullArray,
   push,
+  SimpleString,
   set,
   simple,
   verbatim,
@@ -282,6 +285,96 @@ describe("RespDecoder: Buffer mode", () => {
     first.fill(0x78);
     second.fill(0x78);
     expect((split.replies[0] as Buffer).toString()).toBe("0123456789");
+  });
+});
+
+describe("RespDecoder: Buffer values come from private copies of the chunk", () => {
+  /** Replies of every size, from empty to larger than a copy window (8 KiB). */
+  function mixedReplies(count: number, seed: number): { wire: Buffer; values: EncodableReply[] } {
+    const offsets = randomSplits(count * 40, seed);
+    const values: EncodableReply[] = [];
+    for (let i = 0; i < count; i++) {
+      const size = [0, 1, 10, 100, 1000, 4095, 4096, 8191, 8192, 8200, 20_000][offsets[i]! % 11]!;
+      const payload = Buffer.alloc(size);
+      for (let k = 0; k < size; k++) payload[k] = (k * 7 + i) & 0xff;
+      const kind = i % 5;
+      if (kind === 0) values.push(payload);
+      else if (kind === 1) values.push([payload, i, Buffer.from(`small-${i}`)]);
+      else if (kind === 2) values.push(simple(`simple-${i}`));
+      else if (kind === 3) values.push(new ReplyError(`ERR number ${i}`));
+      else values.push([[Buffer.from("nested"), payload], null]);
+    }
+    return { wire: Buffer.concat(values.map((value) => encodeReply(value, 3))), values };
+  }
+
+  /** What the decoder makes of `value` when the reply wants Buffers (or not). */
+  function expected(value: EncodableReply, buffers: boolean): RespValue {
+    if (Buffer.isBuffer(value)) return buffers ? value : value.toString("utf8");
+    if (value instanceof SimpleString) return buffers ? Buffer.from(value.text) : value.text;
+    if (Array.isArray(value)) return value.map((item) => expected(item, buffers));
+    return value as RespValue;
+  }
+
+  it("decodes long streams identically however they are cut, in Buffer mode and mixed modes", () => {
+    const { wire, values } = mixedReplies(300, 11);
+    expect(wire.length).toBeGreaterThan(200_000);
+    const socketSized = Array.from({ length: Math.ceil(wire.length / 65536) }, (_, i) => (i + 1) * 65536);
+    const splits: Split[] = [
+      "whole",
+      socketSized,
+      randomSplits(wire.length, 5).filter((_, i) => i % 700 === 0),
+    ];
+    for (const split of splits) {
+      const all = decode(wire, { buffers: true, split });
+      expect(all.replies).toEqual(values.map((value) => expected(value, true)));
+      // Every other reply wants Buffers.
+      let asked = 0;
+      const { decoder, out } = collectingDecoder(() => asked++ % 2 === 0);
+      for (const chunk of cut(wire, split)) decoder.feed(chunk);
+      expect(out.replies).toEqual(values.map((value, i) => expected(value, i % 2 === 0)));
+    }
+  });
+
+  it("cuts windows between tokens of every kind", () => {
+    // Many small replies of shifting sizes, so that window ends fall in every kind of token.
+    const values: EncodableReply[] = [];
+    for (let i = 0; i < 6000; i++) {
+      const kind = i % 6;
+      if (kind === 0) values.push(i * 7919);
+      else if (kind === 1) values.push(Buffer.from("x".repeat(i % 37)));
+      else if (kind === 2) values.push(simple(`s${i}`));
+      else if (kind === 3) values.push([Buffer.from(`a${i}`), [i, null]]);
+      else if (kind === 4) values.push(double(i / 8));
+      else values.push({ [`k${i}`]: Buffer.from(`v${i}`) });
+    }
+    const wire = Buffer.concat(values.map((value) => encodeReply(value, 3)));
+    const want = (value: EncodableReply): RespValue => {
+      if (value instanceof SimpleString) return Buffer.from(value.text);
+      if (value instanceof DoubleValue) return value.value;
+      if (Array.isArray(value)) return value.map(want);
+      return value as RespValue;
+    };
+    for (const split of ["whole", [wire.length >> 1], [8190, 8191, 8192, 16383]] as const) {
+      expect(decode(wire, { buffers: true, split }).replies).toEqual(values.map(want));
+    }
+  });
+
+  it("never hands out views of the chunk, and a small value pins at most 8 KiB", () => {
+    const { wire } = mixedReplies(200, 3);
+    const chunk = Buffer.from(wire);
+    const { decoder, out } = collectingDecoder(true);
+    decoder.feed(chunk);
+    const buffers: Buffer[] = [];
+    const collect = (value: RespValue): void => {
+      if (Buffer.isBuffer(value)) buffers.push(value);
+      else if (Array.isArray(value)) value.forEach(collect);
+    };
+    out.replies.forEach(collect);
+    expect(buffers.length).toBeGreaterThan(200);
+    for (const value of buffers) {
+      expect(value.buffer).not.toBe(chunk.buffer);
+      expect(value.buffer.byteLength).toBeLessThanOrEqual(Math.max(8192, value.length + 64));
+    }
   });
 });
 

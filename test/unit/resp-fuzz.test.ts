@@ -159,6 +159,34 @@ describe("RESP round trip (fast-check)", () => {
     });
   }
 
+  it("RESP3: long streams in Buffer mode, through the decoder's 8 KiB copy windows", () => {
+    const big = fc.uint8Array({ minLength: 2000, maxLength: 20_000 }).map((array) => {
+      const bytes = Buffer.from(array);
+      return { wire: bytes, expected: (buffers: boolean) => (buffers ? bytes : bytes.toString("utf8")) };
+    });
+    const stream = fc.array(fc.oneof({ weight: 20, arbitrary: replies(3) }, { weight: 1, arbitrary: big }), {
+      minLength: 50,
+      maxLength: 200,
+    });
+    fc.assert(
+      fc.property(
+        stream.chain((cases) => {
+          const wire = Buffer.concat(cases.map((c) => encodeReply(c.wire, 3)));
+          const offsets = fc.array(fc.integer({ min: 1, max: Math.max(1, wire.length - 1) }), {
+            maxLength: 4,
+          });
+          return fc.tuple(fc.constant(cases), fc.constant(wire), offsets);
+        }),
+        ([cases, wire, offsets]) => {
+          const expected = cases.map((c) => c.expected(true));
+          expect(decodeStream(wire, true, "whole")).toEqual(expected);
+          expect(decodeStream(wire, true, offsets)).toEqual(expected);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
   it("RESP3: byte-by-byte feeding agrees with whole feeding", () => {
     fc.assert(
       fc.property(replies(3), fc.boolean(), (c, buffers) => {
