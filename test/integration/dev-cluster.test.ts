@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -121,6 +121,24 @@ describe("a 3 + 3 dev cluster", () => {
     await cluster().waitForHealthy();
     await cluster().refresh();
     expect(cluster().nodes.find((node) => node.port === replica.port)!.primaryId).toBe(replica.primaryId);
+  });
+
+  it("says so when a node cannot get its port back, and restarts once the port is free", async () => {
+    const replica = byRole(cluster(), "replica")[0]!;
+    await cluster().killNode(replica.port);
+    const squatter = createServer((socket) => socket.destroy());
+    squatter.listen({ host: "127.0.0.1", port: replica.port });
+    await once(squatter, "listening");
+    try {
+      await expect(cluster().restartNode(replica.port)).rejects.toThrow(
+        new RegExp(`port ${replica.port}.*in use`),
+      );
+    } finally {
+      squatter.close();
+      await once(squatter, "close");
+    }
+    await cluster().restartNode(replica.port);
+    await cluster().waitForHealthy();
   });
 
   it("pauses a node (it answers nothing) and resumes it", async () => {
