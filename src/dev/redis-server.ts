@@ -18,7 +18,8 @@ export interface RedisServerBinary {
 /** How to get a suitable redis-server, for error messages. */
 export const INSTALL_HINT =
   "Install Redis 7 or newer: `apt-get install -y redis-server` on Debian/Ubuntu (as root), " +
-  "`brew install redis` on macOS; or point the `redisServer` option at a redis-server binary.";
+  "`brew install redis` on macOS; or give the path of a redis-server binary " +
+  "(the `redisServer` option, or `--redis-server` on the command line).";
 
 /**
  * Runs `<path> --version` and parses it. Throws an Error that says how to install Redis when
