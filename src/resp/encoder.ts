@@ -30,12 +30,18 @@ const ZERO_COPY_MIN_BYTES = 16 * 1024;
 /** Room for `*` or `$`, the 16 digits of any safe integer, and CRLF. */
 const HEADER_MAX_BYTES = 1 + 16 + 2;
 
-const CR = 13;
-const LF = 10;
-const STAR = 42; // *
-const DOLLAR = 36; // $
-const MINUS = 45; // -
-const ZERO = 48; // 0
+/** Strings up to this many code units are tried as ASCII first. */
+const ASCII_FAST_PATH_MAX = 256;
+
+/** The bytes of the protocol that the encoder writes. */
+enum Byte {
+  CR = 13,
+  LF = 10,
+  STAR = 42, // *
+  DOLLAR = 36, // $
+  MINUS = 45, // -
+  ZERO = 48, // 0
+}
 
 /**
  * Accumulates the encoded commands of one connection until the connection writes them.
@@ -81,7 +87,7 @@ export class CommandWriter {
     const sealedBytes = this.#sealedBytes;
     try {
       this.#ensure(HEADER_MAX_BYTES);
-      this.#offset = writeHeader(this.#chunk!, this.#offset, STAR, args.length + 1);
+      this.#offset = writeHeader(this.#chunk!, this.#offset, Byte.STAR, args.length + 1);
       this.#writeString(name);
       for (let i = 0; i < args.length; i++) {
         const arg = args[i];
@@ -135,13 +141,36 @@ export class CommandWriter {
   }
 
   #writeString(value: string): void {
+    const length = value.length;
+    // Most arguments are short ASCII (names, keys, small values): copy their code units
+    // straight into the chunk, which beats measuring and encoding them in C++. The header
+    // assumes one byte per code unit; the first non-ASCII one sends us to the general path.
+    if (length <= ASCII_FAST_PATH_MAX) {
+      this.#ensure(HEADER_MAX_BYTES + length + 2);
+      const chunk = this.#chunk!;
+      const start = this.#offset;
+      let offset = writeHeader(chunk, start, Byte.DOLLAR, length);
+      let i = 0;
+      for (; i < length; i++) {
+        const code = value.charCodeAt(i);
+        if (code >= 0x80) break;
+        chunk[offset++] = code;
+      }
+      if (i === length) {
+        chunk[offset] = Byte.CR;
+        chunk[offset + 1] = Byte.LF;
+        this.#offset = offset + 2;
+        return;
+      }
+      this.#offset = start;
+    }
     const byteLength = Buffer.byteLength(value, "utf8");
     this.#ensure(HEADER_MAX_BYTES + byteLength + 2);
     const chunk = this.#chunk!;
-    let offset = writeHeader(chunk, this.#offset, DOLLAR, byteLength);
+    let offset = writeHeader(chunk, this.#offset, Byte.DOLLAR, byteLength);
     if (byteLength > 0) offset += chunk.write(value, offset, "utf8");
-    chunk[offset] = CR;
-    chunk[offset + 1] = LF;
+    chunk[offset] = Byte.CR;
+    chunk[offset + 1] = Byte.LF;
     this.#offset = offset + 2;
   }
 
@@ -172,11 +201,11 @@ export class CommandWriter {
     const negative = value < 0;
     const magnitude = negative ? -value : value;
     const length = decimalLength(magnitude) + (negative ? 1 : 0);
-    let offset = writeHeader(chunk, this.#offset, DOLLAR, length);
-    if (negative) chunk[offset++] = MINUS;
+    let offset = writeHeader(chunk, this.#offset, Byte.DOLLAR, length);
+    if (negative) chunk[offset++] = Byte.MINUS;
     offset = writeDecimal(chunk, offset, magnitude);
-    chunk[offset] = CR;
-    chunk[offset + 1] = LF;
+    chunk[offset] = Byte.CR;
+    chunk[offset + 1] = Byte.LF;
     this.#offset = offset + 2;
   }
 
@@ -184,10 +213,10 @@ export class CommandWriter {
   #writeAscii(text: string): void {
     this.#ensure(HEADER_MAX_BYTES + text.length + 2);
     const chunk = this.#chunk!;
-    let offset = writeHeader(chunk, this.#offset, DOLLAR, text.length);
+    let offset = writeHeader(chunk, this.#offset, Byte.DOLLAR, text.length);
     offset += chunk.write(text, offset, "latin1");
-    chunk[offset] = CR;
-    chunk[offset + 1] = LF;
+    chunk[offset] = Byte.CR;
+    chunk[offset + 1] = Byte.LF;
     this.#offset = offset + 2;
   }
 
@@ -196,15 +225,15 @@ export class CommandWriter {
     if (byteLength < ZERO_COPY_MIN_BYTES) {
       this.#ensure(HEADER_MAX_BYTES + byteLength + 2);
       const chunk = this.#chunk!;
-      const offset = writeHeader(chunk, this.#offset, DOLLAR, byteLength);
+      const offset = writeHeader(chunk, this.#offset, Byte.DOLLAR, byteLength);
       chunk.set(bytes, offset);
-      chunk[offset + byteLength] = CR;
-      chunk[offset + byteLength + 1] = LF;
+      chunk[offset + byteLength] = Byte.CR;
+      chunk[offset + byteLength + 1] = Byte.LF;
       this.#offset = offset + byteLength + 2;
       return;
     }
     this.#ensure(HEADER_MAX_BYTES);
-    this.#offset = writeHeader(this.#chunk!, this.#offset, DOLLAR, byteLength);
+    this.#offset = writeHeader(this.#chunk!, this.#offset, Byte.DOLLAR, byteLength);
     this.#seal();
     this.#sealed.push(
       Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
@@ -212,8 +241,8 @@ export class CommandWriter {
     this.#sealedBytes += byteLength;
     this.#ensure(2);
     const chunk = this.#chunk!;
-    chunk[this.#offset] = CR;
-    chunk[this.#offset + 1] = LF;
+    chunk[this.#offset] = Byte.CR;
+    chunk[this.#offset + 1] = Byte.LF;
     this.#offset += 2;
   }
 }
@@ -236,25 +265,25 @@ export function encodeCommand(name: string, args: readonly RedisArg[]): Buffer {
 function writeHeader(chunk: Buffer, offset: number, type: number, n: number): number {
   chunk[offset] = type;
   offset = writeDecimal(chunk, offset + 1, n);
-  chunk[offset] = CR;
-  chunk[offset + 1] = LF;
+  chunk[offset] = Byte.CR;
+  chunk[offset + 1] = Byte.LF;
   return offset + 2;
 }
 
 /** Writes the digits of a non-negative safe integer; returns the offset after them. */
 function writeDecimal(chunk: Buffer, offset: number, n: number): number {
   if (n < 10) {
-    chunk[offset] = ZERO + n;
+    chunk[offset] = Byte.ZERO + n;
     return offset + 1;
   }
   const end = offset + decimalLength(n);
   let at = end;
   while (n >= 10) {
     const quotient = Math.floor(n / 10);
-    chunk[--at] = ZERO + (n - quotient * 10);
+    chunk[--at] = Byte.ZERO + (n - quotient * 10);
     n = quotient;
   }
-  chunk[--at] = ZERO + n;
+  chunk[--at] = Byte.ZERO + n;
   return end;
 }
 

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ArgumentError } from "../../src/errors.js";
 import { CommandWriter, encodeCommand } from "../../src/resp/encoder.js";
@@ -66,6 +67,50 @@ describe("encodeCommand", () => {
     expect(out.replies).toEqual([["CMD", "a", "ü", "1", "-2", "2.5", "10", "bin", "x".repeat(70_000)]]);
   });
 
+  it("writes strings that turn out not to be ASCII part way through", () => {
+    for (const text of [
+      "abcé",
+      `${"a".repeat(255)}é`,
+      `${"a".repeat(256)}é`,
+      "é",
+      "a\u0080",
+      "a\u{1F431}b",
+    ]) {
+      const bytes = Buffer.from(text, "utf8");
+      expect(
+        encodeCommand("SET", [text]).equals(
+          Buffer.concat([Buffer.from(`*2\r\n$3\r\nSET\r\n$${bytes.length}\r\n`), bytes, Buffer.from("\r\n")]),
+        ),
+      ).toBe(true);
+    }
+  });
+
+  it("any arguments round-trip through the decoder (fast-check)", () => {
+    const arg = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 300 }),
+      fc.string({ unit: "grapheme-ascii", maxLength: 300 }),
+      fc.uint8Array({ maxLength: 100 }).map((array) => Buffer.from(array)),
+      fc.integer(),
+      fc.bigInt(),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 10 }), fc.array(arg, { maxLength: 6 }))),
+        (commands) => {
+          const writer = new CommandWriter();
+          for (const [name, args] of commands) writer.write(name, args);
+          const out = decode(joined(writer.take()), { buffers: true });
+          expect(out.replies).toEqual(
+            commands.map(([name, args]) =>
+              [name, ...args].map((a) => (Buffer.isBuffer(a) ? a : Buffer.from(String(a), "utf8"))),
+            ),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("rejects what cannot be sent with ArgumentError, naming the command but not the value", () => {
     const bad: unknown[] = [Number.NaN, undefined, null, true, {}, [], Symbol("s"), () => 1];
     for (const value of bad) {
@@ -112,6 +157,26 @@ describe("CommandWriter", () => {
     ).join("");
     expect(joined(second).toString()).toBe(expected);
     expect(second.length).toBeGreaterThan(1);
+  });
+
+  it("writes mixed arguments across many chunks exactly as one-off encoding does", () => {
+    const writer = new CommandWriter();
+    const expected: Buffer[] = [];
+    const taken: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const size = (i * 37) % 600;
+      const args: RedisArg[] = [
+        i % 3 === 0 ? "é".repeat(size >> 1) : "k".repeat(size),
+        i,
+        Buffer.alloc(i % 7 === 0 ? 17_000 : size % 50, i & 0xff),
+        `tail-${i}-${"ü".repeat(i % 5)}`,
+      ];
+      writer.write("CMD", args);
+      expected.push(encodeCommand("CMD", args));
+      if (i % 100 === 99) taken.push(...writer.take());
+    }
+    taken.push(...writer.take());
+    expect(joined(taken).equals(joined(expected))).toBe(true);
   });
 
   it("copies small binary arguments", () => {
