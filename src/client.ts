@@ -123,6 +123,9 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
       queryTimeoutMs: o.commandTimeoutMs,
       minRefreshIntervalMs: o.minRefreshIntervalMs,
       refreshIntervalMs: o.refreshIntervalMs,
+      prepare: async (topology) => {
+        await this.#health?.checkNew(topology);
+      },
       onTopology: (topology, change) => this.#onTopology(topology, change),
       onPeriodicRefresh: (topology) => {
         if (this.#health) void this.#health.checkAll(topology);
@@ -130,7 +133,9 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     });
     this.#router = new Router(o.readFrom, this.#registry);
     if (o.readFrom !== "primary") {
-      this.#health = new HealthMonitor(this.#registry, o.commandTimeoutMs, o.readFrom === "nearest", () =>
+      // Health checks must not hold a refresh long: a replica slower than this is not a reader.
+      const checkTimeoutMs = Math.min(o.commandTimeoutMs, 1000);
+      this.#health = new HealthMonitor(this.#registry, checkTimeoutMs, o.readFrom === "nearest", () =>
         this.#router.invalidate(),
       );
     }
@@ -531,11 +536,8 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
 
   #onTopology(topology: Topology, change: TopologyChange): void {
     this.#executor.onTopology();
-    if (this.#health) {
-      // New replicas get reads once their replication link is seen up; "nearest" needs RTTs at once.
-      const check = this.#ready ? this.#health.checkNew(topology) : this.#health.checkAll(topology);
-      void check;
-    }
+    // "nearest" needs round-trip times from the start; the periodic refresh keeps them fresh.
+    if (!this.#ready && this.#options.readFrom === "nearest") void this.#health?.checkAll(topology);
     if (!this.#ready) {
       this.#ready = true;
       this.#discovery.startPeriodic();

@@ -28,6 +28,11 @@ export interface DiscoveryOptions {
   minRefreshIntervalMs: number | undefined;
   /** Periodic refresh, in ms (jittered); 0 turns it off. */
   refreshIntervalMs: number;
+  /**
+   * Awaited before a topology is installed (replica health checks), so that the first
+   * commands routed by it already know which replicas may serve.
+   */
+  prepare?(topology: Topology): Promise<void>;
   /** Called after a new topology is installed. */
   onTopology(topology: Topology, change: TopologyChange): void;
   /** Called after each periodic refresh, changed or not (health checks ride on it). */
@@ -256,6 +261,7 @@ export class Discovery {
       this.#nextAllowedAt = 0;
       return current;
     }
+    await this.#options.prepare?.(chosen.topology);
     this.#install(chosen.topology);
     return chosen.topology;
   }

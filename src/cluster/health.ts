@@ -28,14 +28,18 @@ export class HealthMonitor {
     this.#onChange = onChange;
   }
 
-  /** Checks the replicas never checked so far (new in this topology). */
+  /**
+   * Checks the replicas of a topology about to be installed that were never checked (new
+   * nodes, or nodes that just became replicas).
+   */
   checkNew(topology: Topology): Promise<void> {
-    const fresh = [...topology.nodes.values()]
-      .map((node) => this.#registry.get(node.address))
-      .filter(
-        (entry): entry is NodeEntry =>
-          entry !== undefined && entry.role === "replica" && !entry.replicationChecked,
-      );
+    const fresh: NodeEntry[] = [];
+    for (const node of topology.nodes.values()) {
+      if (node.role !== "replica") continue;
+      const entry = this.#registry.ensure(node.host, node.port, node.role);
+      entry.setRole(node.role);
+      if (!entry.replicationChecked) fresh.push(entry);
+    }
     return this.#run(fresh, false);
   }
 

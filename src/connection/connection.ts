@@ -17,6 +17,10 @@
  *   late reply is read and dropped and the FIFO stays aligned with the server's replies.
  * - The handshake (HELLO/AUTH, CLIENT SETNAME, READONLY) goes first on each new socket; user
  *   commands wait until it has succeeded, so nothing runs unauthenticated.
+ * - The socket opens on demand. After a failure, the next attempt is held back by a delay
+ *   that doubles per failure (with jitter, up to `reconnectMaxDelayMs`); a command sent during
+ *   that delay fails at once with the last failure, as never sent, rather than wait for a
+ *   node that is probably down — the cluster layer retries it where the topology says.
  */
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
@@ -90,7 +94,8 @@ export class Connection {
   #connectFailures = 0;
   #connectAllowedAt = 0;
   #connectTimer: NodeJS.Timeout | undefined;
-  #reconnectTimer: NodeJS.Timeout | undefined;
+  /** Why the last socket failed, while reconnecting is held back (commands fail with it). */
+  #lastFailure: RedisClusterError | undefined;
 
   #deadlineTimer: NodeJS.Timeout | undefined;
   #deadlineArmedAt = Number.POSITIVE_INFINITY;
@@ -135,6 +140,7 @@ export class Connection {
       command.fail(new ClosedError(`connection to ${this.address} is closed`), false, this);
       return;
     }
+    if (this.#state === "idle" && !this.#connectNow(command)) return;
     if (
       this.#state === "ready" &&
       this.#waiting.length === 0 &&
@@ -143,7 +149,6 @@ export class Connection {
       this.#encode(command);
     } else {
       this.#waiting.push(command);
-      if (this.#state === "idle") this.#scheduleConnect();
     }
     if (command.deadlineAt < this.#deadlineArmedAt) this.#armDeadline(command.deadlineAt);
   }
@@ -157,6 +162,7 @@ export class Connection {
       command.fail(new ClosedError(`connection to ${this.address} is closed`), false, this);
       return;
     }
+    if (this.#state === "idle" && !this.#connectNow(command)) return;
     if (this.#state === "ready" && this.#waiting.length === 0) {
       // Both at once, past maxInFlight if need be: the pair must not be split.
       this.#encode(ASKING);
@@ -164,7 +170,6 @@ export class Connection {
     } else {
       this.#waiting.push(ASKING);
       this.#waiting.push(command);
-      if (this.#state === "idle") this.#scheduleConnect();
     }
     if (command.deadlineAt < this.#deadlineArmedAt) this.#armDeadline(command.deadlineAt);
   }
@@ -237,20 +242,19 @@ export class Connection {
 
   // ── connecting ────────────────────────────────────────────────────────────────────────
 
-  #scheduleConnect(): void {
-    if (this.#reconnectTimer !== undefined) return;
-    const delayMs = this.#connectAllowedAt - performance.now();
-    if (delayMs <= 0) {
-      this.#openSocket();
-      return;
+  /**
+   * Opens a socket for a command arriving while idle — unless the last attempt failed less
+   * than the reconnect delay ago: then the command fails at once (never sent, so the caller
+   * may retry elsewhere) instead of waiting for a node that is probably down.
+   */
+  #connectNow(command: Sendable): boolean {
+    const waitMs = this.#connectAllowedAt - performance.now();
+    if (waitMs > 0 && this.#lastFailure !== undefined) {
+      command.fail(this.#lastFailure, false, this);
+      return false;
     }
-    this.#state = "connecting";
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined;
-      const wanted = this.#state === "connecting" || this.#state === "closing";
-      if (wanted && this.#socket === undefined) this.#openSocket();
-    }, delayMs);
-    this.#reconnectTimer.unref();
+    this.#openSocket();
+    return true;
   }
 
   #openSocket(): void {
@@ -346,6 +350,7 @@ export class Connection {
     if (!socket) return;
     clearTimeout(this.#connectTimer);
     this.#connectFailures = 0;
+    this.#lastFailure = undefined;
     this.#lastReadAt = performance.now();
     if (this.options.idleTimeoutMs > 0) socket.setTimeout(this.options.idleTimeoutMs);
     if (this.#state === "connecting") this.#state = "ready";
@@ -514,10 +519,12 @@ export class Connection {
       );
       // Jitter spreads reconnects of many clients to a node that just came back.
       this.#connectAllowedAt = performance.now() + delayMs * (0.5 + Math.random() / 2);
+      this.#lastFailure = error;
     } else if (this.#state === "ready") {
       // A ready connection that broke: reconnect soon, but not in a tight loop.
       this.#connectFailures = 1;
       this.#connectAllowedAt = performance.now() + this.options.reconnectBaseDelayMs;
+      this.#lastFailure = error;
     }
     if (this.#state !== "closed") this.#state = wasClosing ? "closed" : "idle";
     this.#teardown(error, error);
@@ -529,8 +536,6 @@ export class Connection {
   /** Fails everything pending: in-flight with `written` where the bytes left, waiting as unsent. */
   #teardown(writtenError: RedisClusterError, unsentError: RedisClusterError): void {
     clearTimeout(this.#deadlineTimer);
-    clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
     this.#deadlineTimer = undefined;
     this.#deadlineArmedAt = Number.POSITIVE_INFINITY;
     this.#writer.take();
@@ -564,7 +569,6 @@ export class Connection {
   #finishClose(): void {
     this.#state = "closed";
     clearTimeout(this.#deadlineTimer);
-    clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#connectTimer);
     for (const resolve of this.#closeWaiters.splice(0)) resolve();
   }
