@@ -566,7 +566,7 @@ function parameterType(argument: DocArgument): string | undefined {
 /**
  * Positional parameters like redis-cli: the leading required arguments named from the
  * docs, then `...args` for whatever follows (options, tokens, repeated groups). A
- * repeated last argument becomes a named first one plus a rest parameter.
+ * repeated last argument becomes a rest parameter.
  */
 function parameters(doc: CommandDoc, isContainer: boolean): string[] {
   if (isContainer) return ["subcommand: string", "...args: RedisArg[]"];
@@ -585,16 +585,19 @@ function parameters(doc: CommandDoc, isContainer: boolean): string[] {
     if (has(argument, "optional") || argument.token !== undefined) break;
     const type = parameterType(argument);
     if (type === undefined) break;
-    const name = unique(identifier(argument.name));
-    params.push(`${name}: ${type}`);
+    const name = identifier(argument.name);
     if (has(argument, "multiple")) {
       if (index === docArguments.length - 1) {
+        // A rest parameter alone, so that an array spreads into it (`mget(...keys)`); the
+        // server still refuses an empty list.
         params.push(`...${unique(plural(name))}: ${type.includes("|") ? `Array<${type}>` : `${type}[]`}`);
         return params;
       }
+      params.push(`${unique(name)}: ${type}`);
       index++;
       break;
     }
+    params.push(`${unique(name)}: ${type}`);
   }
   if (index < docArguments.length) params.push("...args: RedisArg[]");
   return params;

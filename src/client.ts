@@ -559,7 +559,7 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
 }
 
 // The command methods, generated from the command table (command/methods.generated.ts).
-export interface RedisCluster extends Omit<CommandMethods, "mset"> {}
+export interface RedisCluster extends CommandMethods {}
 installCommandMethods(RedisCluster.prototype);
 
 /** Per-node handle: the same command methods, every one sent to that node. */

@@ -136,7 +136,7 @@ export class Pipeline implements CommandTarget {
   }
 }
 
-export interface Pipeline extends Omit<PipelineMethods, "mset"> {}
+export interface Pipeline extends PipelineMethods {}
 installCommandMethods(Pipeline.prototype);
 
 /** `({a: 1})`, `(Map)`, or `(k, v, k, v)` → `[k, v, k, v]`. */

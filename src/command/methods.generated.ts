@@ -43,9 +43,9 @@ export interface CommandMethods {
   /** Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD. Bulk strings in the reply are Buffers. */
   bitfield_roBuffer(key: RedisKey, ...args: RedisArg[]): Promise<number[]>;
   /** Perform bitwise operations between strings. */
-  bitop(operation: RedisArg, destkey: RedisKey, key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  bitop(operation: RedisArg, destkey: RedisKey, ...keys: RedisKey[]): Promise<number>;
   /** Perform bitwise operations between strings. Bulk strings in the reply are Buffers. */
-  bitopBuffer(operation: RedisArg, destkey: RedisKey, key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  bitopBuffer(operation: RedisArg, destkey: RedisKey, ...keys: RedisKey[]): Promise<number>;
   /** Find first bit set or clear in a string. */
   bitpos(key: RedisKey, bit: RedisNumber, ...args: RedisArg[]): Promise<number>;
   /** Find first bit set or clear in a string. Bulk strings in the reply are Buffers. */
@@ -163,9 +163,9 @@ export interface CommandMethods {
   /** Decrement the integer value of a key by the given number. Bulk strings in the reply are Buffers. */
   decrbyBuffer(key: RedisKey, decrement: RedisNumber): Promise<number>;
   /** Delete a key. */
-  del(key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  del(...keys: RedisKey[]): Promise<number>;
   /** Delete a key. Bulk strings in the reply are Buffers. */
-  delBuffer(key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  delBuffer(...keys: RedisKey[]): Promise<number>;
   /** Return a serialized version of the value stored at the specified key. */
   dump(key: RedisKey): Promise<string | null>;
   /** Return a serialized version of the value stored at the specified key. Bulk strings in the reply are Buffers. */
@@ -191,9 +191,9 @@ export interface CommandMethods {
   /** Execute a read-only Lua script server side. Bulk strings in the reply are Buffers. */
   evalsha_roBuffer(sha1: RedisArg, numkeys: RedisNumber, ...args: RedisArg[]): Promise<unknown>;
   /** Determine if a key exists. */
-  exists(key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  exists(...keys: RedisKey[]): Promise<number>;
   /** Determine if a key exists. Bulk strings in the reply are Buffers. */
-  existsBuffer(key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  existsBuffer(...keys: RedisKey[]): Promise<number>;
   /** Set a key's time to live in seconds. */
   expire(key: RedisKey, seconds: RedisNumber, ...args: RedisArg[]): Promise<number>;
   /** Set a key's time to live in seconds. Bulk strings in the reply are Buffers. */
@@ -244,19 +244,14 @@ export interface CommandMethods {
     ...args: RedisArg[]
   ): Promise<Buffer | null>;
   /** Returns members of a geospatial index as standard geohash strings. */
-  geohash(key: RedisKey, member: RedisArg, ...members: RedisArg[]): Promise<Array<string | null>>;
+  geohash(key: RedisKey, ...members: RedisArg[]): Promise<Array<string | null>>;
   /** Returns members of a geospatial index as standard geohash strings. Bulk strings in the reply are Buffers. */
-  geohashBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): Promise<Array<Buffer | null>>;
+  geohashBuffer(key: RedisKey, ...members: RedisArg[]): Promise<Array<Buffer | null>>;
   /** Returns longitude and latitude of members of a geospatial index. */
-  geopos(
-    key: RedisKey,
-    member: RedisArg,
-    ...members: RedisArg[]
-  ): Promise<Array<[longitude: string, latitude: string] | null>>;
+  geopos(key: RedisKey, ...members: RedisArg[]): Promise<Array<[longitude: string, latitude: string] | null>>;
   /** Returns longitude and latitude of members of a geospatial index. Bulk strings in the reply are Buffers. */
   geoposBuffer(
     key: RedisKey,
-    member: RedisArg,
     ...members: RedisArg[]
   ): Promise<Array<[longitude: Buffer, latitude: Buffer] | null>>;
   /**
@@ -393,9 +388,9 @@ export interface CommandMethods {
    */
   getsetBuffer(key: RedisKey, value: RedisArg): Promise<Buffer | null>;
   /** Delete one or more hash fields. */
-  hdel(key: RedisKey, field: RedisArg, ...fields: RedisArg[]): Promise<number>;
+  hdel(key: RedisKey, ...fields: RedisArg[]): Promise<number>;
   /** Delete one or more hash fields. Bulk strings in the reply are Buffers. */
-  hdelBuffer(key: RedisKey, field: RedisArg, ...fields: RedisArg[]): Promise<number>;
+  hdelBuffer(key: RedisKey, ...fields: RedisArg[]): Promise<number>;
   /** Determine if a hash field exists. */
   hexists(key: RedisKey, field: RedisArg): Promise<number>;
   /** Determine if a hash field exists. Bulk strings in the reply are Buffers. */
@@ -425,9 +420,9 @@ export interface CommandMethods {
   /** Get the number of fields in a hash. Bulk strings in the reply are Buffers. */
   hlenBuffer(key: RedisKey): Promise<number>;
   /** Get the values of all the given hash fields. */
-  hmget(key: RedisKey, field: RedisArg, ...fields: RedisArg[]): Promise<Array<string | null>>;
+  hmget(key: RedisKey, ...fields: RedisArg[]): Promise<Array<string | null>>;
   /** Get the values of all the given hash fields. Bulk strings in the reply are Buffers. */
-  hmgetBuffer(key: RedisKey, field: RedisArg, ...fields: RedisArg[]): Promise<Array<Buffer | null>>;
+  hmgetBuffer(key: RedisKey, ...fields: RedisArg[]): Promise<Array<Buffer | null>>;
   /**
    * Set multiple hash fields to multiple values.
    * @deprecated Use `HSET` with multiple field-value pairs.
@@ -571,13 +566,13 @@ export interface CommandMethods {
   /** Return the index of matching elements on a list. Bulk strings in the reply are Buffers. */
   lposBuffer(key: RedisKey, element: RedisArg, ...args: RedisArg[]): Promise<number | null | number[]>;
   /** Prepend one or multiple elements to a list. */
-  lpush(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): Promise<number>;
+  lpush(key: RedisKey, ...elements: RedisArg[]): Promise<number>;
   /** Prepend one or multiple elements to a list. Bulk strings in the reply are Buffers. */
-  lpushBuffer(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): Promise<number>;
+  lpushBuffer(key: RedisKey, ...elements: RedisArg[]): Promise<number>;
   /** Prepend an element to a list, only if the list exists. */
-  lpushx(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): Promise<number>;
+  lpushx(key: RedisKey, ...elements: RedisArg[]): Promise<number>;
   /** Prepend an element to a list, only if the list exists. Bulk strings in the reply are Buffers. */
-  lpushxBuffer(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): Promise<number>;
+  lpushxBuffer(key: RedisKey, ...elements: RedisArg[]): Promise<number>;
   /** Get a range of elements from a list. */
   lrange(key: RedisKey, start: RedisNumber, stop: RedisNumber): Promise<string[]>;
   /** Get a range of elements from a list. Bulk strings in the reply are Buffers. */
@@ -599,9 +594,9 @@ export interface CommandMethods {
   /** A container for memory diagnostics commands. Bulk strings in the reply are Buffers. */
   memoryBuffer(subcommand: string, ...args: RedisArg[]): Promise<unknown>;
   /** Get the values of all the given keys. */
-  mget(key: RedisKey, ...keys: RedisKey[]): Promise<Array<string | null>>;
+  mget(...keys: RedisKey[]): Promise<Array<string | null>>;
   /** Get the values of all the given keys. Bulk strings in the reply are Buffers. */
-  mgetBuffer(key: RedisKey, ...keys: RedisKey[]): Promise<Array<Buffer | null>>;
+  mgetBuffer(...keys: RedisKey[]): Promise<Array<Buffer | null>>;
   /** Atomically transfer a key from a Redis instance to another one. */
   migrate(host: RedisArg, port: RedisNumber, ...args: RedisArg[]): Promise<string>;
   /** Atomically transfer a key from a Redis instance to another one. Bulk strings in the reply are Buffers. */
@@ -643,17 +638,17 @@ export interface CommandMethods {
   /** Adds the specified elements to the specified HyperLogLog. Bulk strings in the reply are Buffers. */
   pfaddBuffer(key: RedisKey, ...args: RedisArg[]): Promise<number>;
   /** Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s). */
-  pfcount(key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  pfcount(...keys: RedisKey[]): Promise<number>;
   /** Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s). Bulk strings in the reply are Buffers. */
-  pfcountBuffer(key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  pfcountBuffer(...keys: RedisKey[]): Promise<number>;
   /** Internal commands for debugging HyperLogLog values. */
   pfdebug(subcommand: RedisArg, key: RedisKey): Promise<unknown>;
   /** Internal commands for debugging HyperLogLog values. Bulk strings in the reply are Buffers. */
   pfdebugBuffer(subcommand: RedisArg, key: RedisKey): Promise<unknown>;
   /** Merge N different HyperLogLogs into a single one. */
-  pfmerge(destkey: RedisKey, sourcekey: RedisKey, ...sourcekeys: RedisKey[]): Promise<string>;
+  pfmerge(destkey: RedisKey, ...sourcekeys: RedisKey[]): Promise<string>;
   /** Merge N different HyperLogLogs into a single one. Bulk strings in the reply are Buffers. */
-  pfmergeBuffer(destkey: RedisKey, sourcekey: RedisKey, ...sourcekeys: RedisKey[]): Promise<Buffer>;
+  pfmergeBuffer(destkey: RedisKey, ...sourcekeys: RedisKey[]): Promise<Buffer>;
   /** An internal command for testing HyperLogLog values. */
   pfselftest(): Promise<string>;
   /** An internal command for testing HyperLogLog values. Bulk strings in the reply are Buffers. */
@@ -722,17 +717,17 @@ export interface CommandMethods {
    */
   rpoplpushBuffer(source: RedisKey, destination: RedisKey): Promise<Buffer | null>;
   /** Append one or multiple elements to a list. */
-  rpush(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): Promise<number>;
+  rpush(key: RedisKey, ...elements: RedisArg[]): Promise<number>;
   /** Append one or multiple elements to a list. Bulk strings in the reply are Buffers. */
-  rpushBuffer(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): Promise<number>;
+  rpushBuffer(key: RedisKey, ...elements: RedisArg[]): Promise<number>;
   /** Append an element to a list, only if the list exists. */
-  rpushx(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): Promise<number>;
+  rpushx(key: RedisKey, ...elements: RedisArg[]): Promise<number>;
   /** Append an element to a list, only if the list exists. Bulk strings in the reply are Buffers. */
-  rpushxBuffer(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): Promise<number>;
+  rpushxBuffer(key: RedisKey, ...elements: RedisArg[]): Promise<number>;
   /** Add one or more members to a set. */
-  sadd(key: RedisKey, member: RedisArg, ...members: RedisArg[]): Promise<number>;
+  sadd(key: RedisKey, ...members: RedisArg[]): Promise<number>;
   /** Add one or more members to a set. Bulk strings in the reply are Buffers. */
-  saddBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): Promise<number>;
+  saddBuffer(key: RedisKey, ...members: RedisArg[]): Promise<number>;
   /** Synchronously save the dataset to disk. */
   save(): Promise<string>;
   /** Synchronously save the dataset to disk. Bulk strings in the reply are Buffers. */
@@ -750,13 +745,13 @@ export interface CommandMethods {
   /** A container for Lua scripts management commands. Bulk strings in the reply are Buffers. */
   scriptBuffer(subcommand: string, ...args: RedisArg[]): Promise<unknown>;
   /** Subtract multiple sets. */
-  sdiff(key: RedisKey, ...keys: RedisKey[]): Promise<string[]>;
+  sdiff(...keys: RedisKey[]): Promise<string[]>;
   /** Subtract multiple sets. Bulk strings in the reply are Buffers. */
-  sdiffBuffer(key: RedisKey, ...keys: RedisKey[]): Promise<Buffer[]>;
+  sdiffBuffer(...keys: RedisKey[]): Promise<Buffer[]>;
   /** Subtract multiple sets and store the resulting set in a key. */
-  sdiffstore(destination: RedisKey, key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  sdiffstore(destination: RedisKey, ...keys: RedisKey[]): Promise<number>;
   /** Subtract multiple sets and store the resulting set in a key. Bulk strings in the reply are Buffers. */
-  sdiffstoreBuffer(destination: RedisKey, key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  sdiffstoreBuffer(destination: RedisKey, ...keys: RedisKey[]): Promise<number>;
   /** Set the string value of a key. */
   set(key: RedisKey, value: RedisArg, ...args: RedisArg[]): Promise<string | null>;
   /** Set the string value of a key. Bulk strings in the reply are Buffers. */
@@ -782,17 +777,17 @@ export interface CommandMethods {
   /** Synchronously save the dataset to disk and then shut down the server. Bulk strings in the reply are Buffers. */
   shutdownBuffer(...args: RedisArg[]): Promise<Buffer>;
   /** Intersect multiple sets. */
-  sinter(key: RedisKey, ...keys: RedisKey[]): Promise<string[]>;
+  sinter(...keys: RedisKey[]): Promise<string[]>;
   /** Intersect multiple sets. Bulk strings in the reply are Buffers. */
-  sinterBuffer(key: RedisKey, ...keys: RedisKey[]): Promise<Buffer[]>;
+  sinterBuffer(...keys: RedisKey[]): Promise<Buffer[]>;
   /** Intersect multiple sets and return the cardinality of the result. */
   sintercard(numkeys: RedisNumber, key: RedisKey, ...args: RedisArg[]): Promise<number>;
   /** Intersect multiple sets and return the cardinality of the result. Bulk strings in the reply are Buffers. */
   sintercardBuffer(numkeys: RedisNumber, key: RedisKey, ...args: RedisArg[]): Promise<number>;
   /** Intersect multiple sets and store the resulting set in a key. */
-  sinterstore(destination: RedisKey, key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  sinterstore(destination: RedisKey, ...keys: RedisKey[]): Promise<number>;
   /** Intersect multiple sets and store the resulting set in a key. Bulk strings in the reply are Buffers. */
-  sinterstoreBuffer(destination: RedisKey, key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  sinterstoreBuffer(destination: RedisKey, ...keys: RedisKey[]): Promise<number>;
   /** Determine if a given value is a member of a set. */
   sismember(key: RedisKey, member: RedisArg): Promise<number>;
   /** Determine if a given value is a member of a set. Bulk strings in the reply are Buffers. */
@@ -816,9 +811,9 @@ export interface CommandMethods {
   /** Get all the members in a set. Bulk strings in the reply are Buffers. */
   smembersBuffer(key: RedisKey): Promise<Buffer[]>;
   /** Returns the membership associated with the given elements for a set. */
-  smismember(key: RedisKey, member: RedisArg, ...members: RedisArg[]): Promise<number[]>;
+  smismember(key: RedisKey, ...members: RedisArg[]): Promise<number[]>;
   /** Returns the membership associated with the given elements for a set. Bulk strings in the reply are Buffers. */
-  smismemberBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): Promise<number[]>;
+  smismemberBuffer(key: RedisKey, ...members: RedisArg[]): Promise<number[]>;
   /** Move a member from one set to another. */
   smove(source: RedisKey, destination: RedisKey, member: RedisArg): Promise<number>;
   /** Move a member from one set to another. Bulk strings in the reply are Buffers. */
@@ -844,9 +839,9 @@ export interface CommandMethods {
   /** Get one or multiple random members from a set. Bulk strings in the reply are Buffers. */
   srandmemberBuffer(key: RedisKey, ...args: RedisArg[]): Promise<Buffer | null | Buffer[]>;
   /** Remove one or more members from a set. */
-  srem(key: RedisKey, member: RedisArg, ...members: RedisArg[]): Promise<number>;
+  srem(key: RedisKey, ...members: RedisArg[]): Promise<number>;
   /** Remove one or more members from a set. Bulk strings in the reply are Buffers. */
-  sremBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): Promise<number>;
+  sremBuffer(key: RedisKey, ...members: RedisArg[]): Promise<number>;
   /** Incrementally iterate Set elements. */
   sscan(
     key: RedisKey,
@@ -874,13 +869,13 @@ export interface CommandMethods {
    */
   substrBuffer(key: RedisKey, start: RedisNumber, end: RedisNumber): Promise<Buffer>;
   /** Add multiple sets. */
-  sunion(key: RedisKey, ...keys: RedisKey[]): Promise<string[]>;
+  sunion(...keys: RedisKey[]): Promise<string[]>;
   /** Add multiple sets. Bulk strings in the reply are Buffers. */
-  sunionBuffer(key: RedisKey, ...keys: RedisKey[]): Promise<Buffer[]>;
+  sunionBuffer(...keys: RedisKey[]): Promise<Buffer[]>;
   /** Add multiple sets and store the resulting set in a key. */
-  sunionstore(destination: RedisKey, key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  sunionstore(destination: RedisKey, ...keys: RedisKey[]): Promise<number>;
   /** Add multiple sets and store the resulting set in a key. Bulk strings in the reply are Buffers. */
-  sunionstoreBuffer(destination: RedisKey, key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  sunionstoreBuffer(destination: RedisKey, ...keys: RedisKey[]): Promise<number>;
   /** Swaps two Redis databases. */
   swapdb(index1: RedisNumber, index2: RedisNumber): Promise<string>;
   /** Swaps two Redis databases. Bulk strings in the reply are Buffers. */
@@ -890,9 +885,9 @@ export interface CommandMethods {
   /** Return the current server time. Bulk strings in the reply are Buffers. */
   timeBuffer(): Promise<[seconds: Buffer, microseconds: Buffer]>;
   /** Alters the last access time of a key(s). Returns the number of existing keys specified. */
-  touch(key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  touch(...keys: RedisKey[]): Promise<number>;
   /** Alters the last access time of a key(s). Returns the number of existing keys specified. Bulk strings in the reply are Buffers. */
-  touchBuffer(key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  touchBuffer(...keys: RedisKey[]): Promise<number>;
   /** Get the time to live for a key in seconds. */
   ttl(key: RedisKey): Promise<number>;
   /** Get the time to live for a key in seconds. Bulk strings in the reply are Buffers. */
@@ -902,17 +897,17 @@ export interface CommandMethods {
   /** Determine the type stored at key. Bulk strings in the reply are Buffers. */
   typeBuffer(key: RedisKey): Promise<Buffer>;
   /** Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking. */
-  unlink(key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  unlink(...keys: RedisKey[]): Promise<number>;
   /** Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking. Bulk strings in the reply are Buffers. */
-  unlinkBuffer(key: RedisKey, ...keys: RedisKey[]): Promise<number>;
+  unlinkBuffer(...keys: RedisKey[]): Promise<number>;
   /** Wait for the synchronous replication of all the write commands sent in the context of the current connection. */
   wait(numreplicas: RedisNumber, timeout: RedisNumber): Promise<number>;
   /** Wait for the synchronous replication of all the write commands sent in the context of the current connection. Bulk strings in the reply are Buffers. */
   waitBuffer(numreplicas: RedisNumber, timeout: RedisNumber): Promise<number>;
   /** Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL. */
-  xack(key: RedisKey, group: RedisArg, id: RedisArg, ...ids: RedisArg[]): Promise<number>;
+  xack(key: RedisKey, group: RedisArg, ...ids: RedisArg[]): Promise<number>;
   /** Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL. Bulk strings in the reply are Buffers. */
-  xackBuffer(key: RedisKey, group: RedisArg, id: RedisArg, ...ids: RedisArg[]): Promise<number>;
+  xackBuffer(key: RedisKey, group: RedisArg, ...ids: RedisArg[]): Promise<number>;
   /** Appends a new entry to a stream. */
   xadd(key: RedisKey, ...args: RedisArg[]): Promise<string | null>;
   /** Appends a new entry to a stream. Bulk strings in the reply are Buffers. */
@@ -954,9 +949,9 @@ export interface CommandMethods {
     ...args: RedisArg[]
   ): Promise<Array<[id: Buffer, fields: Buffer[]] | Buffer>>;
   /** Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist. */
-  xdel(key: RedisKey, id: RedisArg, ...ids: RedisArg[]): Promise<number>;
+  xdel(key: RedisKey, ...ids: RedisArg[]): Promise<number>;
   /** Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist. Bulk strings in the reply are Buffers. */
-  xdelBuffer(key: RedisKey, id: RedisArg, ...ids: RedisArg[]): Promise<number>;
+  xdelBuffer(key: RedisKey, ...ids: RedisArg[]): Promise<number>;
   /** A container for consumer groups commands. */
   xgroup(subcommand: string, ...args: RedisArg[]): Promise<unknown>;
   /** A container for consumer groups commands. Bulk strings in the reply are Buffers. */
@@ -1050,19 +1045,9 @@ export interface CommandMethods {
   /** Subtract multiple sorted sets. Bulk strings in the reply are Buffers. */
   zdiffBuffer(numkeys: RedisNumber, key: RedisKey, ...args: RedisArg[]): Promise<Buffer[]>;
   /** Subtract multiple sorted sets and store the resulting sorted set in a new key. */
-  zdiffstore(
-    destination: RedisKey,
-    numkeys: RedisNumber,
-    key: RedisKey,
-    ...keys: RedisKey[]
-  ): Promise<number>;
+  zdiffstore(destination: RedisKey, numkeys: RedisNumber, ...keys: RedisKey[]): Promise<number>;
   /** Subtract multiple sorted sets and store the resulting sorted set in a new key. Bulk strings in the reply are Buffers. */
-  zdiffstoreBuffer(
-    destination: RedisKey,
-    numkeys: RedisNumber,
-    key: RedisKey,
-    ...keys: RedisKey[]
-  ): Promise<number>;
+  zdiffstoreBuffer(destination: RedisKey, numkeys: RedisNumber, ...keys: RedisKey[]): Promise<number>;
   /** Increment the score of a member in a sorted set. */
   zincrby(key: RedisKey, increment: RedisNumber, member: RedisArg): Promise<string>;
   /** Increment the score of a member in a sorted set. Bulk strings in the reply are Buffers. */
@@ -1106,9 +1091,9 @@ export interface CommandMethods {
     ...args: RedisArg[]
   ): Promise<[key: Buffer, members: Array<[member: Buffer, score: Buffer]>] | null>;
   /** Get the score associated with the given members in a sorted set. */
-  zmscore(key: RedisKey, member: RedisArg, ...members: RedisArg[]): Promise<Array<string | null>>;
+  zmscore(key: RedisKey, ...members: RedisArg[]): Promise<Array<string | null>>;
   /** Get the score associated with the given members in a sorted set. Bulk strings in the reply are Buffers. */
-  zmscoreBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): Promise<Array<Buffer | null>>;
+  zmscoreBuffer(key: RedisKey, ...members: RedisArg[]): Promise<Array<Buffer | null>>;
   /** Remove and return members with the highest scores in a sorted set. */
   zpopmax(key: RedisKey, ...args: RedisArg[]): Promise<string[]>;
   /** Remove and return members with the highest scores in a sorted set. Bulk strings in the reply are Buffers. */
@@ -1171,9 +1156,9 @@ export interface CommandMethods {
   /** Determine the index of a member in a sorted set. Bulk strings in the reply are Buffers. */
   zrankBuffer(key: RedisKey, member: RedisArg): Promise<number | null>;
   /** Remove one or more members from a sorted set. */
-  zrem(key: RedisKey, member: RedisArg, ...members: RedisArg[]): Promise<number>;
+  zrem(key: RedisKey, ...members: RedisArg[]): Promise<number>;
   /** Remove one or more members from a sorted set. Bulk strings in the reply are Buffers. */
-  zremBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): Promise<number>;
+  zremBuffer(key: RedisKey, ...members: RedisArg[]): Promise<number>;
   /** Remove all members in a sorted set between the given lexicographical range. */
   zremrangebylex(key: RedisKey, min: RedisArg, max: RedisArg): Promise<number>;
   /** Remove all members in a sorted set between the given lexicographical range. Bulk strings in the reply are Buffers. */
@@ -1303,9 +1288,9 @@ export interface PipelineMethods {
   /** Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD. Bulk strings in the reply are Buffers. */
   bitfield_roBuffer(key: RedisKey, ...args: RedisArg[]): this;
   /** Perform bitwise operations between strings. */
-  bitop(operation: RedisArg, destkey: RedisKey, key: RedisKey, ...keys: RedisKey[]): this;
+  bitop(operation: RedisArg, destkey: RedisKey, ...keys: RedisKey[]): this;
   /** Perform bitwise operations between strings. Bulk strings in the reply are Buffers. */
-  bitopBuffer(operation: RedisArg, destkey: RedisKey, key: RedisKey, ...keys: RedisKey[]): this;
+  bitopBuffer(operation: RedisArg, destkey: RedisKey, ...keys: RedisKey[]): this;
   /** Find first bit set or clear in a string. */
   bitpos(key: RedisKey, bit: RedisNumber, ...args: RedisArg[]): this;
   /** Find first bit set or clear in a string. Bulk strings in the reply are Buffers. */
@@ -1397,9 +1382,9 @@ export interface PipelineMethods {
   /** Decrement the integer value of a key by the given number. Bulk strings in the reply are Buffers. */
   decrbyBuffer(key: RedisKey, decrement: RedisNumber): this;
   /** Delete a key. */
-  del(key: RedisKey, ...keys: RedisKey[]): this;
+  del(...keys: RedisKey[]): this;
   /** Delete a key. Bulk strings in the reply are Buffers. */
-  delBuffer(key: RedisKey, ...keys: RedisKey[]): this;
+  delBuffer(...keys: RedisKey[]): this;
   /** Return a serialized version of the value stored at the specified key. */
   dump(key: RedisKey): this;
   /** Return a serialized version of the value stored at the specified key. Bulk strings in the reply are Buffers. */
@@ -1425,9 +1410,9 @@ export interface PipelineMethods {
   /** Execute a read-only Lua script server side. Bulk strings in the reply are Buffers. */
   evalsha_roBuffer(sha1: RedisArg, numkeys: RedisNumber, ...args: RedisArg[]): this;
   /** Determine if a key exists. */
-  exists(key: RedisKey, ...keys: RedisKey[]): this;
+  exists(...keys: RedisKey[]): this;
   /** Determine if a key exists. Bulk strings in the reply are Buffers. */
-  existsBuffer(key: RedisKey, ...keys: RedisKey[]): this;
+  existsBuffer(...keys: RedisKey[]): this;
   /** Set a key's time to live in seconds. */
   expire(key: RedisKey, seconds: RedisNumber, ...args: RedisArg[]): this;
   /** Set a key's time to live in seconds. Bulk strings in the reply are Buffers. */
@@ -1473,13 +1458,13 @@ export interface PipelineMethods {
   /** Returns the distance between two members of a geospatial index. Bulk strings in the reply are Buffers. */
   geodistBuffer(key: RedisKey, member1: RedisArg, member2: RedisArg, ...args: RedisArg[]): this;
   /** Returns members of a geospatial index as standard geohash strings. */
-  geohash(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  geohash(key: RedisKey, ...members: RedisArg[]): this;
   /** Returns members of a geospatial index as standard geohash strings. Bulk strings in the reply are Buffers. */
-  geohashBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  geohashBuffer(key: RedisKey, ...members: RedisArg[]): this;
   /** Returns longitude and latitude of members of a geospatial index. */
-  geopos(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  geopos(key: RedisKey, ...members: RedisArg[]): this;
   /** Returns longitude and latitude of members of a geospatial index. Bulk strings in the reply are Buffers. */
-  geoposBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  geoposBuffer(key: RedisKey, ...members: RedisArg[]): this;
   /**
    * Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point.
    * @deprecated Use `GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument.
@@ -1611,9 +1596,9 @@ export interface PipelineMethods {
    */
   getsetBuffer(key: RedisKey, value: RedisArg): this;
   /** Delete one or more hash fields. */
-  hdel(key: RedisKey, field: RedisArg, ...fields: RedisArg[]): this;
+  hdel(key: RedisKey, ...fields: RedisArg[]): this;
   /** Delete one or more hash fields. Bulk strings in the reply are Buffers. */
-  hdelBuffer(key: RedisKey, field: RedisArg, ...fields: RedisArg[]): this;
+  hdelBuffer(key: RedisKey, ...fields: RedisArg[]): this;
   /** Determine if a hash field exists. */
   hexists(key: RedisKey, field: RedisArg): this;
   /** Determine if a hash field exists. Bulk strings in the reply are Buffers. */
@@ -1643,9 +1628,9 @@ export interface PipelineMethods {
   /** Get the number of fields in a hash. Bulk strings in the reply are Buffers. */
   hlenBuffer(key: RedisKey): this;
   /** Get the values of all the given hash fields. */
-  hmget(key: RedisKey, field: RedisArg, ...fields: RedisArg[]): this;
+  hmget(key: RedisKey, ...fields: RedisArg[]): this;
   /** Get the values of all the given hash fields. Bulk strings in the reply are Buffers. */
-  hmgetBuffer(key: RedisKey, field: RedisArg, ...fields: RedisArg[]): this;
+  hmgetBuffer(key: RedisKey, ...fields: RedisArg[]): this;
   /**
    * Set multiple hash fields to multiple values.
    * @deprecated Use `HSET` with multiple field-value pairs.
@@ -1765,13 +1750,13 @@ export interface PipelineMethods {
   /** Return the index of matching elements on a list. Bulk strings in the reply are Buffers. */
   lposBuffer(key: RedisKey, element: RedisArg, ...args: RedisArg[]): this;
   /** Prepend one or multiple elements to a list. */
-  lpush(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): this;
+  lpush(key: RedisKey, ...elements: RedisArg[]): this;
   /** Prepend one or multiple elements to a list. Bulk strings in the reply are Buffers. */
-  lpushBuffer(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): this;
+  lpushBuffer(key: RedisKey, ...elements: RedisArg[]): this;
   /** Prepend an element to a list, only if the list exists. */
-  lpushx(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): this;
+  lpushx(key: RedisKey, ...elements: RedisArg[]): this;
   /** Prepend an element to a list, only if the list exists. Bulk strings in the reply are Buffers. */
-  lpushxBuffer(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): this;
+  lpushxBuffer(key: RedisKey, ...elements: RedisArg[]): this;
   /** Get a range of elements from a list. */
   lrange(key: RedisKey, start: RedisNumber, stop: RedisNumber): this;
   /** Get a range of elements from a list. Bulk strings in the reply are Buffers. */
@@ -1793,9 +1778,9 @@ export interface PipelineMethods {
   /** A container for memory diagnostics commands. Bulk strings in the reply are Buffers. */
   memoryBuffer(subcommand: string, ...args: RedisArg[]): this;
   /** Get the values of all the given keys. */
-  mget(key: RedisKey, ...keys: RedisKey[]): this;
+  mget(...keys: RedisKey[]): this;
   /** Get the values of all the given keys. Bulk strings in the reply are Buffers. */
-  mgetBuffer(key: RedisKey, ...keys: RedisKey[]): this;
+  mgetBuffer(...keys: RedisKey[]): this;
   /** Atomically transfer a key from a Redis instance to another one. */
   migrate(host: RedisArg, port: RedisNumber, ...args: RedisArg[]): this;
   /** Atomically transfer a key from a Redis instance to another one. Bulk strings in the reply are Buffers. */
@@ -1837,17 +1822,17 @@ export interface PipelineMethods {
   /** Adds the specified elements to the specified HyperLogLog. Bulk strings in the reply are Buffers. */
   pfaddBuffer(key: RedisKey, ...args: RedisArg[]): this;
   /** Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s). */
-  pfcount(key: RedisKey, ...keys: RedisKey[]): this;
+  pfcount(...keys: RedisKey[]): this;
   /** Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s). Bulk strings in the reply are Buffers. */
-  pfcountBuffer(key: RedisKey, ...keys: RedisKey[]): this;
+  pfcountBuffer(...keys: RedisKey[]): this;
   /** Internal commands for debugging HyperLogLog values. */
   pfdebug(subcommand: RedisArg, key: RedisKey): this;
   /** Internal commands for debugging HyperLogLog values. Bulk strings in the reply are Buffers. */
   pfdebugBuffer(subcommand: RedisArg, key: RedisKey): this;
   /** Merge N different HyperLogLogs into a single one. */
-  pfmerge(destkey: RedisKey, sourcekey: RedisKey, ...sourcekeys: RedisKey[]): this;
+  pfmerge(destkey: RedisKey, ...sourcekeys: RedisKey[]): this;
   /** Merge N different HyperLogLogs into a single one. Bulk strings in the reply are Buffers. */
-  pfmergeBuffer(destkey: RedisKey, sourcekey: RedisKey, ...sourcekeys: RedisKey[]): this;
+  pfmergeBuffer(destkey: RedisKey, ...sourcekeys: RedisKey[]): this;
   /** An internal command for testing HyperLogLog values. */
   pfselftest(): this;
   /** An internal command for testing HyperLogLog values. Bulk strings in the reply are Buffers. */
@@ -1911,17 +1896,17 @@ export interface PipelineMethods {
    */
   rpoplpushBuffer(source: RedisKey, destination: RedisKey): this;
   /** Append one or multiple elements to a list. */
-  rpush(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): this;
+  rpush(key: RedisKey, ...elements: RedisArg[]): this;
   /** Append one or multiple elements to a list. Bulk strings in the reply are Buffers. */
-  rpushBuffer(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): this;
+  rpushBuffer(key: RedisKey, ...elements: RedisArg[]): this;
   /** Append an element to a list, only if the list exists. */
-  rpushx(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): this;
+  rpushx(key: RedisKey, ...elements: RedisArg[]): this;
   /** Append an element to a list, only if the list exists. Bulk strings in the reply are Buffers. */
-  rpushxBuffer(key: RedisKey, element: RedisArg, ...elements: RedisArg[]): this;
+  rpushxBuffer(key: RedisKey, ...elements: RedisArg[]): this;
   /** Add one or more members to a set. */
-  sadd(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  sadd(key: RedisKey, ...members: RedisArg[]): this;
   /** Add one or more members to a set. Bulk strings in the reply are Buffers. */
-  saddBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  saddBuffer(key: RedisKey, ...members: RedisArg[]): this;
   /** Synchronously save the dataset to disk. */
   save(): this;
   /** Synchronously save the dataset to disk. Bulk strings in the reply are Buffers. */
@@ -1939,13 +1924,13 @@ export interface PipelineMethods {
   /** A container for Lua scripts management commands. Bulk strings in the reply are Buffers. */
   scriptBuffer(subcommand: string, ...args: RedisArg[]): this;
   /** Subtract multiple sets. */
-  sdiff(key: RedisKey, ...keys: RedisKey[]): this;
+  sdiff(...keys: RedisKey[]): this;
   /** Subtract multiple sets. Bulk strings in the reply are Buffers. */
-  sdiffBuffer(key: RedisKey, ...keys: RedisKey[]): this;
+  sdiffBuffer(...keys: RedisKey[]): this;
   /** Subtract multiple sets and store the resulting set in a key. */
-  sdiffstore(destination: RedisKey, key: RedisKey, ...keys: RedisKey[]): this;
+  sdiffstore(destination: RedisKey, ...keys: RedisKey[]): this;
   /** Subtract multiple sets and store the resulting set in a key. Bulk strings in the reply are Buffers. */
-  sdiffstoreBuffer(destination: RedisKey, key: RedisKey, ...keys: RedisKey[]): this;
+  sdiffstoreBuffer(destination: RedisKey, ...keys: RedisKey[]): this;
   /** Set the string value of a key. */
   set(key: RedisKey, value: RedisArg, ...args: RedisArg[]): this;
   /** Set the string value of a key. Bulk strings in the reply are Buffers. */
@@ -1971,17 +1956,17 @@ export interface PipelineMethods {
   /** Synchronously save the dataset to disk and then shut down the server. Bulk strings in the reply are Buffers. */
   shutdownBuffer(...args: RedisArg[]): this;
   /** Intersect multiple sets. */
-  sinter(key: RedisKey, ...keys: RedisKey[]): this;
+  sinter(...keys: RedisKey[]): this;
   /** Intersect multiple sets. Bulk strings in the reply are Buffers. */
-  sinterBuffer(key: RedisKey, ...keys: RedisKey[]): this;
+  sinterBuffer(...keys: RedisKey[]): this;
   /** Intersect multiple sets and return the cardinality of the result. */
   sintercard(numkeys: RedisNumber, key: RedisKey, ...args: RedisArg[]): this;
   /** Intersect multiple sets and return the cardinality of the result. Bulk strings in the reply are Buffers. */
   sintercardBuffer(numkeys: RedisNumber, key: RedisKey, ...args: RedisArg[]): this;
   /** Intersect multiple sets and store the resulting set in a key. */
-  sinterstore(destination: RedisKey, key: RedisKey, ...keys: RedisKey[]): this;
+  sinterstore(destination: RedisKey, ...keys: RedisKey[]): this;
   /** Intersect multiple sets and store the resulting set in a key. Bulk strings in the reply are Buffers. */
-  sinterstoreBuffer(destination: RedisKey, key: RedisKey, ...keys: RedisKey[]): this;
+  sinterstoreBuffer(destination: RedisKey, ...keys: RedisKey[]): this;
   /** Determine if a given value is a member of a set. */
   sismember(key: RedisKey, member: RedisArg): this;
   /** Determine if a given value is a member of a set. Bulk strings in the reply are Buffers. */
@@ -2005,9 +1990,9 @@ export interface PipelineMethods {
   /** Get all the members in a set. Bulk strings in the reply are Buffers. */
   smembersBuffer(key: RedisKey): this;
   /** Returns the membership associated with the given elements for a set. */
-  smismember(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  smismember(key: RedisKey, ...members: RedisArg[]): this;
   /** Returns the membership associated with the given elements for a set. Bulk strings in the reply are Buffers. */
-  smismemberBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  smismemberBuffer(key: RedisKey, ...members: RedisArg[]): this;
   /** Move a member from one set to another. */
   smove(source: RedisKey, destination: RedisKey, member: RedisArg): this;
   /** Move a member from one set to another. Bulk strings in the reply are Buffers. */
@@ -2033,9 +2018,9 @@ export interface PipelineMethods {
   /** Get one or multiple random members from a set. Bulk strings in the reply are Buffers. */
   srandmemberBuffer(key: RedisKey, ...args: RedisArg[]): this;
   /** Remove one or more members from a set. */
-  srem(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  srem(key: RedisKey, ...members: RedisArg[]): this;
   /** Remove one or more members from a set. Bulk strings in the reply are Buffers. */
-  sremBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  sremBuffer(key: RedisKey, ...members: RedisArg[]): this;
   /** Incrementally iterate Set elements. */
   sscan(key: RedisKey, cursor: RedisNumber, ...args: RedisArg[]): this;
   /** Incrementally iterate Set elements. Bulk strings in the reply are Buffers. */
@@ -2055,13 +2040,13 @@ export interface PipelineMethods {
    */
   substrBuffer(key: RedisKey, start: RedisNumber, end: RedisNumber): this;
   /** Add multiple sets. */
-  sunion(key: RedisKey, ...keys: RedisKey[]): this;
+  sunion(...keys: RedisKey[]): this;
   /** Add multiple sets. Bulk strings in the reply are Buffers. */
-  sunionBuffer(key: RedisKey, ...keys: RedisKey[]): this;
+  sunionBuffer(...keys: RedisKey[]): this;
   /** Add multiple sets and store the resulting set in a key. */
-  sunionstore(destination: RedisKey, key: RedisKey, ...keys: RedisKey[]): this;
+  sunionstore(destination: RedisKey, ...keys: RedisKey[]): this;
   /** Add multiple sets and store the resulting set in a key. Bulk strings in the reply are Buffers. */
-  sunionstoreBuffer(destination: RedisKey, key: RedisKey, ...keys: RedisKey[]): this;
+  sunionstoreBuffer(destination: RedisKey, ...keys: RedisKey[]): this;
   /** Swaps two Redis databases. */
   swapdb(index1: RedisNumber, index2: RedisNumber): this;
   /** Swaps two Redis databases. Bulk strings in the reply are Buffers. */
@@ -2071,9 +2056,9 @@ export interface PipelineMethods {
   /** Return the current server time. Bulk strings in the reply are Buffers. */
   timeBuffer(): this;
   /** Alters the last access time of a key(s). Returns the number of existing keys specified. */
-  touch(key: RedisKey, ...keys: RedisKey[]): this;
+  touch(...keys: RedisKey[]): this;
   /** Alters the last access time of a key(s). Returns the number of existing keys specified. Bulk strings in the reply are Buffers. */
-  touchBuffer(key: RedisKey, ...keys: RedisKey[]): this;
+  touchBuffer(...keys: RedisKey[]): this;
   /** Get the time to live for a key in seconds. */
   ttl(key: RedisKey): this;
   /** Get the time to live for a key in seconds. Bulk strings in the reply are Buffers. */
@@ -2083,17 +2068,17 @@ export interface PipelineMethods {
   /** Determine the type stored at key. Bulk strings in the reply are Buffers. */
   typeBuffer(key: RedisKey): this;
   /** Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking. */
-  unlink(key: RedisKey, ...keys: RedisKey[]): this;
+  unlink(...keys: RedisKey[]): this;
   /** Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking. Bulk strings in the reply are Buffers. */
-  unlinkBuffer(key: RedisKey, ...keys: RedisKey[]): this;
+  unlinkBuffer(...keys: RedisKey[]): this;
   /** Wait for the synchronous replication of all the write commands sent in the context of the current connection. */
   wait(numreplicas: RedisNumber, timeout: RedisNumber): this;
   /** Wait for the synchronous replication of all the write commands sent in the context of the current connection. Bulk strings in the reply are Buffers. */
   waitBuffer(numreplicas: RedisNumber, timeout: RedisNumber): this;
   /** Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL. */
-  xack(key: RedisKey, group: RedisArg, id: RedisArg, ...ids: RedisArg[]): this;
+  xack(key: RedisKey, group: RedisArg, ...ids: RedisArg[]): this;
   /** Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL. Bulk strings in the reply are Buffers. */
-  xackBuffer(key: RedisKey, group: RedisArg, id: RedisArg, ...ids: RedisArg[]): this;
+  xackBuffer(key: RedisKey, group: RedisArg, ...ids: RedisArg[]): this;
   /** Appends a new entry to a stream. */
   xadd(key: RedisKey, ...args: RedisArg[]): this;
   /** Appends a new entry to a stream. Bulk strings in the reply are Buffers. */
@@ -2135,9 +2120,9 @@ export interface PipelineMethods {
     ...args: RedisArg[]
   ): this;
   /** Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist. */
-  xdel(key: RedisKey, id: RedisArg, ...ids: RedisArg[]): this;
+  xdel(key: RedisKey, ...ids: RedisArg[]): this;
   /** Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist. Bulk strings in the reply are Buffers. */
-  xdelBuffer(key: RedisKey, id: RedisArg, ...ids: RedisArg[]): this;
+  xdelBuffer(key: RedisKey, ...ids: RedisArg[]): this;
   /** A container for consumer groups commands. */
   xgroup(subcommand: string, ...args: RedisArg[]): this;
   /** A container for consumer groups commands. Bulk strings in the reply are Buffers. */
@@ -2195,9 +2180,9 @@ export interface PipelineMethods {
   /** Subtract multiple sorted sets. Bulk strings in the reply are Buffers. */
   zdiffBuffer(numkeys: RedisNumber, key: RedisKey, ...args: RedisArg[]): this;
   /** Subtract multiple sorted sets and store the resulting sorted set in a new key. */
-  zdiffstore(destination: RedisKey, numkeys: RedisNumber, key: RedisKey, ...keys: RedisKey[]): this;
+  zdiffstore(destination: RedisKey, numkeys: RedisNumber, ...keys: RedisKey[]): this;
   /** Subtract multiple sorted sets and store the resulting sorted set in a new key. Bulk strings in the reply are Buffers. */
-  zdiffstoreBuffer(destination: RedisKey, numkeys: RedisNumber, key: RedisKey, ...keys: RedisKey[]): this;
+  zdiffstoreBuffer(destination: RedisKey, numkeys: RedisNumber, ...keys: RedisKey[]): this;
   /** Increment the score of a member in a sorted set. */
   zincrby(key: RedisKey, increment: RedisNumber, member: RedisArg): this;
   /** Increment the score of a member in a sorted set. Bulk strings in the reply are Buffers. */
@@ -2223,9 +2208,9 @@ export interface PipelineMethods {
   /** Remove and return members with scores in a sorted set. Bulk strings in the reply are Buffers. */
   zmpopBuffer(numkeys: RedisNumber, key: RedisKey, ...args: RedisArg[]): this;
   /** Get the score associated with the given members in a sorted set. */
-  zmscore(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  zmscore(key: RedisKey, ...members: RedisArg[]): this;
   /** Get the score associated with the given members in a sorted set. Bulk strings in the reply are Buffers. */
-  zmscoreBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  zmscoreBuffer(key: RedisKey, ...members: RedisArg[]): this;
   /** Remove and return members with the highest scores in a sorted set. */
   zpopmax(key: RedisKey, ...args: RedisArg[]): this;
   /** Remove and return members with the highest scores in a sorted set. Bulk strings in the reply are Buffers. */
@@ -2271,9 +2256,9 @@ export interface PipelineMethods {
   /** Determine the index of a member in a sorted set. Bulk strings in the reply are Buffers. */
   zrankBuffer(key: RedisKey, member: RedisArg): this;
   /** Remove one or more members from a sorted set. */
-  zrem(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  zrem(key: RedisKey, ...members: RedisArg[]): this;
   /** Remove one or more members from a sorted set. Bulk strings in the reply are Buffers. */
-  zremBuffer(key: RedisKey, member: RedisArg, ...members: RedisArg[]): this;
+  zremBuffer(key: RedisKey, ...members: RedisArg[]): this;
   /** Remove all members in a sorted set between the given lexicographical range. */
   zremrangebylex(key: RedisKey, min: RedisArg, max: RedisArg): this;
   /** Remove all members in a sorted set between the given lexicographical range. Bulk strings in the reply are Buffers. */
