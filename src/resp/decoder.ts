@@ -227,18 +227,30 @@ export class RespDecoder {
    * window (as a Buffer from Node's own 8 KiB pool would), never the socket's 64 KiB chunk.
    *
    * A window ends where the last whole token in it ends; the next one starts there. A token
-   * larger than a window (a big bulk string) gets a window of its own size.
+   * larger than a window (a big bulk string) gets a window of its own size. A top-level
+   * reply that wants strings ends the windows.
    */
   #parseInWindows(chunk: Buffer, pos: number, epoch: number): void {
     const end = chunk.length;
     while (pos < end) {
+      if (this.#stringsNext()) {
+        this.#parse(chunk, pos, false, epoch, true);
+        return;
+      }
       let consumed = this.#parseWindow(chunk, pos, Math.min(WINDOW_BYTES, end - pos), epoch);
-      if (consumed === 0) consumed = this.#parseWindow(chunk, pos, this.#tokenBytes(chunk, pos), epoch);
-      // Only hostile input gets here (a bulk header whose payload does not end where it says).
-      if (consumed === 0) consumed = this.#parseWindow(chunk, pos, end - pos, epoch);
+      if (consumed === 0 && !this.#stringsNext()) {
+        consumed = this.#parseWindow(chunk, pos, this.#tokenBytes(chunk, pos), epoch);
+        // Only hostile input gets here (a bulk header whose payload does not end where it says).
+        if (consumed === 0) consumed = this.#parseWindow(chunk, pos, end - pos, epoch);
+      }
       if (this.#epoch !== epoch) return;
       pos += consumed;
     }
+  }
+
+  /** Whether the next token starts a top-level reply that wants strings. */
+  #stringsNext(): boolean {
+    return this.#depth === 0 && this.#modeKnown && !this.#buffers;
   }
 
   /** Decodes a copy of `chunk[pos, pos + size)`; returns how many of its bytes it used. */
@@ -319,6 +331,8 @@ export class RespDecoder {
         this.#topIsPush = type === Byte.GREATER;
         // Push frames always carry Buffers; the head command's wish does not apply to them.
         this.#buffers = this.#topIsPush || this.#handler.wantsBuffers();
+        // A reply of strings needs no copy: leave the windows to decode it from the chunk.
+        if (!this.#buffers && owned && !final) return start;
       }
       if (this.#buffers && !owned) {
         this.#parseInWindows(buf, pos, epoch);
