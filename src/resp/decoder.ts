@@ -155,6 +155,8 @@ export class RespDecoder {
    *
    * The decoder may keep views of `chunk` until the reply they belong to is complete, so
    * the caller must not reuse the chunk's memory (a socket's `data` chunks are fresh).
+   * Buffer values never share memory with `chunk`; small ones share a private copy of at
+   * most 8 KiB with their neighbours, like Buffers from Node's own pool.
    * Throws {@link ProtocolError} on bytes that are not valid RESP; the decoder then
    * refuses input until `reset()`, as the stream can no longer be trusted.
    *

@@ -32,9 +32,12 @@ export type RespValue =
 
 /** Limits that keep a hostile or broken server from exhausting memory. */
 export interface DecoderLimits {
-  /** Longest bulk string accepted, in bytes. Default 512 MiB (Redis's own proto-max-bulk-len). */
+  /**
+   * Longest bulk string accepted, in bytes; also bounds a line (`+`, `-`, `,`, `(`) waiting
+   * for its CRLF. Default 512 MiB (Redis's own proto-max-bulk-len).
+   */
   maxBulkLength: number;
-  /** Most elements in one array/set/map/push. Default 2^27. */
+  /** Most elements in one array/set/map/push/attribute (a map's pairs count once). Default 2^27. */
   maxAggregateLength: number;
   /** Deepest nesting of aggregates. Default 64. */
   maxDepth: number;
