@@ -1,0 +1,252 @@
+// @ts-check
+/**
+ * The four contenders behind one small interface, each used the way its own users use it
+ * (default options unless named), so that the workloads are the same code for everyone.
+ *
+ * Every client module is imported lazily, inside `connect`: the memory workload runs one
+ * client per fresh process and must not load the other three.
+ *
+ * Where a client cannot do a workload itself, the adapter does what that client's users do,
+ * and says so in `pipelineNote` / `mgetNote` (printed by the bench and kept in its JSON):
+ *   - ioredis pipelines must stay on one node ("same slots allocation group"): the keys are
+ *     grouped by the node that `cluster.slots` names and one `pipeline()` goes to each node.
+ *   - ioredis and node-redis reject MGET across slots: the keys are grouped by slot with the
+ *     `cluster-key-slot` package (the one ioredis itself uses) and the per-slot MGETs are
+ *     sent together with Promise.all.
+ *   - node-redis has no cross-node pipeline: its users send the GETs with Promise.all, which
+ *     node-redis writes per node in one batch (it queues commands until the next tick).
+ * Results always come back in key order, as the user asked for them.
+ */
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+/**
+ * @typedef {object} BenchClient
+ * @property {(key: string) => Promise<unknown>} get
+ * @property {(key: string, value: string) => Promise<unknown>} set
+ * @property {(keys: readonly string[]) => Promise<unknown[]>} pipelineGet W4: 100 GETs in pipelines
+ * @property {(keys: readonly string[]) => Promise<unknown[]>} mget W5: the values of keys across slots
+ * @property {() => Promise<void>} close graceful close
+ * @property {() => Record<string, number>} stats client counters where the client has them (else `{}`)
+ */
+
+/**
+ * @typedef {object} ClientSpec
+ * @property {string} id stable id used in the JSON and on the command line
+ * @property {string} label column title
+ * @property {string} packageName the npm package measured
+ * @property {string} options the options it runs with, as text
+ * @property {string} pipelineNote how W4 is done with it
+ * @property {string} mgetNote how W5 is done with it
+ * @property {(seeds: readonly string[]) => Promise<BenchClient>} connect creates the client and
+ *   resolves once it knows the cluster's topology
+ */
+
+/** The built ESM entry of this package: the bench measures what users install. */
+export const REDISCLUSTER_ENTRY = new URL("../dist/esm/index.js", import.meta.url);
+
+/** @returns {Promise<typeof import("../src/index.js")>} */
+async function importRediscluster() {
+  if (!existsSync(REDISCLUSTER_ENTRY)) {
+    throw new Error("dist/esm/index.js is missing: run `npm run build` first (npm run bench does)");
+  }
+  return import(REDISCLUSTER_ENTRY.href);
+}
+
+/** @type {((key: string) => number) | undefined} */
+let clusterKeySlot;
+
+/**
+ * CRC16 slot of a key, as the ioredis and node-redis emulations compute it: with the
+ * `cluster-key-slot` package that ioredis depends on (resolved through ioredis, which is a
+ * devDependency, rather than relied on as a hoisted package).
+ *
+ * @param {string} key
+ */
+function slotOf(key) {
+  if (clusterKeySlot === undefined) {
+    const fromIoredis = createRequire(require.resolve("ioredis"));
+    clusterKeySlot = /** @type {(key: string) => number} */ (fromIoredis("cluster-key-slot"));
+  }
+  return clusterKeySlot(key);
+}
+
+/**
+ * Groups key positions by a label (slot or node), preserving order within a group.
+ *
+ * @template T
+ * @param {readonly string[]} keys
+ * @param {(key: string) => T} labelOf
+ * @returns {number[][]} the key positions of each group
+ */
+export function groupPositions(keys, labelOf) {
+  /** @type {Map<T, number[]>} */
+  const groups = new Map();
+  for (let i = 0; i < keys.length; i++) {
+    const label = labelOf(/** @type {string} */ (keys[i]));
+    const group = groups.get(label);
+    if (group === undefined) groups.set(label, [i]);
+    else group.push(i);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * Runs one request per group concurrently and writes each group's replies back at their
+ * keys' positions: the cross-slot MGET (or cross-node pipeline) that users write by hand.
+ *
+ * @param {readonly string[]} keys
+ * @param {number[][]} groups
+ * @param {(groupKeys: string[]) => Promise<readonly unknown[]>} request
+ * @returns {Promise<unknown[]>}
+ */
+export async function scatterGather(keys, groups, request) {
+  /** @type {unknown[]} */
+  const results = new Array(keys.length);
+  await Promise.all(
+    groups.map(async (positions) => {
+      const replies = await request(positions.map((position) => /** @type {string} */ (keys[position])));
+      for (let i = 0; i < positions.length; i++) results[/** @type {number} */ (positions[i])] = replies[i];
+    }),
+  );
+  return results;
+}
+
+/**
+ * `host:port` → `{ host, port }`.
+ *
+ * @param {string} address
+ */
+export function parseAddress(address) {
+  const colon = address.lastIndexOf(":");
+  const port = Number(address.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65_535) {
+    throw new Error(`not a host:port address: ${address}`);
+  }
+  return { host: address.slice(0, colon), port };
+}
+
+/** @type {ClientSpec} */
+const rediscluster = {
+  id: "rediscluster",
+  label: "rediscluster",
+  packageName: "rediscluster",
+  options: "defaults",
+  pipelineNote: "cluster.pipeline() with 100 GETs (split per node by the client)",
+  mgetNote: "cluster.mget(...100 keys) (split per slot by the client)",
+  async connect(seeds) {
+    const { RedisCluster } = await importRediscluster();
+    const client = new RedisCluster({ nodes: [...seeds] });
+    client.on("error", () => {});
+    await client.connect();
+    return {
+      get: (key) => client.get(key),
+      set: (key, value) => client.set(key, value),
+      pipelineGet(keys) {
+        const pipeline = client.pipeline();
+        for (const key of keys) pipeline.get(key);
+        return pipeline.exec();
+      },
+      mget: (keys) => client.mget(/** @type {string} */ (keys[0]), ...keys.slice(1)),
+      close: () => client.close(),
+      stats: () => ({ ...client.stats() }),
+    };
+  },
+};
+
+/**
+ * ioredis `Cluster`, with or without its auto-pipelining.
+ *
+ * @param {boolean} enableAutoPipelining
+ * @returns {ClientSpec}
+ */
+function ioredisSpec(enableAutoPipelining) {
+  return {
+    id: enableAutoPipelining ? "ioredis-auto" : "ioredis",
+    label: enableAutoPipelining ? "ioredis auto" : "ioredis",
+    packageName: "ioredis",
+    options: enableAutoPipelining ? "{ enableAutoPipelining: true }" : "defaults",
+    pipelineNote: "one pipeline() per node (keys grouped by cluster.slots), Promise.all",
+    mgetNote: "keys grouped by slot (cluster-key-slot), one mget per slot, Promise.all",
+    async connect(seeds) {
+      const { Cluster } = await import("ioredis");
+      const client = new Cluster(
+        seeds.map(parseAddress),
+        enableAutoPipelining ? { enableAutoPipelining } : {},
+      );
+      client.on("error", () => {});
+      await once(client, "ready");
+      return {
+        get: (key) => client.get(key),
+        set: (key, value) => client.set(key, value),
+        pipelineGet(keys) {
+          const groups = groupPositions(keys, (key) => client.slots[slotOf(key)]?.[0]);
+          return scatterGather(keys, groups, async (groupKeys) => {
+            const pipeline = client.pipeline();
+            for (const key of groupKeys) pipeline.get(key);
+            const replies = (await pipeline.exec()) ?? [];
+            return replies.map(([error, value]) => {
+              if (error) throw error;
+              return value;
+            });
+          });
+        },
+        mget: (keys) =>
+          scatterGather(keys, groupPositions(keys, slotOf), (slotKeys) => client.mget(...slotKeys)),
+        async close() {
+          await client.quit();
+        },
+        stats: () => ({}),
+      };
+    },
+  };
+}
+
+/** @type {ClientSpec} */
+const nodeRedis = {
+  id: "node-redis",
+  label: "node-redis",
+  packageName: "redis",
+  options: "defaults (createCluster)",
+  pipelineNote: "Promise.all of 100 GETs (node-redis batches each tick's commands per node)",
+  mgetNote: "keys grouped by slot (cluster-key-slot), one mGet per slot, Promise.all",
+  async connect(seeds) {
+    const { createCluster } = await import("redis");
+    const client = createCluster({ rootNodes: seeds.map((address) => ({ url: `redis://${address}` })) });
+    client.on("error", () => {});
+    await client.connect();
+    return {
+      get: (key) => client.get(key),
+      set: (key, value) => client.set(key, value),
+      pipelineGet: (keys) => Promise.all(keys.map((key) => client.get(key))),
+      mget: (keys) => scatterGather(keys, groupPositions(keys, slotOf), (slotKeys) => client.mGet(slotKeys)),
+      async close() {
+        await client.close();
+      },
+      stats: () => ({}),
+    };
+  },
+};
+
+/** Every contender, rediscluster first (the ratios are rediscluster ÷ each other client). */
+export const CLIENTS = [rediscluster, ioredisSpec(false), ioredisSpec(true), nodeRedis];
+
+/**
+ * The installed version of a package, read from its package.json.
+ *
+ * @param {string} packageName
+ * @returns {string}
+ */
+export function installedVersion(packageName) {
+  if (packageName === "rediscluster") {
+    return /** @type {{ version: string }} */ (require("../package.json")).version;
+  }
+  try {
+    return /** @type {{ version: string }} */ (require(`${packageName}/package.json`)).version;
+  } catch {
+    return "unknown";
+  }
+}

@@ -1,0 +1,119 @@
+// @ts-check
+import { describe, expect, it } from "vitest";
+import { CLIENTS } from "../clients.mjs";
+import { formatReport, memoryReport, RESHARD_ENTRY, workloadReport } from "../report.mjs";
+import { WORKLOADS } from "../workloads.mjs";
+import { memoryResult, runs, sampleReport } from "./fixture.mjs";
+
+/** @param {string} id */
+const workload = (id) => {
+  const found = WORKLOADS.find((candidate) => candidate.id === id);
+  if (found === undefined) throw new Error(id);
+  return found;
+};
+
+describe("workloadReport", () => {
+  const report = sampleReport();
+  const [w1, w3] = report.workloads;
+
+  it("summarizes each client's runs and divides rediscluster's median by each other's", () => {
+    expect(w1?.clients.rediscluster?.rate).toMatchObject({ median: 21_000, min: 20_000, max: 22_000 });
+    expect(w1?.ratios.ioredis).toBeCloseTo(21_000 / 19_000);
+    expect(w1?.ratios["node-redis"]).toBeCloseTo(21_000 / 25_000);
+    expect(w1?.clients.ioredis?.p99Ms?.median).toBe(0.2);
+  });
+
+  it("has no ratio for a client whose runs all failed", () => {
+    expect(w3?.ratios["node-redis"]).toBeNull();
+    expect(w3?.clients["node-redis"]?.failedRuns).toBe(1);
+  });
+
+  it("judges issue 6's bar against ioredis", () => {
+    expect(w1?.target).toEqual({ vs: "ioredis", ratio: 1, met: true });
+    expect(w3?.target).toEqual({ vs: "ioredis", ratio: 2.9, met: true });
+  });
+
+  it("W1's bar also needs a p99 no worse than ioredis's", () => {
+    const slowTail = workloadReport(
+      workload("W1"),
+      CLIENTS,
+      new Map([
+        ["rediscluster", runs([30_000], { p50Ms: 0.03, p99Ms: 0.5 })],
+        ["ioredis", runs([20_000], { p50Ms: 0.05, p99Ms: 0.2 })],
+      ]),
+    );
+    expect(slowTail.ratios.ioredis).toBe(1.5);
+    expect(slowTail.target.met).toBe(false);
+  });
+
+  it("does not believe a run the servers contradict", () => {
+    const result = workloadReport(
+      workload("W3"),
+      CLIENTS,
+      new Map([
+        ["rediscluster", [...runs([100_000]), ...runs([900_000], { suspect: "the servers executed 5 ..." })]],
+        ["ioredis", runs([50_000])],
+      ]),
+    );
+    expect(result.clients.rediscluster?.rate.samples).toEqual([100_000]);
+    expect(result.clients.rediscluster?.failedRuns).toBe(1);
+    expect(result.ratios.ioredis).toBe(2);
+  });
+
+  it("notes how W4 and W5 are done by each client", () => {
+    const w4 = workloadReport(workload("W4"), CLIENTS, new Map());
+    expect(w4.method.ioredis).toMatch(/pipeline\(\) per node/);
+    expect(w4.method["node-redis"]).toMatch(/Promise.all/);
+    expect(workloadReport(workload("W5"), CLIENTS, new Map()).method.ioredis).toMatch(/grouped by slot/);
+  });
+});
+
+describe("memoryReport", () => {
+  it("compares end RSS and heap with rediscluster's, and judges the heap through the reshard", () => {
+    const memory = sampleReport().memory;
+    expect(memory?.rssRatios.ioredis).toBeCloseTo(90 / 60);
+    expect(memory?.heapRatios.ioredis).toBeCloseTo(6.5 / 5.2);
+    expect(memory?.rssRatios["node-redis"]).toBeNull();
+    expect(memory?.rssRatios).not.toHaveProperty(RESHARD_ENTRY);
+    expect(memory?.clients[RESHARD_ENTRY]?.heapGrowth).toBeCloseTo(0.06);
+    expect(memory?.targets).toEqual({ rssNotAboveIoredis: true, heapFlatThroughReshard: true });
+  });
+
+  it("a heap that grows more than 10% through the reshard, or errors during it, fails the bar", () => {
+    const grown = memoryReport(100, 64, [
+      { id: "rediscluster", label: "rediscluster", result: memoryResult(5, 5, 60) },
+      { id: RESHARD_ENTRY, label: "reshard", result: memoryResult(5, 5.6, 60) },
+    ]);
+    expect(grown.targets.heapFlatThroughReshard).toBe(false);
+    const failing = { ...memoryResult(5, 5, 60), errors: 3 };
+    const withErrors = memoryReport(100, 64, [{ id: RESHARD_ENTRY, label: "reshard", result: failing }]);
+    expect(withErrors.targets.heapFlatThroughReshard).toBe(false);
+    expect(memoryReport(100, 64, []).targets).toEqual({
+      rssNotAboveIoredis: null,
+      heapFlatThroughReshard: null,
+    });
+  });
+});
+
+describe("formatReport", () => {
+  const text = formatReport(sampleReport());
+
+  it("prints one line per client with median (min–max), latency and ratio", () => {
+    expect(text).toMatch(/^ {4}rediscluster +21,000 \(20,000–22,000\) +0\.040 +0\.100 *$/m);
+    expect(text).toMatch(/^ {4}ioredis +19,000 \(18,000–20,000\) +0\.050 +0\.200 +1\.11×$/m);
+    expect(text).toMatch(/^ {4}node-redis +failed +— +! 1 failed runs: Error: boom$/m);
+  });
+
+  it("prints the ceiling, the memory table and the summary with verdicts", () => {
+    expect(text).toContain("-P 1 (C client, 50 connections): 80,000 (80,000–80,000) GET/s");
+    expect(text).toContain("-P 16 (C client, 50 connections): failed: redis-benchmark exited with 1");
+    expect(text).toMatch(
+      /^ {4}rediscluster \+ reshard +5\.0 → 5\.3 +\+6\.0% +61\.0 .*moved 12, ask 30, refreshes 3$/m,
+    );
+    expect(text).toMatch(/^ {4}node-redis +failed: the child exited/m);
+    expect(text).toMatch(/^ {4}W1 +1\.11× +1\.20× +0\.84× +≥ 1\.0 +met · does not beat every client$/m);
+    expect(text).toMatch(/^ {4}W3 +5\.45× +3\.33× +— +≥ 2\.9 +met$/m);
+    expect(text).toMatch(/^ {4}W6 RSS .*≥ 1\.0 +met$/m);
+    expect(text).toMatch(/heap flat through the reshard \(≤ \+10%\): met$/m);
+  });
+});
