@@ -42,6 +42,27 @@ const MEMORY_IN_FLIGHT = 64;
 const RESHARD_SLOTS = 500;
 const REDIS_BENCHMARK = "redis-benchmark";
 
+/** Creating a client (topology included) and closing it gracefully must each take less. */
+const CLIENT_TIMEOUT_MS = 15_000;
+
+/**
+ * `promise`, or a rejection naming `what` once `ms` have passed.
+ *
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {number} ms
+ * @param {string} what
+ * @returns {Promise<T>}
+ */
+function within(promise, ms, what) {
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer;
+  const expired = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
+  });
+  return /** @type {Promise<T>} */ (Promise.race([promise, expired])).finally(() => clearTimeout(timer));
+}
+
 /** @param {unknown} error */
 const message = (error) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
@@ -97,7 +118,7 @@ async function runOnce(spec, workload, data, seeds, timing, round, readCounts) {
   /** @type {import("./clients.mjs").BenchClient | undefined} */
   let client;
   try {
-    client = await spec.connect(seeds);
+    client = await within(spec.connect(seeds), CLIENT_TIMEOUT_MS, "connecting");
     const operation = workload.operation(client, data);
     await verifyReplies(workload, operation, data);
     if (timing.warmupMs > 0) await drive(operation, workload.inFlight, timing.warmupMs, false);
@@ -116,7 +137,8 @@ async function runOnce(spec, workload, data, seeds, timing, round, readCounts) {
   } catch (error) {
     run = { round, rate: null, operations: 0, errors: 0, failure: message(error) };
   } finally {
-    await client?.close().catch(() => {});
+    // A client that cannot close is left behind (its run still counts): the bench goes on.
+    if (client !== undefined) await within(client.close(), CLIENT_TIMEOUT_MS, "closing").catch(() => {});
   }
   const served = countsBetween(before, await readCounts());
   run.served = served;

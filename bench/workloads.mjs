@@ -152,6 +152,12 @@ export const WORKLOADS = [
 const WORKER_STRIDE = 64;
 
 /**
+ * How long after the end the operations still in flight may take. A client that never
+ * settles a command must fail its run, not hang the bench.
+ */
+export const DRAIN_GRACE_MS = 15_000;
+
+/**
  * @typedef {object} DriveResult
  * @property {number} operations completed within the duration
  * @property {number} errors operations that rejected within the duration
@@ -160,7 +166,8 @@ const WORKER_STRIDE = 64;
  */
 
 /**
- * Runs `inFlight` workers for `durationMs` and counts what completed in that time.
+ * Runs `inFlight` workers for `durationMs` and counts what completed in that time. Rejects
+ * if operations are still pending DRAIN_GRACE_MS after the end.
  *
  * @param {Operation} operation
  * @param {number} inFlight
@@ -225,7 +232,16 @@ export async function drive(operation, inFlight, durationMs, recordLatency) {
   for (let worker = 0; worker < inFlight; worker++) {
     workers.push(latencies === undefined ? throughputWorker(worker) : latencyWorker(worker, latencies));
   }
-  await Promise.all(workers);
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer;
+  const stalled = new Promise((resolve) => {
+    timer = setTimeout(resolve, durationMs + DRAIN_GRACE_MS, "stalled");
+  });
+  const outcome = await Promise.race([Promise.all(workers), stalled]);
+  clearTimeout(timer);
+  if (outcome === "stalled") {
+    throw new Error(`operations were still pending ${DRAIN_GRACE_MS} ms after the end of the run`);
+  }
   return { operations, errors, firstError, latencies };
 }
 

@@ -1,7 +1,7 @@
 // @ts-check
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { buildBenchData } from "../keys.mjs";
-import { drive, verifyReplies, WORKLOADS } from "../workloads.mjs";
+import { DRAIN_GRACE_MS, drive, verifyReplies, WORKLOADS } from "../workloads.mjs";
 
 /** @typedef {import("../clients.mjs").BenchClient} BenchClient */
 
@@ -78,6 +78,18 @@ describe("drive", () => {
     expect(result.operations).toBe(0);
     expect(result.errors).toBeGreaterThan(0);
     expect(result.firstError).toBe("Error: refused 1");
+  });
+
+  it("fails when operations never settle, instead of hanging", async () => {
+    vi.useFakeTimers();
+    try {
+      const pending = drive(() => new Promise(() => {}), 2, 100, false);
+      const outcome = expect(pending).rejects.toThrow(`still pending ${DRAIN_GRACE_MS} ms after the end`);
+      await vi.advanceTimersByTimeAsync(100 + DRAIN_GRACE_MS);
+      await outcome;
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("does not count what completes after the duration", async () => {
