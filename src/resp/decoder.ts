@@ -59,6 +59,8 @@ enum Byte {
 
 /** Size of the private copies Buffer values are views of (Node's own Buffer pool size). */
 const WINDOW_BYTES = 8 * 1024;
+/** Size of the first window of a run, which Node's Buffer pool serves cheaply. */
+const FIRST_WINDOW_BYTES = 256;
 /** Returned by the length readers when the line has not fully arrived. */
 const INCOMPLETE = -2;
 /** `:` lines longer than this are not 64-bit integers. */
@@ -234,12 +236,16 @@ export class RespDecoder {
    */
   #parseInWindows(chunk: Buffer, pos: number, epoch: number): void {
     const end = chunk.length;
+    // The first window is small, as the reply may be too (a GET among string replies);
+    // windows grow while replies keep wanting Buffers.
+    let windowBytes = FIRST_WINDOW_BYTES;
     while (pos < end) {
       if (this.#stringsNext()) {
         this.#parse(chunk, pos, false, epoch, true);
         return;
       }
-      let consumed = this.#parseWindow(chunk, pos, Math.min(WINDOW_BYTES, end - pos), epoch);
+      let consumed = this.#parseWindow(chunk, pos, Math.min(windowBytes, end - pos), epoch);
+      windowBytes = Math.min(windowBytes * 2, WINDOW_BYTES);
       if (consumed === 0 && !this.#stringsNext()) {
         consumed = this.#parseWindow(chunk, pos, this.#tokenBytes(chunk, pos), epoch);
         // Only hostile input gets here (a bulk header whose payload does not end where it says).

@@ -223,11 +223,21 @@ describe("RESP decoder against garbage (fast-check)", () => {
   const limits = { maxBulkLength: 64, maxAggregateLength: 16, maxDepth: 4 };
   const maxChunk = 32;
 
-  /** Feeds `wire` in chunks of at most `maxChunk` bytes; checks the decoder's promises. */
-  function feedHostile(wire: Buffer, offsets: number[]): void {
+  /**
+   * Feeds `wire` cut at `offsets` and in chunks of at most `chunkLimit` bytes; checks the
+   * decoder's promises.
+   */
+  function feedHostile(
+    wire: Buffer,
+    offsets: number[],
+    buffers = false,
+    decoderLimits: Partial<typeof limits> = limits,
+    chunkLimit = maxChunk,
+  ): void {
     const bounded = [...offsets];
-    for (let at = maxChunk; at < wire.length; at += maxChunk) bounded.push(at);
-    const { decoder } = collectingDecoder(false, limits);
+    for (let at = chunkLimit; at < wire.length; at += chunkLimit) bounded.push(at);
+    const { decoder } = collectingDecoder(buffers, decoderLimits);
+    const maxBulkLength = decoderLimits.maxBulkLength ?? 512 * 1024 * 1024;
     let failed: unknown;
     for (const chunk of cut(wire, bounded)) {
       try {
@@ -236,7 +246,7 @@ describe("RESP decoder against garbage (fast-check)", () => {
         failed = error;
         break;
       }
-      expect(decoder.bufferedBytes).toBeLessThanOrEqual(limits.maxBulkLength + maxChunk);
+      expect(decoder.bufferedBytes).toBeLessThanOrEqual(maxBulkLength + chunk.length);
     }
     if (failed !== undefined) {
       expect(failed).toBeInstanceOf(ProtocolError);
@@ -254,7 +264,8 @@ describe("RESP decoder against garbage (fast-check)", () => {
       fc.property(
         fc.oneof(resp, anything),
         fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 20 }),
-        feedHostile,
+        fc.boolean(),
+        (wire, offsets, buffers) => feedHostile(wire, offsets, buffers),
       ),
       { numRuns: 2000 },
     );
@@ -275,7 +286,8 @@ describe("RESP decoder against garbage (fast-check)", () => {
         fc.array(trees(3), { minLength: 1, maxLength: 3 }),
         fc.array(mutation, { minLength: 1, maxLength: 4 }),
         fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 10 }),
-        (cases, mutations, offsets) => {
+        fc.boolean(),
+        (cases, mutations, offsets, buffers) => {
           const bytes = [...Buffer.concat(cases.map((c) => encodeReply(c.wire, 3)))];
           for (const { kind, at, byte } of mutations) {
             const index = bytes.length === 0 ? 0 : at % bytes.length;
@@ -283,10 +295,25 @@ describe("RESP decoder against garbage (fast-check)", () => {
             else if (kind === "insert") bytes.splice(index, 0, byte);
             else bytes.splice(index, 1);
           }
-          feedHostile(Buffer.from(bytes), offsets);
+          feedHostile(Buffer.from(bytes), offsets, buffers);
         },
       ),
       { numRuns: 1000 },
+    );
+  });
+
+  it("mutated long streams in Buffer mode, socket-sized chunks: values or a ProtocolError", () => {
+    fc.assert(
+      fc.property(
+        fc.array(replies(3), { minLength: 100, maxLength: 300 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        (cases, flips) => {
+          const bytes = Buffer.concat(cases.map((c) => encodeReply(c.wire, 3)));
+          for (const [at, byte] of flips) bytes[at % bytes.length] = byte;
+          feedHostile(bytes, [], true, {}, 65536);
+        },
+      ),
+      { numRuns: 40 },
     );
   });
 });
