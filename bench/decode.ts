@@ -1,10 +1,15 @@
 /**
  * Decoder throughput: our RespDecoder against redis-parser (the parser ioredis uses), on the
  * same realistic reply stream cut into 64 KiB chunks as socket reads would be. Plus a small
- * command-encoding comparison. Run: `npx tsx bench/decode.ts` (about 15 s).
+ * command-encoding comparison. Run: `npx tsx bench/decode.ts` (under 10 s; `ROUNDS=15` for
+ * steadier medians on a busy machine).
  *
  * Rounds are interleaved (every contender once per round, in rotating order) so that
  * machine noise hits all of them alike; medians are reported.
+ *
+ * In Buffer mode the two do different work: redis-parser hands out views of the socket
+ * chunk (one kept value pins all 64 KiB of it), ours are private copies. The extra
+ * "redis-parser (Buffers, copied)" line is what redis-parser costs once made as safe.
  */
 import { createRequire } from "node:module";
 import { RespDecoder } from "../src/resp/decoder.js";
