@@ -42,15 +42,3 @@ export function slotsOfRanges(ranges: ReadonlyArray<readonly [number, number]>):
   for (const [start, end] of ranges) for (let slot = start; slot <= end; slot++) slots.push(slot);
   return slots;
 }
-
-/**
- * The same array, typed as non-empty, for spreading into methods whose first key is
- * required (`del(key, ...keys)`).
- *
- * @example
- * await client.del(...nonEmpty(keys));
- */
-export function nonEmpty<T>(items: readonly T[]): [T, ...T[]] {
-  if (items.length === 0) throw new Error("expected at least one item");
-  return items as unknown as [T, ...T[]];
-}
