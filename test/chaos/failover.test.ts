@@ -7,8 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { parseClusterNodes } from "../../src/dev/cluster-view.js";
 import type { DevCluster, DevNode } from "../../src/dev/index.js";
-import { pollUntil } from "../../src/dev/poll.js";
-import type { RedisCluster } from "../../src/index.js";
+import { delay, pollUntil } from "../../src/dev/poll.js";
+import { ConnectionError, type RedisCluster } from "../../src/index.js";
 import { describeError, isLeakedClusterReply, isTypedError, useClients } from "../helpers/client.js";
 import { withDevCluster } from "../helpers/cluster.js";
 import { keyInSlot, slotsOfRanges } from "../helpers/keys.js";
@@ -151,5 +151,47 @@ describe("failover under load", () => {
     await dev.waitForHealthy();
     await probe(client, slots[slots.length - 1]!, "after-restart");
     expect(await client.dbsize()).toBeGreaterThan(0);
+  });
+
+  it("a write in flight when its primary dies is not resent, unless retryUnsafeWrites is set", async () => {
+    const dev = cluster();
+    const { replica: heir, primary: victim } = replicaWithPrimary(await dev.refresh());
+    const slot = victim.slots[0]![0];
+    const counter = keyInSlot(slot, "ambiguous-counter");
+    const plain = clients.create({ nodes: dev.seeds, commandTimeout: 10_000 });
+    const optedIn = clients.create({ nodes: dev.seeds, commandTimeout: 10_000, retryUnsafeWrites: true });
+    await Promise.all([plain.connect(), optedIn.connect()]);
+    expect(await plain.set(counter, "0")).toBe("OK");
+    // The replica has it (WAIT on the same connection as the SET), so the failover keeps it.
+    const victimHandle = plain.nodes("primary").find((handle) => handle.address === victim.address)!;
+    expect(await victimHandle.call("WAIT", 1, 2000)).toBeGreaterThanOrEqual(1);
+    await optedIn.get(counter); // its connection to the victim is open
+
+    // The node stops reading: what is written now reaches its socket but never runs.
+    dev.pauseNode(victim.port);
+    const unsafe = plain.incr(counter).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    const safe = plain.get(counter);
+    const retried = optedIn.incr(counter);
+    // No event says "these bytes left the client": give the write a moment to be flushed.
+    await delay(100);
+    await dev.killNode(victim.port);
+
+    const outcome = await unsafe;
+    expect("error" in outcome && outcome.error instanceof ConnectionError, JSON.stringify(outcome)).toBe(
+      true,
+    );
+    expect((outcome as { error: ConnectionError }).error.outcomeUnknown).toBe(true);
+    // A read is safe to resend: it waits for the promoted replica and succeeds.
+    expect(await safe).toBe("0");
+    // With retryUnsafeWrites, the INCR is resent to the new primary once.
+    expect(await retried).toBe(1);
+    await everyNodeSeesPrimary(dev, heir.id, victim.port);
+    expect(await plain.get(counter)).toBe("1");
+
+    await dev.restartNode(victim.port);
+    await dev.waitForHealthy();
   });
 });

@@ -108,10 +108,10 @@ describe("no unhandled rejection, no uncaught exception", () => {
     expect(escaped.map(describeError)).toEqual([]);
   });
 
-  // BUG D-1 (see the report): fails until src/ is fixed. An odd MSET across slots is split
-  // into a valid part that is written and a part with `undefined` as its value, which the
-  // encoder refuses and the executor then retries as if the connection had failed.
-  it("[BUG D-1] MSET with a missing value across slots is an ArgumentError, and nothing is written", async () => {
+  // Regression (bug D-1, fixed in ea5d33e): an odd MSET across slots was split into a valid
+  // part that was written and a part with `undefined` as its value, which the encoder refused
+  // and the executor then retried as if the connection had failed, until the deadline.
+  it("MSET with a missing value across slots is an ArgumentError, and nothing is written", async () => {
     const client = clients.create({ nodes: cluster.seeds, commandTimeout: 1000 });
     await client.connect();
     const [a, b] = [`odd-mset-a-${process.pid}`, `odd-mset-b-${process.pid}`];

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import type { DevCluster, DevNode } from "../../src/dev/index.js";
-import { delay } from "../../src/dev/poll.js";
-import type { RedisCluster } from "../../src/index.js";
+import { delay, pollUntil } from "../../src/dev/poll.js";
+import type { RedisCluster, TopologyChange } from "../../src/index.js";
 import { describeError, useClients } from "../helpers/client.js";
 import { withDevCluster } from "../helpers/cluster.js";
 import { keyInSlot, slotsOfRanges } from "../helpers/keys.js";
@@ -90,6 +90,28 @@ describe("a slot left half-migrated (ASK)", () => {
     expect(client.stats().moved).toBeGreaterThan(0);
     expect(client.topology!.shardOf(slot)!.primary.address).toBe(target!.address);
     expect(await client.del(...[...keys, ...newKeys])).toBe(keys.length + newKeys.length);
+  });
+});
+
+describe("a multi-key command on a half-migrated slot", () => {
+  it("is retried on TRYAGAIN and succeeds once the migration finishes inside its deadline", async () => {
+    const dev = cluster();
+    const [source, target] = await primaries(dev);
+    const slot = source!.slots[0]![0] + 200;
+    const keys = Array.from({ length: 10 }, (_, i) => keyInSlot(slot, `tryagain-${i}`));
+    const client = clients.create({ nodes: dev.seeds, commandTimeout: 5000 });
+    await client.mset(...keys.flatMap((key) => [key, key]));
+    await dev.beginSlotMigration(source!.port, target!.port, slot, 5);
+    const retriesBefore = client.stats().retries;
+
+    // Keys on both sides: the source answers TRYAGAIN until the slot has moved whole.
+    const reading = client.mget(...keys);
+    const counting = client.exists(...keys);
+    await dev.finishMigration(source!.port, target!.port, slot);
+    expect(await reading).toEqual(keys);
+    expect(await counting).toBe(keys.length);
+    expect(client.stats().retries).toBeGreaterThan(retriesBefore);
+    expect(await client.del(...keys)).toBe(keys.length);
   });
 });
 
@@ -181,5 +203,49 @@ describe("live resharding under load", () => {
       after.find((node) => node.slots.some(([start, end]) => slot >= start && slot <= end))?.port;
     expect(new Set(firstMove.map(owner))).toEqual(new Set([a!.port]));
     expect(new Set(secondMove.map(owner))).toEqual(new Set([a!.port]));
+  });
+});
+
+describe("scale-out and scale-in", () => {
+  it("follows a new primary, and keeps working once its only seed has left the cluster", async () => {
+    const dev = cluster();
+    const seed = (await dev.refresh()).find((node) => node.role === "replica")!;
+    const client = clients.create({ nodes: [seed.address], refreshInterval: 300 });
+    const changes: TopologyChange[] = [];
+    client.on("topology", (change: TopologyChange) => changes.push(change));
+    await client.connect();
+
+    // Scale-out: a new, empty primary takes 100 slots with their keys.
+    const added = await dev.addNode();
+    const [donor] = await primaries(dev);
+    const slots = slotsOfRanges(donor!.slots).slice(0, 100);
+    const keys = slots.map((slot) => keyInSlot(slot, "scale"));
+    await client.mset(...keys.flatMap((key) => [key, key]));
+    await dev.migrateSlots(donor!.port, added.port, slots);
+    expect(await client.mget(...keys)).toEqual(keys);
+    await pollUntil("the client to see the new primary", 5000, async () =>
+      changes.some((change) => change.nodesAdded.includes(added.address))
+        ? undefined
+        : "no topology event yet",
+    );
+    expect(client.topology!.shardOf(slots[0]!)!.primary.address).toBe(added.address);
+
+    // Scale-in: the client's only seed leaves; refreshes ask the nodes it knows instead.
+    await dev.removeNode(seed.port);
+    await pollUntil("the client to drop the removed node", 5000, async () =>
+      client.topology!.nodes.has(seed.address) ? "still listed" : undefined,
+    );
+    expect(changes.some((change) => change.nodesRemoved.includes(seed.address))).toBe(true);
+    // A later move is still followed (MOVED, then a refresh that cannot use the seed).
+    const refreshesBefore = client.stats().refreshes;
+    await dev.migrateSlots(added.port, donor!.port, slots);
+    expect(await client.mget(...keys)).toEqual(keys);
+    await pollUntil("a refresh after the move", 5000, async () =>
+      client.stats().refreshes > refreshesBefore &&
+      client.topology!.shardOf(slots[0]!)!.primary.address === donor!.address
+        ? undefined
+        : "not refreshed yet",
+    );
+    expect(await client.del(...keys)).toBe(keys.length);
   });
 });

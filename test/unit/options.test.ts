@@ -110,12 +110,12 @@ describe("bad options", () => {
     expect(error.message).not.toContain("s3cret-pw");
   });
 
-  // BUG D-2 (see the report): maxReplyLimits is passed to the decoder unchecked.
+  // Regression (bug D-2, fixed in ea5d33e): maxReplyLimits was passed to the decoder unchecked.
   it.each([
     ["a string", "big"],
     ["a negative limit", { maxBulkLength: -1 }],
     ["a non-number limit", { maxBulkLength: "1mb" }],
-  ])("[BUG D-2] maxReplyLimits as %s → ConfigError naming it", (_label, value) => {
+  ])("maxReplyLimits as %s → ConfigError naming it", (_label, value) => {
     const error = configErrorOf({ nodes: seeds, maxReplyLimits: value });
     expect(error.option).toBe("maxReplyLimits");
   });
