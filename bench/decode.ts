@@ -5,7 +5,7 @@
  * steadier medians on a busy machine).
  *
  * Rounds are interleaved (every contender once per round, in rotating order) so that
- * machine noise hits all of them alike; medians are reported.
+ * machine noise hits all of them alike; medians of CPU time are reported.
  *
  * In Buffer mode the two do different work: redis-parser hands out views of the socket
  * chunk (one kept value pins all 64 KiB of it), ours are private copies. The extra
@@ -181,10 +181,15 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/**
+ * CPU time of one run, in milliseconds: user + system time of this process (GC threads
+ * included). On a machine shared with other work it varies far less than wall time.
+ */
 function timeMs(run: () => void): number {
-  const start = process.hrtime.bigint();
+  const start = process.cpuUsage();
   run();
-  return Number(process.hrtime.bigint() - start) / 1e6;
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
 }
 
 function benchDecode(): void {
@@ -193,7 +198,7 @@ function benchDecode(): void {
   const megabytes = stream.length / 1e6;
   console.log(
     `decode: ${STREAM_REPLIES} replies, ${megabytes.toFixed(1)} MB in ${chunks.length} chunks of 64 KiB; ` +
-      `${ROUNDS} interleaved rounds, medians`,
+      `${ROUNDS} interleaved rounds, medians of CPU time`,
   );
   for (const [name, run] of contenders) {
     const replies = run(chunks); // warm-up, and a check that everyone sees the same replies
