@@ -4,8 +4,10 @@
  * `commandTimeout`; when the nodes are back, the same client works again.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseInfo } from "../../src/dev/cluster-view.js";
 import type { DevCluster } from "../../src/dev/index.js";
-import type { RedisCluster } from "../../src/index.js";
+import { delay, pollUntil } from "../../src/dev/poll.js";
+import { ClusterDownError, type RedisCluster } from "../../src/index.js";
 import {
   closeWithin,
   describeError,
@@ -145,6 +147,96 @@ describe("whole cluster down", () => {
     for (const port of ports) await dev.restartNode(port);
     await dev.waitForHealthy();
     await expectWorking(client, "after-restart");
+    expect(escaped.map(describeError)).toEqual([]);
+  });
+
+  it("a client created during the outage queues its commands and runs them when the nodes answer", async () => {
+    const dev = cluster();
+    const ports = livePorts(dev);
+    for (const port of ports) dev.pauseNode(port);
+    let outcomes: Promise<Timed[]>;
+    let cold: RedisCluster;
+    try {
+      cold = clients.create({ nodes: dev.seeds, commandTimeout: 3000 });
+      outcomes = timed(everyKind(cold, "cold"));
+      // Let the first topology request reach the paused nodes (no event for "sent").
+      await delay(200);
+      expect(cold.stats().offlineQueue).toBeGreaterThan(0);
+    } finally {
+      for (const port of ports) dev.resumeNode(port);
+    }
+    const failed = (await outcomes)
+      .filter((outcome) => outcome.error !== undefined)
+      .map((outcome) => `${outcome.label}: ${describeError(outcome.error)}`);
+    expect(failed).toEqual([]);
+    await dev.waitForHealthy();
+    expect(escaped.map(describeError)).toEqual([]);
+  });
+
+  it("maxOfflineQueue bounds what waits for an unreachable cluster: the rest fails at once", async () => {
+    const dev = cluster();
+    const ports = livePorts(dev);
+    for (const port of ports) dev.pauseNode(port);
+    try {
+      const client = clients.create({ nodes: dev.seeds, commandTimeout: 500, maxOfflineQueue: 5 });
+      const startedAt = performance.now();
+      const calls = Array.from({ length: 20 }, (_, i) =>
+        client.get(`offline:${i}`).then(
+          () => ({ error: undefined, elapsedMs: performance.now() - startedAt }),
+          (error: unknown) => ({ error, elapsedMs: performance.now() - startedAt }),
+        ),
+      );
+      const outcomes = await Promise.all(calls);
+      const refused = outcomes.filter(
+        (outcome) => outcome.error instanceof ClusterDownError && outcome.elapsedMs < 100,
+      );
+      expect(refused).toHaveLength(15);
+      for (const outcome of outcomes)
+        expect(isTypedError(outcome.error), describeError(outcome.error)).toBe(true);
+      expect(Math.max(...outcomes.map((outcome) => outcome.elapsedMs))).toBeLessThan(500 + TIMER_SLACK_MS);
+    } finally {
+      for (const port of ports) dev.resumeNode(port);
+    }
+    await dev.waitForHealthy();
+  });
+
+  it("a shard lost (primary and replica killed): ClusterDownError within the deadline, back after restart", async () => {
+    const dev = cluster();
+    const nodes = await dev.refresh();
+    const primary = nodes.find((node) => node.role === "primary")!;
+    const replica = nodes.find((node) => node.primaryId === primary.id)!;
+    const client = clients.create({ nodes: dev.seeds, commandTimeout: COMMAND_TIMEOUT_MS });
+    await client.connect();
+
+    await dev.killNode(replica.port);
+    await dev.killNode(primary.port);
+    const survivor = livePorts(dev)[0]!;
+    await pollUntil("the cluster to report itself down", 15_000, async () => {
+      const info = parseInfo(String(await dev.command(survivor, "CLUSTER", "INFO")));
+      return info.get("cluster_state") === "fail" ? undefined : "cluster_state is still ok";
+    });
+
+    const outcomes = await timed(everyKind(client, "shard-lost"));
+    expectTypedFailuresInTime(outcomes);
+    // Slots of the surviving shards answer CLUSTERDOWN: that is ClusterDownError, not a ReplyError.
+    const lostSlot = (label: string) => {
+      const slot = Number(label.split(" ")[1]);
+      return primary.slots.some(([start, end]) => slot >= start && slot <= end);
+    };
+    const survivingSingles = outcomes.filter(
+      (outcome) => /^(get|set) /.test(outcome.label) && !lostSlot(outcome.label),
+    );
+    expect(survivingSingles.length).toBeGreaterThan(0);
+    for (const outcome of survivingSingles) {
+      expect(outcome.error, `${outcome.label}: ${describeError(outcome.error)}`).toBeInstanceOf(
+        ClusterDownError,
+      );
+    }
+
+    await dev.restartNode(primary.port);
+    await dev.restartNode(replica.port);
+    await dev.waitForHealthy();
+    await expectWorking(client, "after-shard-back");
     expect(escaped.map(describeError)).toEqual([]);
   });
 
