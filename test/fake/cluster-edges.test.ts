@@ -1,0 +1,605 @@
+/**
+ * The cluster layer (executor, discovery, topology parsing) against clusters of fake
+ * nodes: redirections, retryable errors, odd endpoints, nodes that disagree, writes lost
+ * with their connection, and refresh storms — cases a real cluster will not produce on
+ * demand, made deterministic by scripting the fakes.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { keySlot } from "../../src/command/slot.js";
+import {
+  ClusterDownError,
+  ConnectionError,
+  MaxRedirectionsError,
+  RedisCluster,
+  type RedisClusterOptions,
+} from "../../src/index.js";
+import { describeError, isLeakedClusterReply, isTypedError } from "../helpers/client.js";
+import { waitFor } from "../helpers/wait.js";
+import {
+  close,
+  closeAllFakes,
+  clusterShardsReply,
+  delayed,
+  error,
+  FakeCluster,
+  type FakeServer,
+  type FakeShard,
+  OK,
+  sequence,
+  startFakeServer,
+} from "./resp-server.js";
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
+beforeAll(() => {
+  process.on("unhandledRejection", onUnhandled);
+});
+afterAll(() => {
+  process.off("unhandledRejection", onUnhandled);
+});
+
+const clients: RedisCluster[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.disconnect();
+  await closeAllFakes();
+  expect(unhandled.splice(0), "unhandled rejections").toEqual([]);
+});
+
+function client(nodes: string[], options: Omit<RedisClusterOptions, "nodes"> = {}): RedisCluster {
+  const cluster = new RedisCluster({ nodes, refreshInterval: 0, commandTimeout: 3000, ...options });
+  clients.push(cluster);
+  return cluster;
+}
+
+/** Resolves with the error a promise rejects with; fails the test if it resolves. */
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    const value = await promise;
+    throw new Error(`expected a rejection, got ${String(value)}`);
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+/** A key (`prefix:<n>`) whose slot `node` owns in `cluster`. */
+function keyOn(cluster: FakeCluster, node: FakeServer, prefix = "key"): string {
+  for (let i = 0; ; i++) {
+    const key = `${prefix}:${i}`;
+    if (cluster.ownerOf(keySlot(key)) === node) return key;
+  }
+}
+
+function nodeInfo(cluster: FakeCluster, node: FakeServer) {
+  return cluster.info.get(node)!;
+}
+
+// ── MOVED ───────────────────────────────────────────────────────────────────────────────
+
+describe("MOVED", () => {
+  it("to the node that sent it: that node's connection is reset and the command retried there, no loop", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a] = cluster.nodes as [FakeServer, FakeServer];
+    const key = keyOn(cluster, a);
+    a.handle("GET", sequence(error(`MOVED ${keySlot(key)} ${a.address}`), "v"));
+    const redis = client(cluster.seeds);
+    await redis.connect();
+    const connectionsBefore = a.connections.length;
+    expect(await redis.get(key)).toBe("v");
+    expect(a.count("GET")).toBe(2);
+    const gets = a.received("GET");
+    expect(gets[0]!.connection).not.toBe(gets[1]!.connection); // a fresh connection
+    expect(gets[0]!.connection.closed).toBe(true);
+    expect(a.connections.length).toBeGreaterThan(connectionsBefore);
+  });
+
+  it("[BUG E-8] to itself forever: a typed error within commandTimeout, not the raw MOVED reply", async () => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    const key = "self-loop";
+    a.handle("GET", error(`MOVED ${keySlot(key)} ${a.address}`));
+    const redis = client(cluster.seeds, { commandTimeout: 1500 });
+    await redis.connect();
+    const startedAt = performance.now();
+    const failure = await rejection(redis.get(key));
+    expect(performance.now() - startedAt).toBeLessThan(1500 + 200);
+    expect(isTypedError(failure), describeError(failure)).toBe(true);
+    // The retry after the reset carries the MOVED as its cause; when time runs out,
+    // #finalError hands that ReplyError to the user as is.
+    expect(isLeakedClusterReply(failure), describeError(failure)).toBe(false);
+  });
+
+  it("ping-pong between two nodes: MaxRedirectionsError after maxRedirections (16), 17 sends in all", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    cluster.routing = false;
+    const key = keyOn(cluster, a);
+    const slot = keySlot(key);
+    a.handle("GET", error(`MOVED ${slot} ${b.address}`));
+    b.handle("GET", error(`MOVED ${slot} ${a.address}`));
+    const redis = client(cluster.seeds);
+    await redis.connect();
+    const failure = await rejection(redis.get(key));
+    expect(failure, describeError(failure)).toBeInstanceOf(MaxRedirectionsError);
+    expect(a.count("GET") + b.count("GET")).toBe(17);
+    const last = a.count("GET") > b.count("GET") ? a : b;
+    expect((failure as MaxRedirectionsError).address).toBe(last.address);
+  });
+
+  it("maxRedirections: 3 gives up after 3 redirections (4 sends)", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    cluster.routing = false;
+    const key = keyOn(cluster, a);
+    a.handle("GET", error(`MOVED ${keySlot(key)} ${b.address}`));
+    b.handle("GET", error(`MOVED ${keySlot(key)} ${a.address}`));
+    const redis = client(cluster.seeds, { maxRedirections: 3 });
+    await redis.connect();
+    expect(await rejection(redis.get(key))).toBeInstanceOf(MaxRedirectionsError);
+    expect(a.count("GET") + b.count("GET")).toBe(4);
+  });
+
+  it("MOVED slot :port (empty host) goes to the host of the connection that answered", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    const redis = client(cluster.seeds);
+    await redis.connect();
+    const key = keyOn(cluster, a);
+    // b takes the slot over and announces no endpoint: a's MOVED says ":<port>".
+    nodeInfo(cluster, b).endpoint = "";
+    cluster.assign(keySlot(key), keySlot(key), 1);
+    b.store.set(key, Buffer.from("on b"));
+    const moves: Array<{ slot: number; from: string; to: string }> = [];
+    redis.on("moved", (move) => moves.push(move));
+    expect(await redis.get(key)).toBe("on b");
+    expect(a.received("GET")[0]!.toString()).toBe(`GET ${key}`);
+    expect(moves).toEqual([{ slot: keySlot(key), from: a.address, to: b.address }]);
+  });
+
+  it("[BUG E-4] MOVED to itself does not fail the other commands in flight on that connection", async () => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    a.handle("GET", sequence(error(`MOVED ${keySlot("going")} ${a.address}`), "v"));
+    a.handle("INCR", delayed(30, 1));
+    const redis = client(cluster.seeds);
+    await redis.connect();
+    // The INCR is written right behind the GET; the server executes it and answers.
+    const get = redis.get("going");
+    const incr = redis.incr("counter");
+    const [getResult, incrResult] = await Promise.allSettled([get, incr]);
+    expect(getResult).toEqual({ status: "fulfilled", value: "v" });
+    expect(a.count("INCR")).toBe(1);
+    // The server did run it; the client threw its reply away by resetting the socket.
+    expect(incrResult.status === "fulfilled" ? incrResult.value : describeError(incrResult.reason)).toBe(1);
+  });
+});
+
+// ── ASK ─────────────────────────────────────────────────────────────────────────────────
+
+describe("ASK", () => {
+  it("ASKING + the command on the target, the slot table untouched: the next command goes to the source again", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    const redis = client(cluster.seeds);
+    await redis.connect();
+    const key = keyOn(cluster, a);
+    const slot = keySlot(key);
+    a.handle("GET", sequence(error(`ASK ${slot} ${b.address}`), "from the source"));
+    b.store.set(key, Buffer.from("from the target"));
+    const asks: Array<{ slot: number; from: string; to: string }> = [];
+    redis.on("ask", (ask) => asks.push(ask));
+    expect(await redis.get(key)).toBe("from the target");
+    const atTarget = b.commands.map(String);
+    expect(atTarget.slice(-2)).toEqual(["ASKING", `GET ${key}`]);
+    expect(b.received("GET")[0]!.previous?.name).toBe("ASKING");
+    expect(asks).toEqual([{ slot, from: a.address, to: b.address }]);
+    expect(redis.topology!.shardOf(slot)!.primary.address).toBe(a.address);
+    expect(await redis.get(key)).toBe("from the source");
+    expect(a.count("GET")).toBe(2);
+    expect(b.count("ASKING")).toBe(1);
+  });
+
+  it("ASK slot :port (empty host) goes to the host of the connection that answered", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    const redis = client(cluster.seeds);
+    await redis.connect();
+    const key = keyOn(cluster, a);
+    a.handle("GET", sequence(error(`ASK ${keySlot(key)} :${b.port}`), "source"));
+    b.store.set(key, Buffer.from("target"));
+    expect(await redis.get(key)).toBe("target");
+  });
+});
+
+// ── retryable errors ────────────────────────────────────────────────────────────────────
+
+describe("TRYAGAIN, LOADING, CLUSTERDOWN, MASTERDOWN", () => {
+  it.each([
+    ["TRYAGAIN", "TRYAGAIN Multiple keys request during rehashing of slot"],
+    ["LOADING", "LOADING Redis is loading the dataset in memory"],
+    ["CLUSTERDOWN", "CLUSTERDOWN The cluster is down"],
+    ["MASTERDOWN", "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'"],
+    ["READONLY", "READONLY You can't write against a read only replica."],
+  ])("%s a few times, then OK: succeeds", async (_code, message) => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    a.handle("GET", sequence(error(message), error(message), error(message), "finally"));
+    const redis = client(cluster.seeds);
+    expect(await redis.get("k")).toBe("finally");
+    expect(a.count("GET")).toBe(4);
+  });
+
+  it.each([
+    ["CLUSTERDOWN", "CLUSTERDOWN The cluster is down"],
+    ["MASTERDOWN", "MASTERDOWN Link with MASTER is down"],
+  ])("%s forever: ClusterDownError within commandTimeout", async (_code, message) => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    a.handle("GET", error(message));
+    const redis = client(cluster.seeds, { commandTimeout: 400 });
+    await redis.connect();
+    const startedAt = performance.now();
+    const failure = await rejection(redis.get("k"));
+    const elapsed = performance.now() - startedAt;
+    expect(failure, describeError(failure)).toBeInstanceOf(ClusterDownError);
+    expect((failure as ClusterDownError).slot).toBe(keySlot("k"));
+    expect(elapsed).toBeLessThan(400 + 100);
+    expect(a.count("GET")).toBeGreaterThan(2); // it did retry
+  });
+
+  it.each([
+    ["TRYAGAIN", "TRYAGAIN Multiple keys request during rehashing of slot"],
+    ["LOADING", "LOADING Redis is loading the dataset in memory"],
+  ])(
+    "[BUG E-9] %s forever: a typed error within commandTimeout, not the raw server reply",
+    async (_code, message) => {
+      const cluster = await FakeCluster.start(1);
+      const [a] = cluster.nodes as [FakeServer];
+      a.handle("GET", error(message));
+      const redis = client(cluster.seeds, { commandTimeout: 300 });
+      await redis.connect();
+      const startedAt = performance.now();
+      const failure = await rejection(redis.get("k"));
+      expect(performance.now() - startedAt).toBeLessThan(300 + 100);
+      expect(isTypedError(failure), describeError(failure)).toBe(true);
+      expect(isLeakedClusterReply(failure), describeError(failure)).toBe(false);
+    },
+  );
+});
+
+// ── endpoints ───────────────────────────────────────────────────────────────────────────
+
+describe("unknown endpoints", () => {
+  /** Seeds spelt "localhost:<port>": the replier's host is then told apart from 127.0.0.1. */
+  function localhostSeed(node: FakeServer): string {
+    return `localhost:${node.port}`;
+  }
+
+  it('CLUSTER SHARDS endpoint "": the host the reply came from, with the port given', async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    nodeInfo(cluster, b).endpoint = "";
+    const redis = client([localhostSeed(a)]);
+    await redis.connect();
+    expect([...redis.topology!.nodes.keys()].sort()).toEqual([a.address, `localhost:${b.port}`].sort());
+    const key = keyOn(cluster, b);
+    b.store.set(key, Buffer.from("via the replier's host"));
+    expect(await redis.get(key)).toBe("via the replier's host");
+  });
+
+  it("[BUG E-6] CLUSTER SHARDS endpoint null: the host the reply came from (not the ip field)", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    nodeInfo(cluster, b).endpoint = null;
+    const redis = client([localhostSeed(a)]);
+    await redis.connect();
+    expect([...redis.topology!.nodes.keys()].sort()).toEqual([a.address, `localhost:${b.port}`].sort());
+  });
+
+  it('"?": the node is skipped — a replica is left out, a primary\'s slots are unserved', async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    const replica = await startFakeServer();
+    const [shardOfA, shardOfB] = cluster.shards() as [FakeShard, FakeShard];
+    const shards: FakeShard[] = [
+      {
+        ranges: shardOfA.ranges,
+        nodes: [
+          nodeInfo(cluster, a),
+          { id: "r".repeat(40), port: replica.port, endpoint: "?", ip: "127.0.0.1", role: "replica" },
+        ],
+      },
+      { ranges: shardOfB.ranges, nodes: [{ ...nodeInfo(cluster, b), endpoint: "?" }] },
+    ];
+    for (const node of cluster.nodes) node.handle("CLUSTER SHARDS", clusterShardsReply(shards));
+    const redis = client([a.address], { commandTimeout: 300 });
+    await redis.connect();
+    expect([...redis.topology!.nodes.keys()]).toEqual([a.address]);
+    expect(redis.topology!.shards).toHaveLength(1);
+    const failure = await rejection(redis.get(keyOn(cluster, b)));
+    expect(failure, describeError(failure)).toBeInstanceOf(ClusterDownError);
+    expect(b.commands).toHaveLength(0);
+    expect(replica.connections).toHaveLength(0);
+  });
+
+  it("CLUSTER SLOTS when CLUSTER SHARDS is unknown (Redis 6): same topology, null endpoint = the replier's host", async () => {
+    const cluster = await FakeCluster.start(3);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer, FakeServer];
+    for (const node of cluster.nodes) {
+      node.handle("CLUSTER SHARDS", error("ERR unknown subcommand 'SHARDS'. Try CLUSTER HELP."));
+    }
+    nodeInfo(cluster, b).endpoint = null;
+    const redis = client([localhostSeed(a)]);
+    await redis.connect();
+    expect(cluster.count("CLUSTER SLOTS")).toBe(1);
+    expect(redis.topology!.shards).toHaveLength(3);
+    expect(redis.topology!.nodes.has(`localhost:${b.port}`)).toBe(true);
+    for (const node of cluster.nodes) {
+      const key = keyOn(cluster, node, "slots");
+      node.store.set(key, Buffer.from(`on ${node.port}`));
+      expect(await redis.get(key)).toBe(`on ${node.port}`);
+    }
+    // Later refreshes go straight to CLUSTER SLOTS.
+    const shardsAsked = cluster.count("CLUSTER SHARDS");
+    const movedKey = keyOn(cluster, a, "after");
+    cluster.assign(0, 16383, 2);
+    expect(await redis.get(movedKey)).toBeNull();
+    await waitFor("a refresh", 2000, () => cluster.count("CLUSTER SLOTS") > 1);
+    expect(cluster.count("CLUSTER SHARDS")).toBe(shardsAsked);
+  });
+
+  it('CLUSTER SLOTS endpoint "?": the node is skipped', async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    for (const node of cluster.nodes) {
+      node.handle("CLUSTER SHARDS", error("ERR unknown subcommand 'SHARDS'. Try CLUSTER HELP."));
+    }
+    nodeInfo(cluster, b).endpoint = "?";
+    const redis = client([a.address]);
+    await redis.connect();
+    expect([...redis.topology!.nodes.keys()]).toEqual([a.address]);
+  });
+});
+
+// ── topology consensus ──────────────────────────────────────────────────────────────────
+
+describe("topology consensus", () => {
+  it("three nodes that disagree: the view two of them share wins, whatever order they are asked in", async () => {
+    const cluster = await FakeCluster.start(3);
+    const [a, b, c] = cluster.nodes as [FakeServer, FakeServer, FakeServer];
+    // c believes it owns everything; a and b describe the real, three-way split.
+    const loner: FakeShard[] = [{ ranges: [[0, 16383]], nodes: [nodeInfo(cluster, c)] }];
+    c.handle("CLUSTER SHARDS", clusterShardsReply(loner));
+    const expected = cluster.shards().map((shard) => shard.nodes[0]!.port);
+    for (let round = 0; round < 6; round++) {
+      const redis = client([a.address, b.address, c.address]);
+      await redis.connect();
+      expect(redis.topology!.primaries.map((node) => node.port)).toEqual(expected);
+    }
+  });
+
+  it("a tie: the view of the node with the highest cluster_current_epoch wins", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    const bOwnsAll: FakeShard[] = [{ ranges: [[0, 16383]], nodes: [nodeInfo(cluster, b)] }];
+    b.handle("CLUSTER SHARDS", clusterShardsReply(bOwnsAll));
+    a.handle("CLUSTER INFO", "cluster_state:ok\r\ncluster_current_epoch:5\r\n");
+    b.handle("CLUSTER INFO", "cluster_state:ok\r\ncluster_current_epoch:9\r\n");
+    for (let round = 0; round < 4; round++) {
+      const redis = client([a.address, b.address]);
+      await redis.connect();
+      expect(redis.topology!.primaries.map((node) => node.address)).toEqual([b.address]);
+    }
+  });
+
+  it("a view covering fewer slots, from one node only, does not replace the table; the same view from every node asked does", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    const redis = client([a.address], { minRefreshInterval: 0 });
+    await redis.connect();
+    expect(redis.topology!.coveredSlots).toBe(16384);
+    // a alone now says b's slots are unserved (a node that lost track of b, a cut reply).
+    const partial: FakeShard[] = [cluster.shards()[0]!];
+    a.handle("CLUSTER SHARDS", clusterShardsReply(partial));
+    b.handle("CLUSTER SHARDS", error("LOADING Redis is loading the dataset in memory"));
+    const asked = a.count("CLUSTER SHARDS");
+    a.handle("GET", sequence(error("CLUSTERDOWN The cluster is down"), "ok")); // triggers a refresh
+    expect(await redis.get(keyOn(cluster, a))).toBe("ok");
+    await waitFor("the refresh", 2000, () => a.count("CLUSTER SHARDS") > asked);
+    expect(redis.topology!.coveredSlots).toBe(16384);
+    const key = keyOn(cluster, b);
+    b.store.set(key, Buffer.from("b still serves"));
+    expect(await redis.get(key)).toBe("b still serves");
+
+    // Both agree on the smaller view: believed.
+    b.handle("CLUSTER SHARDS", clusterShardsReply(partial));
+    const seen = redis.topology;
+    a.handle("GET", sequence(error("CLUSTERDOWN The cluster is down"), "ok"));
+    expect(await redis.get(keyOn(cluster, a, "again"))).toBe("ok");
+    await waitFor("the smaller view to be installed", 2000, () => redis.topology !== seen);
+    expect(redis.topology!.coveredSlots).toBe(
+      cluster.shards()[0]!.ranges.reduce((n, [s, e]) => n + e - s + 1, 0),
+    );
+  });
+
+  it("[BUG E-7] after a smaller view was refused, the next refresh is not held back by minRefreshInterval ('look again soon')", async () => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    const redis = client([a.address], { minRefreshInterval: 400 });
+    await redis.connect();
+    a.handle("CLUSTER SHARDS", clusterShardsReply([{ ranges: [[0, 99]], nodes: [nodeInfo(cluster, a)] }]));
+    const clusterDownOnce = () => a.handle("GET", sequence(error("CLUSTERDOWN The cluster is down"), "ok"));
+    clusterDownOnce();
+    expect(await redis.get("k")).toBe("ok"); // triggers refresh 2 (deferred by the interval)
+    await waitFor("refresh 2", 2000, () => a.count("CLUSTER SHARDS") === 2);
+    // A PING behind the CLUSTER SHARDS on the same connection, then a macrotask: refresh 2
+    // has been read and judged.
+    await redis.nodes("primary")[0]!.ping();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(redis.topology!.coveredSlots).toBe(16384); // refused
+    const refusedAt = performance.now();
+    clusterDownOnce();
+    expect(await redis.get("k")).toBe("ok"); // triggers refresh 3
+    await waitFor("refresh 3", 2000, () => a.count("CLUSTER SHARDS") === 3);
+    // discovery.ts sets nextAllowedAt = 0 after refusing a smaller view ("look again soon"),
+    // but #start's finally overwrites it with the usual interval.
+    expect(performance.now() - refusedAt).toBeLessThan(200);
+  });
+});
+
+// ── writes and connection loss ──────────────────────────────────────────────────────────
+
+describe("a connection lost after a command was written", () => {
+  it("INCR (not idempotent): ConnectionError with outcomeUnknown, not retried — the server saw it once", async () => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    a.handle("INCR", close());
+    const redis = client(cluster.seeds);
+    await redis.connect();
+    const failure = await rejection(redis.incr("counter"));
+    expect(failure, describeError(failure)).toBeInstanceOf(ConnectionError);
+    expect((failure as ConnectionError).outcomeUnknown).toBe(true);
+    expect((failure as ConnectionError).address).toBe(a.address);
+    expect(failure.message).not.toContain("counter");
+    expect(a.count("INCR")).toBe(1);
+    a.unhandle("INCR");
+    expect(await redis.incr("counter")).toBe(1); // the client goes on
+    expect(a.count("INCR")).toBe(2);
+  });
+
+  it("SET NX (not idempotent either): outcomeUnknown, not retried", async () => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    a.handle("SET", close());
+    const redis = client(cluster.seeds);
+    await redis.connect();
+    const failure = await rejection(redis.set("k", "v", "NX"));
+    expect((failure as ConnectionError).outcomeUnknown).toBe(true);
+    expect(a.count("SET")).toBe(1);
+  });
+
+  it("GET: retried, succeeds", async () => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    a.handle("GET", sequence(close(), "v"));
+    const redis = client(cluster.seeds);
+    await redis.connect();
+    expect(await redis.get("k")).toBe("v");
+    expect(a.count("GET")).toBe(2);
+  });
+
+  it("plain SET (idempotent): retried, succeeds", async () => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    a.handle("SET", sequence(close(), OK));
+    const redis = client(cluster.seeds);
+    await redis.connect();
+    expect(await redis.set("k", "v")).toBe("OK");
+    expect(a.count("SET")).toBe(2);
+  });
+
+  it("retryUnsafeWrites: true: INCR retried", async () => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    a.handle("INCR", sequence(close(), 1));
+    const redis = client(cluster.seeds, { retryUnsafeWrites: true });
+    await redis.connect();
+    expect(await redis.incr("counter")).toBe(1);
+    expect(a.count("INCR")).toBe(2);
+  });
+
+  it("an INCR that never reached the socket (queued behind the broken one) is retried: it cannot have run", async () => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    a.handle("GET", sequence(close(), "v"));
+    const redis = client(cluster.seeds, { maxInFlight: 1 });
+    await redis.connect();
+    const get = redis.get("k");
+    const incr = redis.incr("counter"); // waits for room behind the GET
+    expect(await incr).toBe(1);
+    expect(await get).toBe("v");
+    expect(a.count("INCR")).toBe(1);
+  });
+});
+
+// ── nodes going away ────────────────────────────────────────────────────────────────────
+
+describe("nodes going away", () => {
+  it("a primary dies and another takes its slots: commands to those slots succeed without a new client", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    const redis = client(cluster.seeds, { minRefreshInterval: 0 });
+    await redis.connect();
+    const key = keyOn(cluster, a);
+    await a.close();
+    cluster.assign(0, 16383, 1);
+    b.store.set(key, Buffer.from("promoted"));
+    expect(await redis.get(key)).toBe("promoted");
+  });
+
+  it("every node down: a typed error within commandTimeout", async () => {
+    const cluster = await FakeCluster.start(2);
+    const redis = client(cluster.seeds, { commandTimeout: 500 });
+    await redis.connect();
+    await cluster.close();
+    const startedAt = performance.now();
+    const failure = await rejection(redis.get("k"));
+    expect(isTypedError(failure), describeError(failure)).toBe(true);
+    expect(performance.now() - startedAt).toBeLessThan(500 + 150);
+  });
+
+  it("[BUG E-5] the seed is down when the first command is issued and back soon after: the command succeeds within its timeout", async () => {
+    const seed = await startFakeServer();
+    const port = seed.port;
+    await seed.close();
+    const redis = client([`127.0.0.1:${port}`], { commandTimeout: 2000, minRefreshInterval: 50 });
+    const refused = new Promise((resolve) => redis.once("nodeError", resolve));
+    const reply = redis.get("k");
+    await refused;
+    // The node comes back long before the command's deadline.
+    const back = await startFakeServer(port);
+    back.handle(
+      "CLUSTER SHARDS",
+      clusterShardsReply([
+        {
+          ranges: [[0, 16383]],
+          nodes: [{ id: "a".repeat(40), port, endpoint: "127.0.0.1", ip: "127.0.0.1", role: "master" }],
+        },
+      ]),
+    );
+    back.store.set("k", Buffer.from("back"));
+    // Nothing retries the failed refresh for the command already waiting (onRefreshFailed
+    // is never called): it waits out its deadline and fails with the first refresh's error.
+    const outcome = await reply.catch(describeError);
+    expect(outcome).toBe("back");
+  });
+});
+
+// ── refresh storms ──────────────────────────────────────────────────────────────────────
+
+describe("refresh single flight", () => {
+  it("500 commands getting MOVED at once: one refresh, at most 3 CLUSTER SHARDS at the fakes", async () => {
+    const cluster = await FakeCluster.start(3);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer, FakeServer];
+    const redis = client(cluster.seeds);
+    await redis.connect();
+    const keys: string[] = [];
+    for (let i = 0; keys.length < 500; i++) {
+      const key = `storm:${i}`;
+      if (cluster.ownerOf(keySlot(key)) === a) keys.push(key);
+    }
+    // a's slots move to b; every one of the 500 GETs will get MOVED from a.
+    for (let slot = 0; slot < 16384; slot++) if (cluster.owners[slot] === 0) cluster.owners[slot] = 1;
+    for (const key of keys) b.store.set(key, Buffer.from(key));
+    const topologyAsked = cluster.count("CLUSTER SHARDS");
+    const refreshes = redis.stats().refreshes;
+    const before = redis.topology;
+    const values = await Promise.all(keys.map((key) => redis.get(key)));
+    expect(values).toEqual(keys);
+    expect(a.count("GET")).toBe(500);
+    await waitFor("the refresh to install the new table", 2000, () => redis.topology !== before);
+    const asked = cluster.count("CLUSTER SHARDS") - topologyAsked;
+    expect(asked).toBeGreaterThanOrEqual(1);
+    expect(asked).toBeLessThanOrEqual(3);
+    expect(redis.stats().refreshes - refreshes).toBe(1);
+  });
+});
