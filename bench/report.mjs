@@ -291,8 +291,12 @@ export function formatReport(report) {
   out.push(
     `rediscluster ${machine.clients.rediscluster ?? "?"} (${machine.commit}) · ${settings.cluster} · Redis ${machine.redisServer} · Node ${machine.node} · ${machine.cpuModel} × ${machine.cores}`,
     `${settings.rounds} interleaved round(s) × ${settings.durationMs} ms (+${settings.warmupMs} ms warm-up) per client and workload; median (min–max); ratio = rediscluster ÷ client`,
-    "",
   );
+  if (settings.batchPrimaries !== null) {
+    const { min, of } = settings.batchPrimaries;
+    out.push(`W4/W5 batches: 100 distinct keys each; the narrowest spans ${min} of ${of} primaries`);
+  }
+  out.push("");
   for (const workload of report.workloads) {
     const hasLatency = report.clients.some((client) => workload.clients[client.id]?.p50Ms !== undefined);
     out.push(

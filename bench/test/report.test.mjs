@@ -98,6 +98,14 @@ describe("memoryReport", () => {
 describe("formatReport", () => {
   const text = formatReport(sampleReport());
 
+  it("says what the numbers come from, and how wide the W4/W5 batches are", () => {
+    expect(text).toMatch(
+      /^rediscluster 0\.1\.0 \(abc1234\) · local 3\+3 dev cluster · Redis 7\.0\.15 · Node v20\.0\.0/,
+    );
+    expect(text).toContain("3 interleaved round(s) × 2000 ms (+500 ms warm-up)");
+    expect(text).toContain("the narrowest spans 3 of 3 primaries");
+  });
+
   it("prints one line per client with median (min–max), latency and ratio", () => {
     expect(text).toMatch(/^ {4}rediscluster +21,000 \(20,000–22,000\) +0\.040 +0\.100 *$/m);
     expect(text).toMatch(/^ {4}ioredis +19,000 \(18,000–20,000\) +0\.050 +0\.200 +1\.11×$/m);
