@@ -199,6 +199,15 @@ describe("a server that breaks the protocol", () => {
     expect(disconnects[0]!.message).toMatch(/nobody asked for/);
   });
 
+  it("a bulk string over decoderLimits.maxBulkLength: ProtocolError, socket closed, before the payload is read", async () => {
+    const fake = await startFakeServer();
+    fake.handle("GET", raw("$1048577\r\n"));
+    const connection = open(fake, { decoderLimits: { maxBulkLength: 1024 * 1024 } });
+    const failure = await rejection(request(connection, "GET", ["k"]));
+    expect(failure).toBeInstanceOf(ProtocolError);
+    await fake.connections[0]!.whenClosed;
+  });
+
   it("a RESP3 push frame between replies goes to onPush and leaves the FIFO aligned", async () => {
     const fake = await startFakeServer();
     const pushes: RespValue[][] = [];

@@ -610,7 +610,10 @@ export class FakeCluster {
   readonly nodes: FakeServer[];
   /** Index into `nodes` of the owner of each slot; -1 when nobody serves it. */
   readonly owners: Int16Array;
-  /** How each node describes itself in topology replies (edit to test odd endpoints). */
+  /**
+   * How each node announces itself in topology replies and in MOVED (edit to test odd
+   * endpoints, or an announced port that only a natMap turns into the real one).
+   */
   readonly info: Map<FakeServer, FakeNodeInfo>;
   /** False turns the MOVED guard off on every node. */
   routing = true;
@@ -704,8 +707,9 @@ export class FakeCluster {
     const owner = this.ownerOf(slot);
     if (owner === undefined) return error(`CLUSTERDOWN Hash slot not served`);
     if (owner === node) return undefined;
-    const endpoint = this.info.get(owner)!.endpoint ?? "";
-    return error(`MOVED ${slot} ${endpoint}:${owner.port}`);
+    // Redirections name the owner as it announces itself, as a real node does.
+    const announced = this.info.get(owner)!;
+    return error(`MOVED ${slot} ${announced.endpoint ?? ""}:${announced.port}`);
   }
 
   #clusterInfo(): string {
