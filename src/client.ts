@@ -31,7 +31,7 @@ import {
   resolveSubcommand,
 } from "./command/table.js";
 import { checkArgs, keyBytes } from "./command/validate.js";
-import { ArgumentError, ClosedError, CrossSlotError, type RedisClusterError } from "./errors.js";
+import { ArgumentError, ClosedError, CrossSlotError, RedisClusterError } from "./errors.js";
 import { type NormalizedOptions, normalizeOptions, type RedisClusterOptions } from "./options.js";
 import type { RedisArg } from "./resp/types.js";
 
@@ -127,6 +127,10 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
         await this.#health?.checkNew(topology);
       },
       onTopology: (topology, change) => this.#onTopology(topology, change),
+      onRefreshFailed: (error) => {
+        this.#executor.onRefreshFailed();
+        if (this.#ready && error instanceof RedisClusterError) this.#emitSafe("error", error);
+      },
       onPeriodicRefresh: (topology) => {
         if (this.#health) void this.#health.checkAll(topology);
       },
@@ -145,6 +149,7 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
       this.#router,
       {
         maxRedirections: o.maxRedirections,
+        mapAddress: o.mapAddress,
         retryUnsafeWrites: o.retryUnsafeWrites,
         maxOfflineQueue: o.maxOfflineQueue,
         retryBaseDelayMs: 10,

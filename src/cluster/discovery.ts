@@ -33,6 +33,8 @@ export interface DiscoveryOptions {
    * commands routed by it already know which replicas may serve.
    */
   prepare?(topology: Topology): Promise<void>;
+  /** Called when a refresh failed (no node answered, or the cluster serves nothing). */
+  onRefreshFailed?(error: Error): void;
   /** Called after a new topology is installed. */
   onTopology(topology: Topology, change: TopologyChange): void;
   /** Called after each periodic refresh, changed or not (health checks ride on it). */
@@ -67,6 +69,9 @@ export class Discovery {
   #nextAllowedAt = 0;
   #useClusterSlots = false;
   #closed = false;
+  /** Fingerprint of the last smaller view refused, accepted if it comes back. */
+  #refusedView: string | undefined;
+  #lookAgainSoon = false;
 
   constructor(options: DiscoveryOptions) {
     this.#options = options;
@@ -139,11 +144,14 @@ export class Discovery {
   }
 
   #start(): Promise<Topology> {
+    this.#lookAgainSoon = false;
     const running = this.#run().finally(() => {
       this.#running = undefined;
-      this.#nextAllowedAt = performance.now() + jitter(this.#minIntervalMs(), 0.25);
+      // A refused view is checked again at once (the next trigger is not held back).
+      const waitMs = this.#lookAgainSoon ? 0 : jitter(this.#minIntervalMs(), 0.25);
+      this.#nextAllowedAt = performance.now() + waitMs;
     });
-    running.catch(() => {});
+    running.catch((error: Error) => this.#options.onRefreshFailed?.(error));
     this.#running = running;
     return running;
   }
@@ -256,11 +264,20 @@ export class Discovery {
     if (covered === 0 && !unanimous) {
       throw new ClusterDownError(`${chosen.address} reports no slots served; keeping the current table`);
     }
-    if (current !== undefined && covered < current.coveredSlots && !unanimous) {
-      // Maybe a node that has not learned the whole cluster yet: keep what we have, look again soon.
-      this.#nextAllowedAt = 0;
+    const fingerprint = chosen.topology.fingerprint();
+    if (
+      current !== undefined &&
+      covered < current.coveredSlots &&
+      !unanimous &&
+      fingerprint !== this.#refusedView
+    ) {
+      // Maybe a node that has not learned the whole cluster yet, or a cut reply: keep what we
+      // have and look again soon; the same smaller view seen twice in a row is the truth.
+      this.#refusedView = fingerprint;
+      this.#lookAgainSoon = true;
       return current;
     }
+    this.#refusedView = undefined;
     await this.#options.prepare?.(chosen.topology);
     this.#install(chosen.topology);
     return chosen.topology;

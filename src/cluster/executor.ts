@@ -17,7 +17,7 @@
 import { type Command, NO_SLOT } from "../command/command.js";
 import { Gather, GatherPart } from "../command/gather.js";
 import { CommandFlag, isIdempotentCall } from "../command/table.js";
-import { formatAddress } from "../connection/address.js";
+import { formatAddress, type HostPort } from "../connection/address.js";
 import type { Connection } from "../connection/connection.js";
 import type { Sendable } from "../connection/types.js";
 import {
@@ -41,6 +41,8 @@ import type { Topology } from "./topology.js";
 
 export interface ExecutorOptions {
   maxRedirections: number;
+  /** natMap: the address a node announces → the one to connect to. */
+  mapAddress: (host: string, port: number) => HostPort;
   retryUnsafeWrites: boolean;
   maxOfflineQueue: number;
   /** First retry delay in ms; doubles per attempt up to `retryMaxDelayMs`. */
@@ -274,18 +276,19 @@ export class Executor {
       case "moved": {
         if (!this.#countRedirection(command, connection)) return;
         this.stats.moved++;
-        const host = outcome.host === "" ? connection.host : outcome.host;
-        const target = formatAddress(host, outcome.port);
+        const { host, port } = this.#redirectTarget(outcome, connection);
+        const target = formatAddress(host, port);
         this.#events.moved(outcome.slot, connection.address, target);
         this.#discovery.requestRefresh();
         if (target === connection.address) {
-          // A node that redirects to itself is about to go (managed services do this
-          // before closing): start over on a fresh connection rather than loop.
-          connection.reset("it answered MOVED to itself");
+          // A node that redirects to itself is about to drop this connection (managed
+          // services do this): retry on a fresh one rather than loop; what is in flight on
+          // the old one still gets its replies.
+          this.#registry.get(connection.address)?.renew(connection);
           this.#retryLater(command, error);
           return;
         }
-        const entry = this.#registry.ensure(host, outcome.port, "primary");
+        const entry = this.#registry.ensure(host, port, "primary");
         this.#discovery.current?.patchSlot(outcome.slot, {
           id: "",
           host: entry.host,
@@ -303,8 +306,8 @@ export class Executor {
       case "ask": {
         if (!this.#countRedirection(command, connection)) return;
         this.stats.ask++;
-        const host = outcome.host === "" ? connection.host : outcome.host;
-        const entry = this.#registry.ensure(host, outcome.port, "primary");
+        const { host, port } = this.#redirectTarget(outcome, connection);
+        const entry = this.#registry.ensure(host, port, "primary");
         this.#events.ask(outcome.slot, connection.address, entry.address);
         command.askAddress = entry.address;
         this.dispatch(command);
@@ -369,6 +372,14 @@ export class Executor {
   }
 
   // ── helpers ───────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Where a MOVED/ASK points, as we can reach it: an empty host (unknown endpoint) is the
+   * host that answered, and the announced address goes through natMap like the topology's.
+   */
+  #redirectTarget(outcome: { host: string; port: number }, connection: Connection): HostPort {
+    return this.#options.mapAddress(outcome.host === "" ? connection.host : outcome.host, outcome.port);
+  }
 
   #waitForTopology(command: Command): void {
     if (!this.#offline.push(command)) {
@@ -437,18 +448,21 @@ export class Executor {
     setTimeout(() => this.dispatch(command), jittered);
   }
 
-  /** The error a command ends with when its retries run out of time. */
+  /**
+   * The error a command ends with when its retries run out of time: never a raw cluster
+   * reply (MOVED, TRYAGAIN, LOADING, ...), which only the client is meant to see.
+   */
   #finalError(command: Command, cause: RedisClusterError): Error {
     if (cause instanceof ReplyError) {
-      if (cause.code === "CLUSTERDOWN" || cause.code === "MASTERDOWN") {
-        return new ClusterDownError(
-          `${command.displayName}: the cluster is down (${cause.message})`,
-          command.slot >= 0 ? command.slot : undefined,
-          { cause },
-        );
+      if (cause.code === "TRYAGAIN") {
+        // A multi-key command on a slot that stayed mid-migration for the whole budget.
+        return new TimeoutError(command.displayName, command.attempts, command.timeoutMs, { cause });
       }
-      cause.command = command.displayName;
-      return cause;
+      return new ClusterDownError(
+        `${command.displayName}: slot ${command.slot} was not served within ${command.timeoutMs} ms (${cause.message})`,
+        command.slot >= 0 ? command.slot : undefined,
+        { cause },
+      );
     }
     if (cause instanceof ConnectionError) {
       return new ConnectionError(

@@ -61,6 +61,17 @@ export class NodeEntry {
     void old?.close();
   }
 
+  /**
+   * Retires `connection` if it is this node's current one: it finishes what it has in
+   * flight, and the next command opens a fresh one. For a node that answered MOVED to
+   * itself (managed services do this before dropping a connection).
+   */
+  renew(connection: Connection): void {
+    if (this.#connection !== connection) return;
+    this.#connection = undefined;
+    void connection.close();
+  }
+
   /** A dedicated connection for one blocking command; closed by the caller when done. */
   openDedicatedConnection(): Connection {
     return this.#registry.openConnection(this);

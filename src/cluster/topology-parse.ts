@@ -86,7 +86,9 @@ function readShardsNode(fields: Map<string, RespValue>, context: ParseContext): 
   const tlsPort = optionalInteger(fields.get("tls-port"));
   const port = context.tls && tlsPort !== undefined ? tlsPort : (plainPort ?? tlsPort);
   if (port === undefined) throw new TopologyParseError("CLUSTER SHARDS: a node has no port");
-  const host = resolveEndpoint(fields.get("endpoint") ?? fields.get("ip"), context);
+  // `endpoint` is the preferred address; null or "" there means "the host you asked", so the
+  // `ip` field is only a stand-in for servers that send no endpoint field at all.
+  const host = resolveEndpoint(fields.has("endpoint") ? fields.get("endpoint") : fields.get("ip"), context);
   if (host === undefined) return undefined;
   const mapped = context.mapAddress(host, port);
   const role = text(fields.get("role"));

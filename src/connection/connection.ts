@@ -39,6 +39,9 @@ import { formatAddress } from "./address.js";
 import { Queue } from "./queue.js";
 import type { ConnectionOptions, ConnectionState, Sendable } from "./types.js";
 
+/** After a graceful close, how long an ended socket may wait for the server's FIN. */
+const CLOSE_GRACE_MS = 1000;
+
 /** Flush at once, without waiting for the end of the tick, past this many pending bytes. */
 const FLUSH_THRESHOLD_BYTES = 64 * 1024;
 
@@ -163,8 +166,12 @@ export class Connection {
       return;
     }
     if (this.#state === "idle" && !this.#connectNow(command)) return;
-    if (this.#state === "ready" && this.#waiting.length === 0) {
-      // Both at once, past maxInFlight if need be: the pair must not be split.
+    if (
+      this.#state === "ready" &&
+      this.#waiting.length === 0 &&
+      this.#inFlight.length < this.options.maxInFlight
+    ) {
+      // Both at once (the pair may end one over the limit): it must not be split.
       this.#encode(ASKING);
       this.#encode(command);
     } else {
@@ -288,7 +295,9 @@ export class Connection {
       try {
         this.#decoder.feed(chunk);
       } catch (error) {
-        failure = this.#asProtocolError(error);
+        // Done with this socket now, not at its 'close' event: a command sent meanwhile must
+        // not be queued behind the broken stream (and later counted as written).
+        if (socket === this.#socket) this.#onSocketClosed(this.#asProtocolError(error));
         socket.destroy();
       }
     });
@@ -407,10 +416,9 @@ export class Connection {
   #drainWaiting(): void {
     const limit = this.options.maxInFlight;
     while (this.#waiting.length > 0 && this.#state !== "connecting") {
-      const next = this.#waiting.peek()!;
-      // An ASKING entry and its command move together, whatever the limit.
-      if (this.#inFlight.length >= limit && next !== ASKING) break;
-      this.#waiting.shift();
+      if (this.#inFlight.length >= limit) break;
+      // An ASKING entry and its command move together: the pair may end one over the limit.
+      const next = this.#waiting.shift()!;
       this.#encode(next);
       if (next === ASKING) {
         const command = this.#waiting.shift();
@@ -474,6 +482,7 @@ export class Connection {
       command.expire(this);
     }
     if (this.#waiting.length > 0) next = Math.min(next, this.#expireWaiting(now));
+    if (this.#state === "closing" && this.#endIfDrained()) return;
     if (stalled && this.#socket !== undefined) {
       const quietMs = Math.round(now - this.#lastReadAt);
       this.reset(`${this.address} answered nothing for ${quietMs} ms`);
@@ -554,16 +563,24 @@ export class Connection {
     for (const command of this.#waiting.drain()) command.fail(error, false, this);
   }
 
-  #endIfDrained(): void {
-    if (this.#state !== "closing" || this.#inFlight.length > 0 || this.#waiting.length > 0) return;
+  /**
+   * Finishes a graceful close once nobody waits for a reply: every in-flight entry is
+   * answered or a tombstone (an expired command), and nothing waits to be sent. The socket is
+   * ended, not awaited: a stalled or paused node never sends its FIN, so it is destroyed
+   * after a grace period instead.
+   */
+  #endIfDrained(): boolean {
+    if (this.#state !== "closing" || this.#waiting.length > 0) return false;
+    for (let i = 0; i < this.#inFlight.length; i++) if (this.#inFlight.at(i) !== TOMBSTONE) return false;
     const socket = this.#socket;
-    if (socket === undefined) {
-      this.#state = "closed";
-      this.#finishClose();
-      return;
+    this.#socket = undefined; // its 'close' event is no longer ours
+    this.#inFlight.drain();
+    if (socket !== undefined) {
+      socket.end();
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
     }
-    // 'close' follows; #onSocketClosed sees state "closing" and finishes.
-    socket.end();
+    this.#finishClose();
+    return true;
   }
 
   #finishClose(): void {

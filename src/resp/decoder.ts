@@ -245,13 +245,15 @@ export class RespDecoder {
         return;
       }
       let consumed = this.#parseWindow(chunk, pos, Math.min(windowBytes, end - pos), epoch);
+      if (this.#epoch !== epoch) return;
       windowBytes = Math.min(windowBytes * 2, WINDOW_BYTES);
       if (consumed === 0 && !this.#stringsNext()) {
         consumed = this.#parseWindow(chunk, pos, this.#tokenBytes(chunk, pos), epoch);
+        if (this.#epoch !== epoch) return;
         // Only hostile input gets here (a bulk header whose payload does not end where it says).
         if (consumed === 0) consumed = this.#parseWindow(chunk, pos, end - pos, epoch);
+        if (this.#epoch !== epoch) return;
       }
-      if (this.#epoch !== epoch) return;
       pos += consumed;
     }
   }
