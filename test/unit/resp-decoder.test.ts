@@ -504,6 +504,26 @@ describe("RespDecoder: state and the handler", () => {
     expect(replies).toEqual(["a", "reset", "b"]);
   });
 
+  it("reset() from inside the handler drops the rest of the chunk in Buffer mode too", () => {
+    const replies: RespValue[] = [];
+    const decoder: RespDecoder = new RespDecoder({
+      wantsBuffers: () => true,
+      onReply: (value) => {
+        replies.push(value);
+        if (replies.length === 300) decoder.reset();
+      },
+      onPush: () => {},
+    });
+    // Long enough for several copy windows; the reset comes in the middle of them.
+    const wire = Buffer.concat(Array.from({ length: 1000 }, (_, i) => encodeReply(`value-${i}`, 3)));
+    decoder.feed(wire);
+    expect(replies).toHaveLength(300);
+    expect(decoder.bufferedBytes).toBe(0);
+    decoder.feed(Buffer.from("$1\r\nz\r\n"));
+    expect(replies).toHaveLength(301);
+    expect(replies[300]).toEqual(Buffer.from("z"));
+  });
+
   it("an exception from the handler propagates and stops the decoder", () => {
     const decoder = new RespDecoder({
       wantsBuffers: () => false,
