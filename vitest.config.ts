@@ -5,7 +5,8 @@ import { defineConfig } from "vitest/config";
 // redis-server processes need too.
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    // The bench's own unit tests (parsing, statistics, report, chart) need no cluster.
+    include: ["test/**/*.test.ts", "bench/test/**/*.test.mjs"],
     globalSetup: ["test/global-setup.ts"],
     fileParallelism: false,
     pool: "forks",
