@@ -259,9 +259,9 @@ describe("whole cluster down", () => {
     expect(escaped.map(describeError)).toEqual([]);
   });
 
-  // BUG D-3 (see the report): fails until src/ is fixed. A graceful close ends each socket
-  // with end() and waits for the peer's FIN, which a node that answers nothing never sends.
-  it("[BUG D-3] close() ends in bounded time while every node is paused", async () => {
+  // Regression (bug D-3, fixed in a19bff7): a graceful close ended each socket with end()
+  // and waited for the peer's FIN, which a node that answers nothing never sends.
+  it("close() ends in bounded time while every node is paused", async () => {
     const dev = cluster();
     const idle = clients.create({ nodes: dev.seeds, commandTimeout: COMMAND_TIMEOUT_MS });
     await idle.connect();

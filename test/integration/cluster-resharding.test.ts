@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { DevCluster, DevNode } from "../../src/dev/index.js";
 import { delay, pollUntil } from "../../src/dev/poll.js";
 import type { RedisCluster, TopologyChange } from "../../src/index.js";
-import { describeError, useClients } from "../helpers/client.js";
+import { describeError, isLeakedClusterReply, isTypedError, useClients } from "../helpers/client.js";
 import { withDevCluster } from "../helpers/cluster.js";
 import { keyInSlot, slotsOfRanges } from "../helpers/keys.js";
 import { LoadLoop } from "../helpers/load.js";
@@ -112,6 +112,25 @@ describe("a multi-key command on a half-migrated slot", () => {
     expect(await counting).toBe(keys.length);
     expect(client.stats().retries).toBeGreaterThan(retriesBefore);
     expect(await client.del(...keys)).toBe(keys.length);
+  });
+  it("fails with a typed error, not a raw TRYAGAIN, when the migration outlasts its deadline", async () => {
+    const dev = cluster();
+    const [source, target] = await primaries(dev);
+    const slot = source!.slots[0]![0] + 300;
+    const keys = Array.from({ length: 6 }, (_, i) => keyInSlot(slot, `stuck-${i}`));
+    const client = clients.create({ nodes: dev.seeds, commandTimeout: 500 });
+    await client.mset(...keys.flatMap((key) => [key, key]));
+    await dev.beginSlotMigration(source!.port, target!.port, slot, 3);
+    try {
+      const startedAt = performance.now();
+      const error = await client.mget(...keys).catch((e: unknown) => e);
+      expect(performance.now() - startedAt).toBeLessThan(500 + 300);
+      expect(isTypedError(error) && !isLeakedClusterReply(error), describeError(error)).toBe(true);
+    } finally {
+      await dev.finishMigration(source!.port, target!.port, slot);
+    }
+    expect(await client.mget(...keys)).toEqual(keys);
+    await client.del(...keys);
   });
 });
 
