@@ -93,7 +93,7 @@ describe("MOVED", () => {
     expect(a.connections.length).toBeGreaterThan(connectionsBefore);
   });
 
-  it("[BUG E-8] to itself forever: a typed error within commandTimeout, not the raw MOVED reply", async () => {
+  it("to itself forever: a typed error within commandTimeout, not the raw MOVED reply (was E-8)", async () => {
     const cluster = await FakeCluster.start(1);
     const [a] = cluster.nodes as [FakeServer];
     const key = "self-loop";
@@ -104,8 +104,7 @@ describe("MOVED", () => {
     const failure = await rejection(redis.get(key));
     expect(performance.now() - startedAt).toBeLessThan(1500 + 200);
     expect(isTypedError(failure), describeError(failure)).toBe(true);
-    // The retry after the reset carries the MOVED as its cause; when time runs out,
-    // #finalError hands that ReplyError to the user as is.
+    // A MOVED is the client's to handle: out of time, the user gets a client error, not it.
     expect(isLeakedClusterReply(failure), describeError(failure)).toBe(false);
   });
 
@@ -156,7 +155,7 @@ describe("MOVED", () => {
     expect(moves).toEqual([{ slot: keySlot(key), from: a.address, to: b.address }]);
   });
 
-  it("[BUG E-4] MOVED to itself does not fail the other commands in flight on that connection", async () => {
+  it("MOVED to itself does not fail the other commands in flight on that connection (was E-4)", async () => {
     const cluster = await FakeCluster.start(1);
     const [a] = cluster.nodes as [FakeServer];
     a.handle("GET", sequence(error(`MOVED ${keySlot("going")} ${a.address}`), "v"));
@@ -169,7 +168,7 @@ describe("MOVED", () => {
     const [getResult, incrResult] = await Promise.allSettled([get, incr]);
     expect(getResult).toEqual({ status: "fulfilled", value: "v" });
     expect(a.count("INCR")).toBe(1);
-    // The server did run it; the client threw its reply away by resetting the socket.
+    // The server ran it and answered: renewing the connection must not throw that reply away.
     expect(incrResult.status === "fulfilled" ? incrResult.value : describeError(incrResult.reason)).toBe(1);
   });
 });
@@ -251,7 +250,7 @@ describe("TRYAGAIN, LOADING, CLUSTERDOWN, MASTERDOWN", () => {
     ["TRYAGAIN", "TRYAGAIN Multiple keys request during rehashing of slot"],
     ["LOADING", "LOADING Redis is loading the dataset in memory"],
   ])(
-    "[BUG E-9] %s forever: a typed error within commandTimeout, not the raw server reply",
+    "%s forever: a typed error within commandTimeout, not the raw server reply (was E-9)",
     async (_code, message) => {
       const cluster = await FakeCluster.start(1);
       const [a] = cluster.nodes as [FakeServer];
@@ -287,7 +286,7 @@ describe("unknown endpoints", () => {
     expect(await redis.get(key)).toBe("via the replier's host");
   });
 
-  it("[BUG E-6] CLUSTER SHARDS endpoint null: the host the reply came from (not the ip field)", async () => {
+  it("CLUSTER SHARDS endpoint null: the host the reply came from (not the ip field) (was E-6)", async () => {
     const cluster = await FakeCluster.start(2);
     const [a, b] = cluster.nodes as [FakeServer, FakeServer];
     nodeInfo(cluster, b).endpoint = null;
@@ -389,7 +388,7 @@ describe("natMap (nodes announcing addresses the client cannot reach as such)", 
     expect(await redis.get(key)).toBe("behind nat");
   });
 
-  it("[BUG E-10] a MOVED target goes through natMap", async () => {
+  it("a MOVED target goes through natMap (was E-10)", async () => {
     const { cluster, a, b, natMap } = await announcedBehindNat();
     const redis = client(cluster.seeds, { natMap });
     await redis.connect();
@@ -402,7 +401,7 @@ describe("natMap (nodes announcing addresses the client cannot reach as such)", 
     expect(moves).toEqual([b.address]);
   });
 
-  it("[BUG E-10] an ASK target goes through natMap", async () => {
+  it("an ASK target goes through natMap (was E-10)", async () => {
     const { cluster, a, b, natMap } = await announcedBehindNat();
     const redis = client(cluster.seeds, { natMap, commandTimeout: 1000 });
     await redis.connect();
@@ -484,6 +483,28 @@ describe("topology consensus", () => {
     expect(redis.topology!.coveredSlots).toBe(
       cluster.shards()[0]!.ranges.reduce((n, [s, e]) => n + e - s + 1, 0),
     );
+  });
+
+  it("[BUG E-11] an inconsistent view (two primaries claiming the same slots) does not replace a good table", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    const redis = client([a.address], { minRefreshInterval: 0 });
+    await redis.connect();
+    const good = redis.topology!;
+    // b keeps its half while a (listed last, so a naive table build lets it win) claims
+    // every slot: b's slots are claimed twice.
+    const overlapping: FakeShard[] = [
+      { ranges: cluster.shards()[1]!.ranges, nodes: [nodeInfo(cluster, b)] },
+      { ranges: [[0, 16383]], nodes: [nodeInfo(cluster, a)] },
+    ];
+    for (const node of cluster.nodes) node.handle("CLUSTER SHARDS", clusterShardsReply(overlapping));
+    const asked = cluster.count("CLUSTER SHARDS");
+    a.handle("GET", sequence(error("CLUSTERDOWN The cluster is down"), "ok"));
+    expect(await redis.get(keyOn(cluster, a))).toBe("ok");
+    await waitFor("the refresh", 2000, () => cluster.count("CLUSTER SHARDS") > asked);
+    await redis.nodes("primary")[0]!.ping(); // the reply has been read and judged
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(redis.topology!.fingerprint()).toBe(good.fingerprint());
   });
 
   it("after a smaller view was refused, the next refresh is not held back by minRefreshInterval ('look again soon', was E-7)", async () => {
@@ -613,7 +634,7 @@ describe("nodes going away", () => {
     expect(performance.now() - startedAt).toBeLessThan(500 + 150);
   });
 
-  it("[BUG E-5] the seed is down when the first command is issued and back soon after: the command succeeds within its timeout", async () => {
+  it("the seed is down when the first command is issued and back soon after: the command succeeds within its timeout (was E-5)", async () => {
     const seed = await startFakeServer();
     const port = seed.port;
     await seed.close();
@@ -633,8 +654,7 @@ describe("nodes going away", () => {
       ]),
     );
     back.store.set("k", Buffer.from("back"));
-    // Nothing retries the failed refresh for the command already waiting (onRefreshFailed
-    // is never called): it waits out its deadline and fails with the first refresh's error.
+    // The failed refresh is tried again while a command waits for a topology.
     const outcome = await reply.catch(describeError);
     expect(outcome).toBe("back");
   });

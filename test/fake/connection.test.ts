@@ -286,7 +286,7 @@ describe("a server that breaks the protocol", () => {
     });
   });
 
-  it("[BUG E-3] a command sent after a protocol error, before the socket's close event, fails as unsent (it never left)", async () => {
+  it("a command sent after a protocol error, before the socket's close event, fails as unsent (it never left) (was E-3)", async () => {
     const fake = await startFakeServer();
     fake.handle("GET", sequence("first", raw("?oops\r\n")));
     const connection = open(fake);
@@ -511,7 +511,7 @@ describe("sendAsking", () => {
     expectAskingPairs(fake, asked);
   });
 
-  it("[BUG E-2] ASKING pairs respect maxInFlight: at most one over the limit (the pair's second half), never more", async () => {
+  it("ASKING pairs respect maxInFlight: at most one over the limit (the pair's second half), never more (was E-2)", async () => {
     const fake = await startFakeServer();
     fake.handle("GET", (command) => delayed(3, command.argv[0]!));
     const connection = open(fake, { maxInFlight: 2 });
@@ -645,7 +645,7 @@ describe("close, destroy, idle", () => {
     expect(await rejection(request(connection, "PING"))).toBeInstanceOf(ClosedError);
   });
 
-  it("[BUG E-1] close() finishes when the server stalls: an in-flight command expires and close() resolves soon after", async () => {
+  it("close() finishes when the server stalls: an in-flight command expires and close() resolves soon after (was E-1)", async () => {
     const fake = await startFakeServer();
     fake.handle("GET", STALL);
     const connection = open(fake, { stallTimeoutMs: 10_000 });
