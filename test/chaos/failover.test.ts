@@ -196,4 +196,33 @@ describe("failover under load", () => {
     await dev.restartNode(victim.port);
     await dev.waitForHealthy();
   });
+
+  // BUG D-6 (see the report): fails until src/ is fixed. Commands that failed on the dead
+  // primary are each retried after their own jittered backoff, so they reach the promoted
+  // replica in a random order.
+  it("[BUG D-6] keeps the order of commands on one slot across retries after the primary dies", async () => {
+    const dev = cluster();
+    const { replica: heir, primary: victim } = replicaWithPrimary(await dev.refresh());
+    const slot = victim.slots[0]![0] + 5;
+    const list = keyInSlot(slot, "order-after-kill");
+    const client = clients.create({ nodes: dev.seeds, commandTimeout: 10_000 });
+    await client.connect();
+    await client.del(list);
+
+    // Let the client see the connection fail before issuing, so that nothing is ambiguous:
+    // every RPUSH below is refused, never sent, hence safe to retry.
+    const sawFailure = new Promise<void>((resolve) => client.once("nodeError", () => resolve()));
+    await dev.killNode(victim.port);
+    await sawFailure;
+    const pushes = Array.from({ length: 50 }, (_, i) => client.rpush(list, String(i)));
+    const lengths = await Promise.all(pushes);
+    await everyNodeSeesPrimary(dev, heir.id, victim.port);
+    expect({ lengths, list: await client.lrange(list, 0, -1) }).toEqual({
+      lengths: Array.from({ length: 50 }, (_, i) => i + 1),
+      list: Array.from({ length: 50 }, (_, i) => String(i)),
+    });
+
+    await dev.restartNode(victim.port);
+    await dev.waitForHealthy();
+  });
 });

@@ -132,6 +132,33 @@ describe("a multi-key command on a half-migrated slot", () => {
     expect(await client.mget(...keys)).toEqual(keys);
     await client.del(...keys);
   });
+  // BUG D-5 (see the report): fails until src/ is fixed. The DEL gets TRYAGAIN and is
+  // retried after a backoff; the RPUSH issued after it runs at once, so the DEL, retried once
+  // the migration ends, deletes what the RPUSH wrote.
+  it("[BUG D-5] keeps the order of commands on the slot across a TRYAGAIN retry", async () => {
+    const dev = cluster();
+    const [source, target] = await primaries(dev);
+    const slot = source!.slots[0]![0] + 400;
+    const list = keyInSlot(slot, "order-list");
+    const moved = keyInSlot(slot, "order-moved");
+    const client = clients.create({ nodes: dev.seeds, commandTimeout: 5000 });
+    await client.rpush(list, "old");
+    await client.set(moved, "x");
+    await dev.beginSlotMigration(source!.port, target!.port, slot, 0);
+    await dev.command(source!.port, "MIGRATE", "127.0.0.1", target!.port, "", 0, 5000, "KEYS", moved);
+
+    // In this order: the DEL spans both sides of the migration, the RPUSH only the source.
+    const deleted = client.del(list, moved);
+    const pushed = client.rpush(list, "new");
+    const pushedLength = await pushed;
+    await dev.finishMigration(source!.port, target!.port, slot);
+    expect({ deleted: await deleted, pushedLength, list: await client.lrange(list, 0, -1) }).toEqual({
+      deleted: 2,
+      pushedLength: 1,
+      list: ["new"],
+    });
+    await client.del(list);
+  });
 });
 
 describe("refresh storm", () => {
