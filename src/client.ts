@@ -297,10 +297,12 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   async close(): Promise<void> {
     if (this.#state !== "open") return;
     this.#state = "closing";
+    // Commands in flight get their replies; anything that would start a new attempt
+    // (a retry, a redirection, a command waiting for the cluster) ends with ClosedError.
+    this.#executor.closed = true;
     this.#discovery.close();
     this.#executor.failPending(new ClosedError("the client was closed before this command could complete"));
     await this.#registry.closeAll();
-    this.#executor.closed = true;
     this.#state = "closed";
   }
 

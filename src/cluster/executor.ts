@@ -94,6 +94,8 @@ export class Executor {
   #options: ExecutorOptions;
   #events: ExecutorEvents;
   #offline: OfflineQueue<Command | CommandBatch>;
+  /** Commands waiting to be resent, per slot (or alone, keyed by themselves, for keyless ones). */
+  #retrying = new Map<number | Command, Command[]>();
   /** Connections of blocking commands in flight, destroyed on close. */
   #dedicated = new Set<Connection>();
 
@@ -145,8 +147,14 @@ export class Executor {
       command.completeError(new ClosedError());
       return;
     }
-    if (command.attempts === 0) this.stats.commands++;
-    else if (performance.now() >= command.deadlineAt) {
+    if (command.attempts === 0) {
+      const retrying = command.slot >= 0 ? this.#retrying.get(command.slot) : undefined;
+      if (retrying !== undefined && command.pinnedAddress === undefined) {
+        retrying.push(command); // behind the retries of its slot
+        return;
+      }
+      this.stats.commands++;
+    } else if (performance.now() >= command.deadlineAt) {
       this.#timeout(command);
       return;
     }
@@ -260,6 +268,9 @@ export class Executor {
     }
     for (const connection of this.#dedicated) connection.destroy(error);
     this.#dedicated.clear();
+    // Their timers find nothing left to resend.
+    for (const waiting of this.#retrying.values())
+      for (const command of waiting.splice(0)) command.completeError(error);
   }
 
   // ── outcomes ──────────────────────────────────────────────────────────────────────────
@@ -436,6 +447,11 @@ export class Executor {
     this.dispatch(command);
   }
 
+  /**
+   * Resends a command after a backoff, if that still fits its deadline. Commands of one slot
+   * wait together, in the order their failures came back, and are resent in that order; a
+   * new command for that slot waits behind them, so nothing issued later overtakes a retry.
+   */
   #retryLater(command: Command, cause: RedisClusterError): void {
     const exponent = Math.min(command.attempts, 16);
     const delayMs = Math.min(this.#options.retryMaxDelayMs, this.#options.retryBaseDelayMs * 2 ** exponent);
@@ -445,7 +461,19 @@ export class Executor {
       return;
     }
     this.stats.retries++;
-    setTimeout(() => this.dispatch(command), jittered);
+    const slot = command.slot;
+    const key = slot >= 0 && command.pinnedAddress === undefined ? slot : command;
+    let waiting = this.#retrying.get(key);
+    if (waiting === undefined) {
+      waiting = [];
+      this.#retrying.set(key, waiting);
+      const resend = waiting;
+      setTimeout(() => {
+        this.#retrying.delete(key);
+        for (const next of resend) this.dispatch(next);
+      }, jittered);
+    }
+    waiting.push(command);
   }
 
   /**

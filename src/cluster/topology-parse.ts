@@ -48,7 +48,7 @@ export function parseClusterShards(reply: RespValue, context: ParseContext): Sha
     // slots (a new, empty primary) still counts, so that its replicas are known.
     if (primary !== undefined) shards.push({ primary, replicas, ranges });
   }
-  return shards;
+  return checkDisjoint(shards, "CLUSTER SHARDS");
 }
 
 export function parseClusterSlots(reply: RespValue, context: ParseContext): Shard[] {
@@ -78,7 +78,26 @@ export function parseClusterSlots(reply: RespValue, context: ParseContext): Shar
       }
     }
   }
-  return [...byPrimary.values()];
+  return checkDisjoint([...byPrimary.values()], "CLUSTER SLOTS");
+}
+
+/**
+ * A node's own table gives each slot one owner; a reply where two primaries claim a slot is
+ * not one to route by (a buggy server or proxy), whatever the order of its entries.
+ */
+function checkDisjoint(shards: Shard[], command: string): Shard[] {
+  const owner = new Int32Array(SLOT_COUNT).fill(-1);
+  shards.forEach((shard, index) => {
+    for (const [start, end] of shard.ranges) {
+      for (let slot = start; slot <= end; slot++) {
+        if (owner[slot] !== -1 && owner[slot] !== index) {
+          throw new TopologyParseError(`${command}: slot ${slot} is claimed by two primaries`);
+        }
+        owner[slot] = index;
+      }
+    }
+  });
+  return shards;
 }
 
 function readShardsNode(fields: Map<string, RespValue>, context: ParseContext): ClusterNode | undefined {

@@ -485,7 +485,7 @@ describe("topology consensus", () => {
     );
   });
 
-  it("[BUG E-11] an inconsistent view (two primaries claiming the same slots) does not replace a good table", async () => {
+  it("an inconsistent view (two primaries claiming the same slots) does not replace a good table", async () => {
     const cluster = await FakeCluster.start(2);
     const [a, b] = cluster.nodes as [FakeServer, FakeServer];
     const redis = client([a.address], { minRefreshInterval: 0 });
