@@ -197,10 +197,10 @@ describe("failover under load", () => {
     await dev.waitForHealthy();
   });
 
-  // BUG D-6 (see the report): fails until src/ is fixed. Commands that failed on the dead
-  // primary are each retried after their own jittered backoff, so they reach the promoted
-  // replica in a random order.
-  it("[BUG D-6] keeps the order of commands on one slot across retries after the primary dies", async () => {
+  // Regression (bug D-6, fixed in 7c92e25): commands that failed on the dead primary were each
+  // retried after their own jittered backoff, so they reached the promoted replica in a
+  // random order.
+  it("keeps the order of commands on one slot across retries after the primary dies", async () => {
     const dev = cluster();
     const { replica: heir, primary: victim } = replicaWithPrimary(await dev.refresh());
     const slot = victim.slots[0]![0] + 5;

@@ -132,10 +132,11 @@ describe("a multi-key command on a half-migrated slot", () => {
     expect(await client.mget(...keys)).toEqual(keys);
     await client.del(...keys);
   });
-  // BUG D-5 (see the report): fails until src/ is fixed. The DEL gets TRYAGAIN and is
-  // retried after a backoff; the RPUSH issued after it runs at once, so the DEL, retried once
-  // the migration ends, deletes what the RPUSH wrote.
-  it("[BUG D-5] keeps the order of commands on the slot across a TRYAGAIN retry", async () => {
+  // Regression (bug D-5, fixed in 7c92e25): a command retried on TRYAGAIN was overtaken by
+  // commands issued later on its slot. (Commands already on the wire when the TRYAGAIN comes
+  // back have run by then; no client can keep those behind it, so this test issues the
+  // RPUSH only once the DEL is known to be waiting for its retry.)
+  it("keeps a later command on the slot behind a command waiting to retry TRYAGAIN", async () => {
     const dev = cluster();
     const [source, target] = await primaries(dev);
     const slot = source!.slots[0]![0] + 400;
@@ -148,10 +149,14 @@ describe("a multi-key command on a half-migrated slot", () => {
     await dev.command(source!.port, "MIGRATE", "127.0.0.1", target!.port, "", 0, 5000, "KEYS", moved);
 
     // In this order: the DEL spans both sides of the migration, the RPUSH only the source.
+    const retriesBefore = client.stats().retries;
     const deleted = client.del(list, moved);
+    await pollUntil("the DEL to get TRYAGAIN", 2000, async () =>
+      client.stats().retries > retriesBefore ? undefined : "no retry yet",
+    );
     const pushed = client.rpush(list, "new");
-    const pushedLength = await pushed;
     await dev.finishMigration(source!.port, target!.port, slot);
+    const pushedLength = await pushed;
     expect({ deleted: await deleted, pushedLength, list: await client.lrange(list, 0, -1) }).toEqual({
       deleted: 2,
       pushedLength: 1,
