@@ -37,6 +37,7 @@ import type { NodeEntry, NodeRegistry } from "./nodes.js";
 import { OfflineQueue } from "./offline-queue.js";
 import { classifyReplyError, FINAL_OUTCOME } from "./redirect.js";
 import type { Router } from "./router.js";
+import { SlotHold } from "./slot-hold.js";
 import type { Topology } from "./topology.js";
 
 export interface ExecutorOptions {
@@ -94,8 +95,8 @@ export class Executor {
   #options: ExecutorOptions;
   #events: ExecutorEvents;
   #offline: OfflineQueue<Command | CommandBatch>;
-  /** Commands waiting to be resent, per slot (or alone, keyed by themselves, for keyless ones). */
-  #retrying = new Map<number | Command, Command[]>();
+  /** Slots whose commands wait behind a retry (cluster/slot-hold.ts). */
+  #holds = new Map<number, SlotHold>();
   /** Connections of blocking commands in flight, destroyed on close. */
   #dedicated = new Set<Connection>();
 
@@ -147,12 +148,14 @@ export class Executor {
       command.completeError(new ClosedError());
       return;
     }
-    if (command.attempts === 0) {
-      const retrying = command.slot >= 0 ? this.#retrying.get(command.slot) : undefined;
-      if (retrying !== undefined && command.pinnedAddress === undefined) {
-        retrying.push(command); // behind the retries of its slot
+    if (this.#holds.size > 0 && command.slotGate === undefined && command.slot >= 0) {
+      const hold = this.#holds.get(command.slot);
+      if (hold !== undefined && command.pinnedAddress === undefined) {
+        hold.enqueue(command); // behind the retry of its slot
         return;
       }
+    }
+    if (command.attempts === 0) {
       this.stats.commands++;
     } else if (performance.now() >= command.deadlineAt) {
       this.#timeout(command);
@@ -268,9 +271,11 @@ export class Executor {
     }
     for (const connection of this.#dedicated) connection.destroy(error);
     this.#dedicated.clear();
-    // Their timers find nothing left to resend.
-    for (const waiting of this.#retrying.values())
-      for (const command of waiting.splice(0)) command.completeError(error);
+    for (const hold of this.#holds.values()) {
+      clearTimeout(hold.timer);
+      for (const command of hold.waiting.splice(0)) command.completeError(error);
+    }
+    this.#holds.clear();
   }
 
   // ── outcomes ──────────────────────────────────────────────────────────────────────────
@@ -448,9 +453,8 @@ export class Executor {
   }
 
   /**
-   * Resends a command after a backoff, if that still fits its deadline. Commands of one slot
-   * wait together, in the order their failures came back, and are resent in that order; a
-   * new command for that slot waits behind them, so nothing issued later overtakes a retry.
+   * Resends a command after a backoff, if that still fits its deadline. Its slot goes on
+   * hold (cluster/slot-hold.ts): the slot's later commands wait behind it, then go in order.
    */
   #retryLater(command: Command, cause: RedisClusterError): void {
     const exponent = Math.min(command.attempts, 16);
@@ -461,19 +465,53 @@ export class Executor {
       return;
     }
     this.stats.retries++;
-    const slot = command.slot;
-    const key = slot >= 0 && command.pinnedAddress === undefined ? slot : command;
-    let waiting = this.#retrying.get(key);
-    if (waiting === undefined) {
-      waiting = [];
-      this.#retrying.set(key, waiting);
-      const resend = waiting;
-      setTimeout(() => {
-        this.#retrying.delete(key);
-        for (const next of resend) this.dispatch(next);
-      }, jittered);
+    if (command.slot < 0 || command.pinnedAddress !== undefined) {
+      setTimeout(() => this.dispatch(command), jittered); // no slot to keep in order
+      return;
     }
-    waiting.push(command);
+    let hold = this.#holds.get(command.slot);
+    if (hold === undefined) {
+      hold = new SlotHold(command.slot, (settled) => this.#release(settled));
+      this.#holds.set(command.slot, hold);
+    }
+    if (hold.probe === command) {
+      // The probe failed again: back to the head of the line, and wait again.
+      hold.probe = undefined;
+      command.slotGate = undefined;
+    }
+    hold.enqueue(command);
+    if (hold.timer === undefined && hold.probe === undefined) {
+      const waiting = hold;
+      hold.timer = setTimeout(() => this.#sendProbe(waiting), jittered);
+    }
+  }
+
+  /** After the backoff: resend the first waiting command alone. */
+  #sendProbe(hold: SlotHold): void {
+    hold.timer = undefined;
+    const now = performance.now();
+    for (let next = hold.waiting.shift(); next !== undefined; next = hold.waiting.shift()) {
+      if (next.deadlineAt <= now) {
+        this.#timeout(next);
+        continue;
+      }
+      hold.probe = next;
+      next.slotGate = hold;
+      this.dispatch(next);
+      return;
+    }
+    this.#holds.delete(hold.slot);
+  }
+
+  /** The probe settled: the slot answers again; whatever waited goes, in order. */
+  #release(hold: SlotHold): void {
+    if (this.#holds.get(hold.slot) === hold) this.#holds.delete(hold.slot);
+    clearTimeout(hold.timer);
+    const now = performance.now();
+    for (const command of hold.waiting.splice(0)) {
+      if (command.deadlineAt <= now) this.#timeout(command);
+      else this.dispatch(command);
+    }
   }
 
   /**

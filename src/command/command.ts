@@ -25,6 +25,8 @@ export const MULTI_SLOT = -2;
 /** Slot value of a command whose keys only the server can tell (`COMMAND GETKEYS`). */
 export const UNKNOWN_SLOT = -3;
 
+let nextSequence = 0;
+
 /** What the executor does with a command's non-happy outcomes. */
 export interface CommandOwner {
   onErrorReply(command: Command, error: ReplyError, connection: Connection): void;
@@ -61,6 +63,8 @@ export abstract class Command implements Sendable {
   pinnedAddress: string | undefined = undefined;
   /** A node to keep away from on the next attempt (a replica that just failed this read). */
   avoidAddress: string | undefined = undefined;
+  /** Set while this command is the one a held slot waits on (see SlotGate). */
+  slotGate: SlotGate | undefined = undefined;
   /**
    * For a call that blocks (BLPOP, XREAD BLOCK, WAIT, ...): how long the server may hold
    * it, in ms (Infinity for "forever"). Such a command runs on a connection of its own.
@@ -70,6 +74,8 @@ export abstract class Command implements Sendable {
   lastAddress: string | undefined = undefined;
   transform: ReplyTransform | undefined = undefined;
   owner: CommandOwner;
+  /** Issue order, across the client: keeps a slot's commands in order through retries. */
+  readonly sequence = nextSequence++;
 
   constructor(
     owner: CommandOwner,
@@ -109,10 +115,29 @@ export abstract class Command implements Sendable {
     this.owner.onExpire(this, connection);
   }
 
-  /** Delivers the final reply. Called once. */
-  abstract complete(value: unknown): void;
-  /** Delivers the final error. Called once. */
-  abstract completeError(error: Error): void;
+  /** The final reply. Called once. */
+  complete(value: unknown): void {
+    this.deliver(value);
+    if (this.slotGate !== undefined) this.slotGate.onSettled(this);
+  }
+
+  /** The final error. Called once. */
+  completeError(error: Error): void {
+    this.deliverError(error);
+    if (this.slotGate !== undefined) this.slotGate.onSettled(this);
+  }
+
+  /** Hands the final reply to whoever waits for it (a promise, a pipeline's array, ...). */
+  protected abstract deliver(value: unknown): void;
+  protected abstract deliverError(error: Error): void;
+}
+
+/**
+ * Holds a slot's commands behind one whose retry is pending (cluster/executor.ts): told
+ * when that command settles, so the next ones may go.
+ */
+export interface SlotGate {
+  onSettled(command: Command): void;
 }
 
 /** A command whose result settles a promise: what `cluster.get(...)` returns. */
@@ -120,11 +145,11 @@ export class PromiseCommand extends Command {
   resolve: (value: unknown) => void = noop;
   reject: (error: Error) => void = noop;
 
-  complete(value: unknown): void {
+  protected deliver(value: unknown): void {
     this.resolve(value);
   }
 
-  completeError(error: Error): void {
+  protected deliverError(error: Error): void {
     this.reject(error);
   }
 }

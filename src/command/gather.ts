@@ -48,11 +48,11 @@ export class GatherPart extends Command {
     this.index = index;
   }
 
-  complete(value: unknown): void {
+  protected deliver(value: unknown): void {
     this.gather.put(this.index, value);
   }
 
-  completeError(error: Error): void {
+  protected deliverError(error: Error): void {
     this.gather.put(this.index, error);
   }
 }

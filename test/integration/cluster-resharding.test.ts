@@ -132,12 +132,11 @@ describe("a multi-key command on a half-migrated slot", () => {
     expect(await client.mget(...keys)).toEqual(keys);
     await client.del(...keys);
   });
-  // BUG D-7 (see the report; what remains of D-5 after 7c92e25): fails until src/ is fixed.
-  // A retried command and those queued behind it are resent together; when the first gets
-  // TRYAGAIN again, the single-key ones behind it run. (Commands already on the wire when the
-  // first TRYAGAIN comes back have run by then: no client can keep those behind it, so the
-  // RPUSH is issued only once the DEL is known to be waiting for its retry.)
-  it("[BUG D-7] keeps a later command on the slot behind a command retrying TRYAGAIN", async () => {
+  // A command retrying TRYAGAIN holds its slot: it is resent alone until the slot answers,
+  // and the slot's later commands go only after it (was D-5/D-7). Commands already on the
+  // wire when the first TRYAGAIN comes back have run by then: no client can keep those
+  // behind it, so the RPUSH is issued only once the DEL is known to be waiting for its retry.
+  it("keeps a later command on the slot behind a command retrying TRYAGAIN", async () => {
     const dev = cluster();
     const [source, target] = await primaries(dev);
     const slot = source!.slots[0]![0] + 400;
