@@ -17,7 +17,14 @@ import { NodeRegistry } from "./cluster/nodes.js";
 import { Router } from "./cluster/router.js";
 import type { ClusterNode, NodeRole, Topology, TopologyChange } from "./cluster/topology.js";
 import { blockingTimeoutMs } from "./command/blocking.js";
-import { type Command, MULTI_SLOT, NO_SLOT, PromiseCommand, type ReplyTransform } from "./command/command.js";
+import {
+  type Command,
+  MULTI_SLOT,
+  NO_SLOT,
+  PromiseCommand,
+  type ReplyTransform,
+  UNKNOWN_SLOT,
+} from "./command/command.js";
 import { keyIndexes } from "./command/keys.js";
 import type { CommandMethods } from "./command/methods.generated.js";
 import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "./command/methods.js";
@@ -340,21 +347,25 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
       });
     }
     if (info === undefined) return this.#sendUndescribed(name, args, wantsBuffers, transform);
-    const command = new PromiseCommand(
-      this.#executor,
-      name,
-      args,
-      info.subcommands === undefined ? info : resolveSubcommand(info, args),
-      wantsBuffers,
-      this.#options.commandTimeoutMs,
-    );
+    return this.#send(name, info, args, wantsBuffers, transform);
+  }
+
+  /** Describes and sends one command of the table; what every command method comes to. */
+  #send(
+    name: string,
+    info: CommandInfo,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    transform: ReplyTransform | undefined,
+  ): Promise<unknown> {
+    const command = this.#newCommand(name, resolveSubcommand(info, args), args, wantsBuffers);
     command.transform = transform;
-    const promise = new Promise<unknown>((resolve, reject) => {
-      command.resolve = resolve;
-      command.reject = reject;
-    });
     this.#describeAndDispatch(command);
-    return promise;
+    return command.promise;
+  }
+
+  #newCommand(name: string, info: CommandInfo | undefined, args: RedisArg[], wantsBuffers: boolean) {
+    return new PromiseCommand(this.#executor, name, args, info, wantsBuffers, this.#options.commandTimeoutMs);
   }
 
   /**
@@ -374,7 +385,37 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
       return;
     }
     if (command.slot === MULTI_SLOT) dispatchSplit(command, this.#executor, send);
+    else if (command.slot === UNKNOWN_SLOT) this.#locateKeysThenSend(command);
     else send(command);
+  }
+
+  /**
+   * A command whose key specs do not say where its keys are (a module's movable keys): ask
+   * the server with `COMMAND GETKEYS`, route by the keys it names. Later commands wait behind
+   * it so that order is kept. If the server cannot tell either, any node gets it and answers.
+   */
+  #locateKeysThenSend(command: Command): void {
+    const gate: Array<() => void> = [];
+    this.#gate = gate;
+    const args: RedisArg[] = ["GETKEYS", command.name, ...command.args];
+    this.#sendKeyless("COMMAND", args, false, findCommand("command"))
+      .then(
+        (reply) => {
+          const keys = Array.isArray(reply) ? (reply as RedisArg[]) : [];
+          const indexes = keys.map((_, index) => index);
+          command.slot = slotOfKeys(keys, indexes);
+          if (command.slot === MULTI_SLOT) {
+            command.completeError(new CrossSlotError(distinctSlots(keys, indexes), command.displayName));
+            return;
+          }
+          this.#executor.dispatch(command);
+        },
+        () => {
+          command.slot = NO_SLOT;
+          this.#executor.dispatch(command);
+        },
+      )
+      .finally(() => this.#openGate(gate));
   }
 
   /** Fills in what routing needs: arguments checked, key prefix applied, slot, read mode. */
@@ -392,7 +433,8 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     } else {
       const indexes = keyIndexes(info, args, true);
       if (indexes === null) {
-        throw new ArgumentError("its keys cannot be located; send it with call() on a node handle");
+        command.slot = UNKNOWN_SLOT; // the server will say (#locateKeysThenSend)
+        return;
       }
       command.slot = slotOfKeys(args, indexes);
       if (command.slot === MULTI_SLOT && !isSplittable(info.name)) {
@@ -444,14 +486,21 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     if (this.#unknownCommands.has(name)) return this.#sendKeyless(name, args, wantsBuffers);
     const gate: Array<() => void> = [];
     this.#gate = gate;
-    const learned = this.#learnCommand(name);
-    const result = learned.then((info) =>
-      info === undefined
-        ? this.#sendKeyless(name, args, wantsBuffers)
-        : this[SEND_COMMAND](name, info, args, wantsBuffers, transform),
+    return this.#learnCommand(name).then(
+      (info) => {
+        // Sent before what queued behind the gate, which opens right after.
+        const result =
+          info === undefined
+            ? this.#sendKeyless(name, args, wantsBuffers)
+            : this.#send(name, info, args, wantsBuffers, transform);
+        this.#openGate(gate);
+        return result;
+      },
+      (error: unknown) => {
+        this.#openGate(gate);
+        throw error;
+      },
     );
-    learned.finally(() => this.#openGate(gate));
-    return result;
   }
 
   async #learnCommand(name: string): Promise<CommandInfo | undefined> {
@@ -485,25 +534,14 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
 
   /** Sends a command to one node, no key routing (unknown commands, COMMAND INFO). */
   #sendKeyless(name: string, args: RedisArg[], wantsBuffers: boolean, info?: CommandInfo): Promise<unknown> {
-    const command = new PromiseCommand(
-      this.#executor,
-      name,
-      args,
-      info,
-      wantsBuffers,
-      this.#options.commandTimeoutMs,
-    );
-    const promise = new Promise<unknown>((resolve, reject) => {
-      command.resolve = resolve;
-      command.reject = reject;
-    });
+    const command = this.#newCommand(name, info, args, wantsBuffers);
     try {
       checkArgs(name, args);
       this.#executor.dispatch(command);
     } catch (error) {
       command.completeError(error as Error);
     }
-    return promise;
+    return command.promise;
   }
 
   /** @internal Sends a command to one given node (per-node handles). */
@@ -516,27 +554,16 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   ) {
     if (this.#state !== "open") return Promise.reject(new ClosedError());
     const info = findCommand(name);
-    const command = new PromiseCommand(
-      this.#executor,
-      name,
-      args,
-      info?.subcommands === undefined ? info : resolveSubcommand(info, args),
-      wantsBuffers,
-      this.#options.commandTimeoutMs,
-    );
+    const command = this.#newCommand(name, info && resolveSubcommand(info, args), args, wantsBuffers);
     command.transform = transform;
     command.pinnedAddress = address;
-    const promise = new Promise<unknown>((resolve, reject) => {
-      command.resolve = resolve;
-      command.reject = reject;
-    });
     try {
       checkArgs(command.displayName, args);
       this.#executor.dispatch(command);
     } catch (error) {
       command.completeError(error as Error);
     }
-    return promise;
+    return command.promise;
   }
 
   // ── events ────────────────────────────────────────────────────────────────────────────

@@ -11,7 +11,7 @@
 import { ArgumentError } from "../errors.js";
 import type { RedisArg } from "../resp/types.js";
 import { argEquals, parseIntegerArg } from "./args.js";
-import { KeySpecFlag } from "./flags.js";
+import { CommandFlag, KeySpecFlag } from "./flags.js";
 import type { CommandInfo } from "./info.js";
 import { resolveSubcommand } from "./table.js";
 
@@ -47,6 +47,10 @@ export function keyIndexes(
     return [single];
   }
   const specs = command.keySpecs;
+  // Movable keys and no spec to find them (a module using the getkeys API): only the
+  // server can tell.
+  if (specs.length === 0 && command.flags & CommandFlag.MOVABLE_KEYS)
+    return KEY_RULES.get(command.name)?.(command, args) ?? null;
   const argc = args.length + 1;
   let keys: number[] | undefined;
   for (let s = 0; s < specs.length; s++) {

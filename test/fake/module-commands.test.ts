@@ -1,0 +1,135 @@
+/**
+ * Commands the built-in table does not know (a module's): learned from the server once
+ * (`COMMAND INFO`), routed by their key specs; located with `COMMAND GETKEYS` when the specs
+ * cannot tell; sent to any node when the server does not know them either — in order.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { keySlot } from "../../src/command/slot.js";
+import { CrossSlotError, RedisCluster, ReplyError } from "../../src/index.js";
+import { closeAllFakes, error, FakeCluster, type FakeServer } from "./resp-server.js";
+
+const clients: RedisCluster[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.disconnect();
+  await closeAllFakes();
+});
+
+function client(cluster: FakeCluster): RedisCluster {
+  const redis = new RedisCluster({ nodes: cluster.seeds, refreshInterval: 0, commandTimeout: 2000 });
+  clients.push(redis);
+  return redis;
+}
+
+function keyOn(cluster: FakeCluster, node: FakeServer, prefix = "key"): string {
+  for (let i = 0; ; i++) {
+    const key = `${prefix}:${i}`;
+    if (cluster.ownerOf(keySlot(key)) === node) return key;
+  }
+}
+
+/** A Redis 7 `COMMAND INFO` entry: one key at argv[1], or movable keys with no specs. */
+function commandInfoEntry(name: string, keys: "first" | "movable"): unknown[] {
+  const keySpecs =
+    keys === "first"
+      ? [
+          [
+            "flags",
+            ["RW"],
+            "begin_search",
+            ["type", "index", "spec", ["index", 1]],
+            "find_keys",
+            ["type", "range", "spec", ["lastkey", 0, "keystep", 1, "limit", 0]],
+          ],
+        ]
+      : [];
+  const flags = keys === "first" ? ["write", "module"] : ["write", "module", "movablekeys"];
+  return [name, -2, flags, keys === "first" ? 1 : 0, keys === "first" ? 1 : 0, 1, [], [], keySpecs, []];
+}
+
+describe("module commands", () => {
+  it("are learned once with COMMAND INFO and routed by their key specs", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    for (const node of cluster.nodes) {
+      node.handle("COMMAND INFO", [commandInfoEntry("mod.get", "first")]);
+      node.handle("MOD.GET", "module value");
+    }
+    const redis = client(cluster);
+    const key = keyOn(cluster, b, "mod");
+    expect(await redis.call("MOD.GET", key)).toBe("module value");
+    expect(await redis.call("mod.get", key)).toBe("module value");
+    expect(b.count("MOD.GET")).toBe(2);
+    expect(a.count("MOD.GET")).toBe(0);
+    expect(cluster.count("COMMAND INFO")).toBe(1);
+  });
+
+  it("with movable keys and no key specs: routed by COMMAND GETKEYS", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    const key = keyOn(cluster, b, "movable");
+    for (const node of cluster.nodes) {
+      node.handle("COMMAND INFO", [commandInfoEntry("mod.move", "movable")]);
+      node.handle("COMMAND GETKEYS", (command) => [command.args[3]!]); // GETKEYS MOD.MOVE KEYS <key>
+      node.handle("MOD.MOVE", "moved");
+    }
+    const redis = client(cluster);
+    expect(await redis.call("MOD.MOVE", "KEYS", key)).toBe("moved");
+    expect(b.count("MOD.MOVE")).toBe(1);
+    expect(a.count("MOD.MOVE")).toBe(0);
+    expect(cluster.count("COMMAND GETKEYS")).toBe(1);
+  });
+
+  it("keys in different slots named by COMMAND GETKEYS: CrossSlotError, nothing sent", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    for (const node of cluster.nodes) {
+      node.handle("COMMAND INFO", [commandInfoEntry("mod.two", "movable")]);
+      node.handle("COMMAND GETKEYS", (command) => command.args.slice(2));
+      node.handle("MOD.TWO", "never");
+    }
+    const redis = client(cluster);
+    const failure = await redis
+      .call("MOD.TWO", keyOn(cluster, a, "x"), keyOn(cluster, b, "y"))
+      .catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(CrossSlotError);
+    expect(cluster.count("MOD.TWO")).toBe(0);
+  });
+
+  it("unknown to the server too: one node answers, with its error", async () => {
+    const cluster = await FakeCluster.start(2);
+    for (const node of cluster.nodes) node.handle("COMMAND INFO", [null]);
+    const redis = client(cluster);
+    const failure = await redis.call("NOPE.NOTHING", "x").catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ReplyError);
+    expect((failure as ReplyError).command).toBe("NOPE.NOTHING");
+    // Asked once: the next call does not ask again.
+    await redis.call("NOPE.NOTHING", "y").catch(() => {});
+    expect(cluster.count("COMMAND INFO")).toBe(1);
+  });
+
+  it("commands issued after one being learned reach the server after it", async () => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    a.handle("COMMAND INFO", [commandInfoEntry("mod.set", "first")]);
+    a.handle("MOD.SET", (command) => {
+      a.store.set(String(command.args[0]), Buffer.from(String(command.args[1])));
+      return "OK";
+    });
+    const redis = client(cluster);
+    await redis.connect();
+    const set = redis.call("MOD.SET", "k", "by module");
+    const get = redis.get("k");
+    expect(await set).toBe("OK");
+    expect(await get).toBe("by module");
+  });
+
+  it("a server that refuses COMMAND GETKEYS: the command goes to a node, which answers", async () => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    a.handle("COMMAND INFO", [commandInfoEntry("mod.odd", "movable")]);
+    a.handle("COMMAND GETKEYS", error("ERR Invalid arguments specified for command"));
+    a.handle("MOD.ODD", "answered");
+    const redis = client(cluster);
+    expect(await redis.call("MOD.ODD", "x")).toBe("answered");
+  });
+});
