@@ -139,21 +139,7 @@ export class Connection {
    * when needed. Never throws: every outcome goes to the command's callbacks.
    */
   send(command: Sendable): void {
-    if (this.#state === "closing" || this.#state === "closed") {
-      command.fail(new ClosedError(`connection to ${this.address} is closed`), false, this);
-      return;
-    }
-    if (this.#state === "idle" && !this.#connectNow(command)) return;
-    if (
-      this.#state === "ready" &&
-      this.#waiting.length === 0 &&
-      this.#inFlight.length < this.options.maxInFlight
-    ) {
-      this.#encode(command);
-    } else {
-      this.#waiting.push(command);
-    }
-    if (command.deadlineAt < this.#deadlineArmedAt) this.#armDeadline(command.deadlineAt);
+    this.#queue(command, false);
   }
 
   /**
@@ -161,6 +147,10 @@ export class Connection {
    * to the next command only, so nothing may come between the two.
    */
   sendAsking(command: Sendable): void {
+    this.#queue(command, true);
+  }
+
+  #queue(command: Sendable, asking: boolean): void {
     if (this.#state === "closing" || this.#state === "closed") {
       command.fail(new ClosedError(`connection to ${this.address} is closed`), false, this);
       return;
@@ -171,11 +161,11 @@ export class Connection {
       this.#waiting.length === 0 &&
       this.#inFlight.length < this.options.maxInFlight
     ) {
-      // Both at once (the pair may end one over the limit): it must not be split.
-      this.#encode(ASKING);
+      // An ASKING pair goes at once, whole (it may end one over the limit): never split.
+      if (asking) this.#encode(ASKING);
       this.#encode(command);
     } else {
-      this.#waiting.push(ASKING);
+      if (asking) this.#waiting.push(ASKING);
       this.#waiting.push(command);
     }
     if (command.deadlineAt < this.#deadlineArmedAt) this.#armDeadline(command.deadlineAt);
