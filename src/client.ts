@@ -11,7 +11,7 @@ import { EventEmitter } from "node:events";
 import { type BatchHost, flattenPairs, Pipeline } from "./batch/pipeline.js";
 import { dispatchSplit, isSplittable } from "./batch/split.js";
 import { Discovery } from "./cluster/discovery.js";
-import { type ClusterStats, Executor } from "./cluster/executor.js";
+import { Executor, type ExecutorStats } from "./cluster/executor.js";
 import { HealthMonitor } from "./cluster/health.js";
 import { NodeRegistry } from "./cluster/nodes.js";
 import { Router } from "./cluster/router.js";
@@ -56,6 +56,14 @@ export interface RedisClusterEvents {
   nodeError: [info: { address: string; error: RedisClusterError }];
   /** A background task failed (e.g. a periodic refresh). Emitted only while someone listens. */
   error: [error: RedisClusterError];
+}
+
+/** Counters of `cluster.stats()`, since the client was created. */
+export interface ClusterStats extends ExecutorStats {
+  /** Topology refreshes run. */
+  refreshes: number;
+  /** Commands waiting right now for a topology or an unserved slot. */
+  offlineQueue: number;
 }
 
 /** A connection-level view of one node, for commands that concern that node only. */
@@ -165,7 +173,6 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
       {
         moved: (slot, from, to) => this.#emitSafe("moved", { slot, from, to }),
         ask: (slot, from, to) => this.#emitSafe("ask", { slot, from, to }),
-        nodeError: (address, error) => this.#emitSafe("nodeError", { address, error }),
       },
     );
     this.#batchHost = {
@@ -284,7 +291,7 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   }
 
   /** Counters since the client was created. */
-  stats(): ClusterStats & { offlineQueue: number } {
+  stats(): ClusterStats {
     return {
       ...this.#executor.stats,
       refreshes: this.#discovery.refreshes,

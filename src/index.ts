@@ -7,9 +7,8 @@
  * await cluster.set("name", "v");
  */
 
-export type { NodeHandle, RedisClusterEvents } from "./client.js";
+export type { ClusterStats, NodeHandle, RedisClusterEvents } from "./client.js";
 export { RedisCluster } from "./client.js";
-export type { ClusterStats } from "./cluster/executor.js";
 export type { ReadFrom } from "./cluster/router.js";
 export type { ClusterNode, NodeRole, Shard, Topology, TopologyChange } from "./cluster/topology.js";
 export type { CommandMethods, PipelineMethods } from "./command/methods.generated.js";

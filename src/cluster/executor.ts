@@ -51,16 +51,14 @@ export interface ExecutorOptions {
   retryMaxDelayMs: number;
 }
 
-/** Counters for `cluster.stats()`. */
-export interface ClusterStats {
+/** The executor's counters (part of `cluster.stats()`). */
+export interface ExecutorStats {
   /** Commands dispatched (each command once, however many attempts it took). */
   commands: number;
   /** Attempts beyond the first (redirections included). */
   retries: number;
   moved: number;
   ask: number;
-  /** Topology refreshes run. */
-  refreshes: number;
   /** Connections that failed or were lost. */
   connectionErrors: number;
   timeouts: number;
@@ -71,19 +69,17 @@ export interface ClusterStats {
 export interface ExecutorEvents {
   moved(slot: number, from: string, to: string): void;
   ask(slot: number, from: string, to: string): void;
-  nodeError(address: string, error: RedisClusterError): void;
 }
 
 const AUTH_ERROR_CODES = new Set(["WRONGPASS", "NOAUTH", "NOPERM"]);
 
 export class Executor {
   closed = false;
-  readonly stats: ClusterStats = {
+  readonly stats: ExecutorStats = {
     commands: 0,
     retries: 0,
     moved: 0,
     ask: 0,
-    refreshes: 0,
     connectionErrors: 0,
     timeouts: 0,
     queuedOffline: 0,
