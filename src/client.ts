@@ -37,7 +37,7 @@ import {
   registerCommand,
   resolveSubcommand,
 } from "./command/table.js";
-import { checkArgs, keyBytes } from "./command/validate.js";
+import { checkArgs, keyBytes, splitCommandName } from "./command/validate.js";
 import { ArgumentError, ClosedError, CrossSlotError, RedisClusterError } from "./errors.js";
 import { type NormalizedOptions, normalizeOptions, type RedisClusterOptions } from "./options.js";
 import type { RedisArg } from "./resp/types.js";
@@ -95,6 +95,7 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   #router: Router;
   #executor: Executor;
   #state: "open" | "closing" | "closed" = "open";
+  #closing: Promise<void> | undefined;
   #ready = false;
   /** Set while a command waits for the server to describe it; later commands queue behind. */
   #gate: Array<() => void> | undefined;
@@ -262,7 +263,13 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     if (open === undefined)
       throw new ArgumentError("commitPipeline: no pipeline is open; call initPipeline() first");
     this.#restyPipeline = undefined;
-    const results = await open.pipeline.exec();
+    let results: unknown[];
+    try {
+      results = await open.pipeline.exec();
+    } catch (error) {
+      for (const resolve of open.waiters) resolve(error); // the queued calls never reject
+      throw error;
+    }
     open.waiters.forEach((resolve, index) => {
       resolve(results[index]);
     });
@@ -308,7 +315,12 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
    * Graceful close: new commands are refused with `ClosedError`; those in flight get their
    * replies; then every connection closes.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     if (this.#state !== "open") return;
     this.#state = "closing";
     // Commands in flight get their replies; anything that would start a new attempt
@@ -470,13 +482,9 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   }
 
   #callByName(name: string, args: RedisArg[], wantsBuffers: boolean): Promise<unknown> {
-    if (typeof name !== "string" || name === "") {
-      return Promise.reject(new ArgumentError("the command name must be a non-empty string"));
-    }
-    const parts = name.trim().split(/\s+/);
-    const head = parts[0]!.toUpperCase();
-    const allArgs = parts.length > 1 ? [...parts.slice(1), ...args] : args;
-    return this[SEND_COMMAND](head, findCommand(head), allArgs, wantsBuffers, undefined);
+    const named = splitCommandName(name, args);
+    if (named instanceof Error) return Promise.reject(named);
+    return this[SEND_COMMAND](named.head, findCommand(named.head), named.args, wantsBuffers, undefined);
   }
 
   /**
@@ -616,11 +624,17 @@ class ClusterNodeHandle implements CommandTarget {
   }
 
   call(name: string, ...args: RedisArg[]): Promise<unknown> {
-    return this.#client.sendToNode(this.address, name.toUpperCase(), args, false);
+    return this.#call(name, args, false);
   }
 
   callBuffer(name: string, ...args: RedisArg[]): Promise<unknown> {
-    return this.#client.sendToNode(this.address, name.toUpperCase(), args, true);
+    return this.#call(name, args, true);
+  }
+
+  #call(name: string, args: RedisArg[], wantsBuffers: boolean): Promise<unknown> {
+    const named = splitCommandName(name, args);
+    if (named instanceof Error) return Promise.reject(named);
+    return this.#client.sendToNode(this.address, named.head, named.args, wantsBuffers);
   }
 
   [SEND_COMMAND](

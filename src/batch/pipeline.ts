@@ -14,6 +14,7 @@ import { Gather, GatherPart } from "../command/gather.js";
 import type { PipelineMethods } from "../command/methods.generated.js";
 import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "../command/methods.js";
 import { type CommandInfo, findCommand } from "../command/table.js";
+import { splitCommandName } from "../command/validate.js";
 import { ArgumentError } from "../errors.js";
 import type { RedisArg } from "../resp/types.js";
 
@@ -37,6 +38,8 @@ interface QueuedCommand {
   args: RedisArg[];
   wantsBuffers: boolean;
   transform: ReplyTransform | undefined;
+  /** A command refused while queuing (no name): its place in the results gets this error. */
+  error?: Error;
 }
 
 /**
@@ -63,14 +66,29 @@ export class Pipeline implements CommandTarget {
 
   /** Queues any command by name (module commands included). */
   call(name: string, ...args: RedisArg[]): this {
-    const head = String(name).toUpperCase();
-    return this[SEND_COMMAND](head, findCommand(head), args, false, undefined);
+    return this.#call(name, args, false);
   }
 
   /** Like `call`, with bulk strings as Buffers. */
   callBuffer(name: string, ...args: RedisArg[]): this {
-    const head = String(name).toUpperCase();
-    return this[SEND_COMMAND](head, findCommand(head), args, true, undefined);
+    return this.#call(name, args, true);
+  }
+
+  #call(name: string, args: RedisArg[], wantsBuffers: boolean): this {
+    const named = splitCommandName(name, args);
+    // A nameless command still takes its place: exec() reports the error at its index.
+    if (named instanceof Error) {
+      this.#queued.push({
+        name: "",
+        info: undefined,
+        args,
+        wantsBuffers,
+        transform: undefined,
+        error: named,
+      });
+      return this;
+    }
+    return this[SEND_COMMAND](named.head, findCommand(named.head), named.args, wantsBuffers, undefined);
   }
 
   /** MSET, also as an object: `mset({ a: "1", b: "2" })`. */
@@ -105,7 +123,11 @@ export class Pipeline implements CommandTarget {
     const queued = this.#queued;
     this.#queued = [];
     const unknown = [
-      ...new Set(queued.filter((entry) => entry.info === undefined).map((entry) => entry.name)),
+      ...new Set(
+        queued
+          .filter((entry) => entry.info === undefined && entry.error === undefined)
+          .map((entry) => entry.name),
+      ),
     ];
     if (unknown.length > 0) {
       await this.#host.learnCommands(unknown);
@@ -118,6 +140,10 @@ export class Pipeline implements CommandTarget {
       const send = (command: Command) => toSend.push(command);
       for (let i = 0; i < queued.length; i++) {
         const entry = queued[i]!;
+        if (entry.error !== undefined) {
+          gather.put(i, entry.error);
+          continue;
+        }
         const part = new GatherPart(
           gather,
           i,

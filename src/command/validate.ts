@@ -32,3 +32,19 @@ function describe(value: unknown): string {
 export function keyBytes(key: RedisArg): string | Uint8Array {
   return typeof key === "string" || key instanceof Uint8Array ? key : String(key);
 }
+
+/**
+ * `call("CLIENT LIST")` and `call("CLIENT", "LIST")` alike: the first word is the command,
+ * upper case, and any others lead its arguments.
+ */
+export function splitCommandName(
+  name: string,
+  args: RedisArg[],
+): { head: string; args: RedisArg[] } | ArgumentError {
+  if (typeof name !== "string" || name.trim() === "") {
+    return new ArgumentError("the command name must be a non-empty string");
+  }
+  const words = name.trim().split(/\s+/);
+  const head = words[0]!.toUpperCase();
+  return { head, args: words.length > 1 ? [...words.slice(1), ...args] : args };
+}

@@ -232,3 +232,23 @@ describe("pipeline while slots migrate", () => {
     expect(await cluster.mget(...keys)).toEqual(keys.map((key) => `value:${key}`));
   });
 });
+
+describe("commands by name", () => {
+  it('call("CLIENT ID") and call("CLIENT", "ID") are the same, on the client, a pipeline and a node', async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    await cluster.connect();
+    expect(typeof (await cluster.call("CLIENT ID"))).toBe("number");
+    const [spaced, split, nameless] = await cluster
+      .pipeline()
+      .call("client id")
+      .call("CLIENT", "ID")
+      .call("  ")
+      .exec();
+    expect(typeof spaced).toBe("number");
+    expect(typeof split).toBe("number");
+    expect(nameless).toBeInstanceOf(Error);
+    const node = cluster.nodes("primary")[0]!;
+    expect(typeof (await node.call("CLIENT ID"))).toBe("number");
+    await expect(cluster.call("")).rejects.toThrow(/non-empty/);
+  });
+});
