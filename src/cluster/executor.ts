@@ -19,7 +19,6 @@ import { Gather, GatherPart } from "../command/gather.js";
 import { CommandFlag, isIdempotentCall } from "../command/table.js";
 import { formatAddress, type HostPort } from "../connection/address.js";
 import type { Connection } from "../connection/connection.js";
-import type { Sendable } from "../connection/types.js";
 import {
   ArgumentError,
   ClosedError,
@@ -30,11 +29,11 @@ import {
   ReplyError,
   TimeoutError,
 } from "../errors.js";
-import type { RespValue } from "../resp/types.js";
+import { OnDedicatedConnection } from "./dedicated.js";
 import type { Discovery } from "./discovery.js";
 import { fanOutTargets, mergeFanOut } from "./fanout.js";
 import type { NodeEntry, NodeRegistry } from "./nodes.js";
-import { OfflineQueue } from "./offline-queue.js";
+import { CommandBatch, OfflineQueue } from "./offline-queue.js";
 import { classifyReplyError, FINAL_OUTCOME } from "./redirect.js";
 import type { Router } from "./router.js";
 import { SlotHold } from "./slot-hold.js";
@@ -549,65 +548,7 @@ export class Executor {
   }
 }
 
-/** A pipeline waiting for the first topology, as one entry of the offline queue. */
-class CommandBatch {
-  readonly commands: Command[];
-  readonly deadlineAt: number;
-
-  constructor(commands: Command[]) {
-    this.commands = commands;
-    let deadlineAt = Number.POSITIVE_INFINITY;
-    for (const command of commands) deadlineAt = Math.min(deadlineAt, command.deadlineAt);
-    this.deadlineAt = deadlineAt;
-  }
-}
-
 function isFanOut(command: Command): boolean {
   const policy = command.info?.requestPolicy;
   return policy === "all_shards" || policy === "all_nodes";
-}
-
-/**
- * A command on a dedicated connection: passes every outcome on, then retires the
- * connection (a blocked connection that expired is destroyed, which unblocks the server).
- */
-class OnDedicatedConnection implements Sendable {
-  readonly #command: Command;
-  readonly #release: () => void;
-
-  constructor(command: Command, release: () => void) {
-    this.#command = command;
-    this.#release = release;
-  }
-
-  get name(): string {
-    return this.#command.name;
-  }
-  get args() {
-    return this.#command.args;
-  }
-  get wantsBuffers(): boolean {
-    return this.#command.wantsBuffers;
-  }
-  get deadlineAt(): number {
-    return this.#command.deadlineAt;
-  }
-
-  settle(value: RespValue, connection: Connection): void {
-    this.#release();
-    void connection.close();
-    this.#command.settle(value, connection);
-  }
-
-  fail(error: RedisClusterError, written: boolean, connection: Connection): void {
-    this.#release();
-    connection.destroy();
-    this.#command.fail(error, written, connection);
-  }
-
-  expire(connection: Connection): void {
-    this.#release();
-    connection.destroy();
-    this.#command.expire(connection);
-  }
 }

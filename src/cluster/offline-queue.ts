@@ -5,6 +5,7 @@
  * outage cannot grow memory without end. An entry is a command, or a whole pipeline (which
  * waits as one entry: a batch sent before the first topology is not an outage).
  */
+import type { Command } from "../command/command.js";
 import { Queue } from "../connection/queue.js";
 
 export interface Deferred {
@@ -68,5 +69,18 @@ export class OfflineQueue<T extends Deferred> {
     this.#commands = kept;
     if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
     for (const command of expired) this.#onExpire(command);
+  }
+}
+
+/** A pipeline waiting for the first topology, as one entry of the offline queue. */
+export class CommandBatch {
+  readonly commands: Command[];
+  readonly deadlineAt: number;
+
+  constructor(commands: Command[]) {
+    this.commands = commands;
+    let deadlineAt = Number.POSITIVE_INFINITY;
+    for (const command of commands) deadlineAt = Math.min(deadlineAt, command.deadlineAt);
+    this.deadlineAt = deadlineAt;
   }
 }
