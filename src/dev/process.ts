@@ -60,7 +60,20 @@ export function isProcessAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
   const state = procState(pid);
-  return state !== "Z" && state !== "X";
+  // A zombie whose other threads are still exiting (redis-server has background threads)
+  // still holds its sockets: its ports are not free yet.
+  if (state === "Z") return liveThreads(pid) > 1;
+  return state !== "X";
+}
+
+/** Threads of a process per /proc/<pid>/status (0 when unreadable). */
+function liveThreads(pid: number): number {
+  try {
+    const match = /^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /**
