@@ -3,7 +3,7 @@
  * no answers), then every node killed. Commands reject with a typed error within
  * `commandTimeout`; when the nodes are back, the same client works again.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseInfo } from "../../src/dev/cluster-view.js";
 import type { DevCluster } from "../../src/dev/index.js";
 import { delay, pollUntil } from "../../src/dev/poll.js";
@@ -16,6 +16,7 @@ import {
   useClients,
 } from "../helpers/client.js";
 import { withDevCluster } from "../helpers/cluster.js";
+import { watchEscapes } from "../helpers/escapes.js";
 import { keyInSlot } from "../helpers/keys.js";
 
 const COMMAND_TIMEOUT_MS = 1000;
@@ -26,17 +27,7 @@ const cluster = withDevCluster({ primaries: 3, replicasPerPrimary: 1 });
 const clients = useClients();
 
 /** Everything that escapes to the process while a test runs. */
-const escaped: unknown[] = [];
-const onEscape = (reason: unknown) => escaped.push(reason);
-beforeEach(() => {
-  escaped.length = 0;
-  process.on("unhandledRejection", onEscape);
-  process.on("uncaughtException", onEscape);
-});
-afterEach(() => {
-  process.off("unhandledRejection", onEscape);
-  process.off("uncaughtException", onEscape);
-});
+const escaped = watchEscapes();
 
 interface Timed {
   label: string;

@@ -4,7 +4,7 @@
  * with their connection, and refresh storms — cases a real cluster will not produce on
  * demand, made deterministic by scripting the fakes.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { keySlot } from "../../src/command/slot.js";
 import {
   ClusterDownError,
@@ -14,6 +14,7 @@ import {
   type RedisClusterOptions,
 } from "../../src/index.js";
 import { describeError, isLeakedClusterReply, isTypedError } from "../helpers/client.js";
+import { watchEscapes } from "../helpers/escapes.js";
 import { waitFor } from "../helpers/wait.js";
 import {
   close,
@@ -30,14 +31,7 @@ import {
   startFakeServer,
 } from "./resp-server.js";
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-beforeAll(() => {
-  process.on("unhandledRejection", onUnhandled);
-});
-afterAll(() => {
-  process.off("unhandledRejection", onUnhandled);
-});
+const unhandled = watchEscapes();
 
 const clients: RedisCluster[] = [];
 afterEach(async () => {

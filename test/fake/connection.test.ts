@@ -8,7 +8,7 @@
  */
 import { Socket } from "node:net";
 import { inspect } from "node:util";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Connection } from "../../src/connection/connection.js";
 import type { ConnectionOptions, Sendable } from "../../src/connection/types.js";
 import {
@@ -20,6 +20,7 @@ import {
   TimeoutError,
 } from "../../src/errors.js";
 import type { RedisArg, RespValue } from "../../src/resp/types.js";
+import { watchEscapes } from "../helpers/escapes.js";
 import { double, push, raw } from "../helpers/reply-encoder.js";
 import { waitFor } from "../helpers/wait.js";
 import {
@@ -37,14 +38,7 @@ import {
 
 // ── bookkeeping: every promise settles, nothing unhandled, nothing left open ────────────
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-beforeAll(() => {
-  process.on("unhandledRejection", onUnhandled);
-});
-afterAll(() => {
-  process.off("unhandledRejection", onUnhandled);
-});
+const unhandled = watchEscapes();
 
 const tracked = new Set<Promise<unknown>>();
 /** Records a promise; afterEach fails the test if it has not settled by then. */

@@ -5,7 +5,7 @@
  * seeds that do not answer.
  */
 import { createServer, type Server, type Socket } from "node:net";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { DevCluster } from "../../src/dev/index.js";
 import {
   ArgumentError,
@@ -17,6 +17,7 @@ import {
 } from "../../src/index.js";
 import { describeError, isTypedError, useClients } from "../helpers/client.js";
 import { sharedDevCluster } from "../helpers/cluster.js";
+import { watchEscapes } from "../helpers/escapes.js";
 import { keyInSlot } from "../helpers/keys.js";
 
 let cluster: DevCluster;
@@ -27,18 +28,7 @@ beforeAll(async () => {
 });
 
 /** Everything that escapes to the process while a test runs. */
-const escaped: unknown[] = [];
-const onUnhandled = (reason: unknown) => escaped.push(reason);
-const onUncaught = (error: unknown) => escaped.push(error);
-beforeEach(() => {
-  escaped.length = 0;
-  process.on("unhandledRejection", onUnhandled);
-  process.on("uncaughtException", onUncaught);
-});
-afterEach(() => {
-  process.off("unhandledRejection", onUnhandled);
-  process.off("uncaughtException", onUncaught);
-});
+const escaped = watchEscapes();
 
 /** Lets pending rejections surface: Node reports unhandled ones after the microtask queue drains. */
 async function nextMacrotasks(count = 3): Promise<void> {
