@@ -37,7 +37,7 @@ import {
   registerCommand,
   resolveSubcommand,
 } from "./command/table.js";
-import { checkArgs, keyBytes, splitCommandName } from "./command/validate.js";
+import { checkArgs, keyBytes, refuseConnectionState, splitCommandName } from "./command/validate.js";
 import { ArgumentError, ClosedError, CrossSlotError, RedisClusterError } from "./errors.js";
 import { type NormalizedOptions, normalizeOptions, type RedisClusterOptions } from "./options.js";
 import type { RedisArg } from "./resp/types.js";
@@ -442,6 +442,7 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     const info = command.info;
     const args = command.args;
     checkArgs(command.displayName, args);
+    refuseConnectionState(command.name, args);
     if (info === undefined) return; // a command nobody knows, not even the server: any node answers
     if (this.#options.keyPrefix !== undefined) this.#prefixKeys(info, args);
     const single = info.singleKeyIndex;
@@ -574,6 +575,7 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     command.pinnedAddress = address;
     try {
       checkArgs(command.displayName, args);
+      refuseConnectionState(name, args);
       this.#executor.dispatch(command);
     } catch (error) {
       command.completeError(error as Error);

@@ -48,3 +48,58 @@ export function splitCommandName(
   const head = words[0]!.toUpperCase();
   return { head, args: words.length > 1 ? [...words.slice(1), ...args] : args };
 }
+
+/**
+ * Commands that change the state of the connection they run on. Every connection of this
+ * client is shared by all callers (and pipelined), so one of these would corrupt everybody
+ * else's replies (MULTI queues them, SUBSCRIBE swallows them, CLIENT REPLY OFF drops them):
+ * they are refused before sending. Transactions and Pub/Sub need their own connections.
+ */
+const CONNECTION_STATE_COMMANDS = new Set([
+  "MULTI",
+  "EXEC",
+  "DISCARD",
+  "WATCH",
+  "UNWATCH",
+  "SUBSCRIBE",
+  "PSUBSCRIBE",
+  "SSUBSCRIBE",
+  "UNSUBSCRIBE",
+  "PUNSUBSCRIBE",
+  "SUNSUBSCRIBE",
+  "MONITOR",
+  "RESET",
+  "SELECT",
+  "QUIT",
+  "HELLO",
+  "AUTH",
+  "READONLY",
+  "READWRITE",
+  "ASKING",
+  "SYNC",
+  "PSYNC",
+  "REPLCONF",
+]);
+
+/** The same, for subcommands (`CLIENT REPLY OFF`, `CLIENT TRACKING ON`). */
+const CONNECTION_STATE_SUBCOMMANDS = new Map([["CLIENT", new Set(["REPLY", "TRACKING"])]]);
+
+/**
+ * Throws `ArgumentError` for a command that would change a shared connection's state.
+ *
+ * @example
+ * refuseConnectionState("MULTI", []); // throws ArgumentError
+ */
+export function refuseConnectionState(name: string, args: readonly RedisArg[]): void {
+  // `name` is upper case already: methods and call() pass it so.
+  const sub = CONNECTION_STATE_SUBCOMMANDS.get(name);
+  const refused =
+    CONNECTION_STATE_COMMANDS.has(name) ||
+    (sub !== undefined && typeof args[0] === "string" && sub.has(args[0].toUpperCase()));
+  if (refused) {
+    throw new ArgumentError(
+      "would change the state of a connection that every caller shares (pipelined), so the client does not send it",
+      sub === undefined ? name : `${name} ${String(args[0]).toUpperCase()}`,
+    );
+  }
+}

@@ -5,7 +5,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { keySlot } from "../../src/command/slot.js";
 import type { DevCluster } from "../../src/dev/index.js";
-import { CrossSlotError, PartialFailureError, RedisCluster, ReplyError } from "../../src/index.js";
+import {
+  ArgumentError,
+  CrossSlotError,
+  PartialFailureError,
+  RedisCluster,
+  ReplyError,
+} from "../../src/index.js";
 import { sharedDevCluster, withDevCluster } from "../helpers/cluster.js";
 
 const clients: RedisCluster[] = [];
@@ -250,5 +256,18 @@ describe("commands by name", () => {
     const node = cluster.nodes("primary")[0]!;
     expect(typeof (await node.call("CLIENT ID"))).toBe("number");
     await expect(cluster.call("")).rejects.toThrow(/non-empty/);
+  });
+
+  it("commands that would change a shared connection's state are refused, and the connection goes on", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    const key = `state:${Date.now()}`;
+    await cluster.connect();
+    await expect(cluster.call("MULTI")).rejects.toBeInstanceOf(ArgumentError);
+    await expect(cluster.call("CLIENT", "REPLY", "OFF")).rejects.toBeInstanceOf(ArgumentError);
+    await expect(cluster.nodes("primary")[0]!.call("SUBSCRIBE", "ch")).rejects.toBeInstanceOf(ArgumentError);
+    const [multi] = await cluster.pipeline().call("MULTI").set(key, "1").exec();
+    expect(multi).toBeInstanceOf(ArgumentError);
+    // Nothing was queued in a transaction: the SET ran, and replies still match requests.
+    expect(await cluster.get(key)).toBe("1");
   });
 });
