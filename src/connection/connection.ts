@@ -81,7 +81,8 @@ export class Connection {
   readonly address: string;
   readonly host: string;
   readonly port: number;
-  readonly options: Readonly<ConnectionOptions & typeof DEFAULTS>;
+  // Private: it holds the password, which must never show in a log of this object.
+  readonly #options: Readonly<ConnectionOptions & typeof DEFAULTS>;
 
   #state: ConnectionState = "idle";
   #socket: Socket | undefined;
@@ -108,14 +109,14 @@ export class Connection {
   #closeWaiters: Array<() => void> = [];
 
   constructor(options: ConnectionOptions) {
-    this.options = { ...DEFAULTS, ...stripUndefined(options) };
+    this.#options = { ...DEFAULTS, ...stripUndefined(options) };
     this.host = options.host;
     this.port = options.port;
     this.address = formatAddress(options.host, options.port);
     const handler: ReplyHandler = {
       wantsBuffers: () => this.#inFlight.peek()?.wantsBuffers ?? false,
       onReply: (value) => this.#onReply(value),
-      onPush: (frame) => this.options.onPush?.(frame, this),
+      onPush: (frame) => this.#options.onPush?.(frame, this),
     };
     this.#decoder = new RespDecoder(handler, options.decoderLimits);
   }
@@ -159,7 +160,7 @@ export class Connection {
     if (
       this.#state === "ready" &&
       this.#waiting.length === 0 &&
-      this.#inFlight.length < this.options.maxInFlight
+      this.#inFlight.length < this.#options.maxInFlight
     ) {
       // An ASKING pair goes at once, whole (it may end one over the limit): never split.
       if (asking) this.#encode(ASKING);
@@ -197,7 +198,7 @@ export class Connection {
     args: readonly RedisArg[],
     options: { timeoutMs?: number; buffers?: boolean } = {},
   ): Promise<RespValue> {
-    const timeoutMs = options.timeoutMs ?? this.options.stallTimeoutMs;
+    const timeoutMs = options.timeoutMs ?? this.#options.stallTimeoutMs;
     return new Promise((resolve, reject) => {
       this.send(new PromiseCommand(name, args, options.buffers ?? false, timeoutMs, resolve, reject));
     });
@@ -257,7 +258,7 @@ export class Connection {
   #openSocket(): void {
     // A close() requested while waiting to reconnect still connects, to drain what waits.
     if (this.#state !== "closing") this.#state = "connecting";
-    const { host, port, tls, connectTimeoutMs } = this.options;
+    const { host, port, tls, connectTimeoutMs } = this.#options;
     const socket: Socket = tls
       ? tlsConnect({ host, port, servername: isIp(host) ? undefined : host, ...(tls === true ? {} : tls) })
       : netConnect({ host, port });
@@ -306,7 +307,7 @@ export class Connection {
   }
 
   #startHandshake(): void {
-    const { protocol, username, password, clientName, readOnly } = this.options;
+    const { protocol, username, password, clientName, readOnly } = this.#options;
     const steps: Array<[string, RedisArg[]]> = [];
     if (protocol === 3) {
       const hello: RedisArg[] = ["3"];
@@ -351,10 +352,10 @@ export class Connection {
     this.#connectFailures = 0;
     this.#lastFailure = undefined;
     this.#lastReadAt = performance.now();
-    if (this.options.idleTimeoutMs > 0) socket.setTimeout(this.options.idleTimeoutMs);
+    if (this.#options.idleTimeoutMs > 0) socket.setTimeout(this.#options.idleTimeoutMs);
     if (this.#state === "connecting") this.#state = "ready";
     else if (this.#state !== "closing") return;
-    this.options.onReady?.(this);
+    this.#options.onReady?.(this);
     this.#drainWaiting();
     this.#endIfDrained();
   }
@@ -365,7 +366,7 @@ export class Connection {
     this.#socket = undefined;
     this.#state = "idle";
     socket.end();
-    this.options.onDisconnect?.(undefined, this);
+    this.#options.onDisconnect?.(undefined, this);
   }
 
   // ── writing ───────────────────────────────────────────────────────────────────────────
@@ -379,7 +380,7 @@ export class Connection {
     }
     this.#inFlight.push(command);
     this.#unflushed++;
-    if (this.#writer.length >= FLUSH_THRESHOLD_BYTES || !this.options.coalesceWrites) {
+    if (this.#writer.length >= FLUSH_THRESHOLD_BYTES || !this.#options.coalesceWrites) {
       this.#flush();
     } else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -409,7 +410,7 @@ export class Connection {
 
   /** Moves waiting commands into the writer while the connection has room. */
   #drainWaiting(): void {
-    const limit = this.options.maxInFlight;
+    const limit = this.#options.maxInFlight;
     while (this.#waiting.length > 0 && this.#state !== "connecting") {
       if (this.#inFlight.length >= limit) break;
       // An ASKING entry and its command move together: the pair may end one over the limit.
@@ -472,7 +473,7 @@ export class Connection {
         next = Math.min(next, command.deadlineAt);
         continue;
       }
-      if (i < written && now - this.#lastReadAt >= this.options.stallTimeoutMs) stalled = true;
+      if (i < written && now - this.#lastReadAt >= this.#options.stallTimeoutMs) stalled = true;
       this.#inFlight.set(i, TOMBSTONE);
       command.expire(this);
     }
@@ -518,8 +519,8 @@ export class Connection {
     if (this.#state === "connecting") {
       this.#connectFailures++;
       const delayMs = Math.min(
-        this.options.reconnectMaxDelayMs,
-        this.options.reconnectBaseDelayMs * 2 ** (this.#connectFailures - 1),
+        this.#options.reconnectMaxDelayMs,
+        this.#options.reconnectBaseDelayMs * 2 ** (this.#connectFailures - 1),
       );
       // Jitter spreads reconnects of many clients to a node that just came back.
       this.#connectAllowedAt = performance.now() + delayMs * (0.5 + Math.random() / 2);
@@ -527,13 +528,13 @@ export class Connection {
     } else if (this.#state === "ready") {
       // A ready connection that broke: reconnect soon, but not in a tight loop.
       this.#connectFailures = 1;
-      this.#connectAllowedAt = performance.now() + this.options.reconnectBaseDelayMs;
+      this.#connectAllowedAt = performance.now() + this.#options.reconnectBaseDelayMs;
       this.#lastFailure = error;
     }
     if (this.#state !== "closed") this.#state = wasClosing ? "closed" : "idle";
     this.#teardown(error, error);
     // A close we asked for is not a failure worth reporting.
-    this.options.onDisconnect?.(wasClosing ? undefined : error, this);
+    this.#options.onDisconnect?.(wasClosing ? undefined : error, this);
     if (wasClosing) this.#finishClose();
   }
 
