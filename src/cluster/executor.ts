@@ -150,6 +150,17 @@ export class Executor {
         return;
       }
     }
+    const topology = this.#discovery.current;
+    // A fan-out's parts are pinned to their nodes; a command pinned by the user goes where it is told.
+    if (
+      command.slot === NO_SLOT &&
+      command.pinnedAddress === undefined &&
+      topology !== undefined &&
+      isFanOut(command)
+    ) {
+      this.#fanOut(command, topology); // its parts are counted, each as a command
+      return;
+    }
     if (command.attempts === 0) {
       this.stats.commands++;
     } else if (performance.now() >= command.deadlineAt) {
@@ -170,11 +181,6 @@ export class Executor {
     const pinnedAddress = command.pinnedAddress;
     if (pinnedAddress !== undefined) {
       this.#sendPinned(command, pinnedAddress);
-      return;
-    }
-    const topology = this.#discovery.current;
-    if (command.slot === NO_SLOT && isFanOut(command) && topology !== undefined) {
-      this.#fanOut(command, topology);
       return;
     }
     const node = topology === undefined ? undefined : this.#router.pick(topology, command);
@@ -203,7 +209,6 @@ export class Executor {
   #fanOut(command: Command, topology: Topology): void {
     const info = command.info!;
     const targets = fanOutTargets(info.requestPolicy, topology) ?? [];
-    this.stats.commands--; // counted once per part below, not for the whole
     const gather = new Gather(targets.length, (outcomes) => {
       try {
         command.complete(mergeFanOut(info.responsePolicy, outcomes));

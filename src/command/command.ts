@@ -142,25 +142,13 @@ export interface SlotGate {
 
 /** A command whose result settles a promise: what `cluster.get(...)` returns. */
 export class PromiseCommand extends Command {
-  /** Settles with the command's result. */
-  readonly promise: Promise<unknown>;
   #resolve!: (value: unknown) => void;
   #reject!: (error: Error) => void;
-
-  constructor(
-    owner: CommandOwner,
-    name: string,
-    args: RedisArg[],
-    info: CommandInfo | undefined,
-    wantsBuffers: boolean,
-    timeoutMs: number,
-  ) {
-    super(owner, name, args, info, wantsBuffers, timeoutMs);
-    this.promise = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-  }
+  /** Settles with the command's result. */
+  readonly promise = new Promise<unknown>((resolve, reject) => {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  });
 
   protected deliver(value: unknown): void {
     this.#resolve(value);
