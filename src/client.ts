@@ -460,7 +460,6 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
       if (command.slot === MULTI_SLOT && !isSplittable(info.name)) {
         throw new CrossSlotError(distinctSlots(args, indexes), command.displayName);
       }
-      if (indexes.length > 1) command.keyIndexes = indexes;
     }
     command.replicaReadable =
       this.#options.readFrom !== "primary" && (info.flags & CommandFlag.READONLY) !== 0;

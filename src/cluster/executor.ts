@@ -173,7 +173,6 @@ export class Executor {
       const entry = this.#registry.get(askAddress);
       if (entry !== undefined) {
         command.attempts++;
-        command.lastAddress = askAddress;
         entry.connection.sendAsking(command);
         return;
       }
@@ -190,7 +189,6 @@ export class Executor {
     }
     const entry = this.#registry.get(node.address) ?? this.#registry.ensure(node.host, node.port, node.role);
     command.attempts++;
-    command.lastAddress = entry.address;
     if (command.blockingTimeoutMs === undefined) entry.connection.send(command);
     else this.#sendBlocking(entry, command);
   }
@@ -244,7 +242,6 @@ export class Executor {
       return;
     }
     command.attempts++;
-    command.lastAddress = address;
     entry.connection.send(command);
   }
 

@@ -55,10 +55,11 @@ export class HealthMonitor {
     if (entries.length === 0) return;
     const changed = await Promise.all(
       entries.map(async (entry) => {
-        const before = entry.replicationLinkDown;
+        const linkDownBefore = entry.replicationLinkDown;
+        const checkedBefore = entry.replicationChecked;
         if (entry.role === "replica") await this.#checkReplication(entry);
         if (sampleRtt) await this.#measureRtt(entry);
-        return before !== entry.replicationLinkDown || sampleRtt;
+        return linkDownBefore !== entry.replicationLinkDown || !checkedBefore || sampleRtt;
       }),
     );
     if (changed.some(Boolean)) this.#onChange();

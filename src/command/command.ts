@@ -45,8 +45,6 @@ export abstract class Command implements Sendable {
   info: CommandInfo | undefined;
   /** Hash slot of the keys, or NO_SLOT / MULTI_SLOT / UNKNOWN_SLOT. */
   slot: number;
-  /** Positions in `args` of the keys, when the command has several (for splitting). */
-  keyIndexes: readonly number[] | undefined;
   readonly wantsBuffers: boolean;
   /** The whole budget of this command, across every attempt, in ms. */
   readonly timeoutMs: number;
@@ -70,8 +68,6 @@ export abstract class Command implements Sendable {
    * it, in ms (Infinity for "forever"). Such a command runs on a connection of its own.
    */
   blockingTimeoutMs: number | undefined = undefined;
-  /** Address of the node it was last sent to (for errors and replica retries). */
-  lastAddress: string | undefined = undefined;
   transform: ReplyTransform | undefined = undefined;
   owner: CommandOwner;
   /** Issue order, across the client: keeps a slot's commands in order through retries. */
@@ -90,7 +86,6 @@ export abstract class Command implements Sendable {
     this.args = args;
     this.info = info;
     this.slot = NO_SLOT;
-    this.keyIndexes = undefined;
     this.wantsBuffers = wantsBuffers;
     this.timeoutMs = timeoutMs;
     this.deadlineAt = performance.now() + timeoutMs;
