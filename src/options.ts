@@ -160,6 +160,8 @@ export function normalizeOptions(options: RedisClusterOptions | undefined): Norm
   }
   const o = options;
   const readFrom = readFromOption(o);
+  // resty's pool size: checked, then unused (one multiplexed connection per node).
+  integer(o, "keepalive_cons", 1, 1);
   return {
     seeds: seedsOption(o),
     readFrom,
@@ -190,7 +192,6 @@ export function normalizeOptions(options: RedisClusterOptions | undefined): Norm
     keyPrefix: optionalString(o, "keyPrefix"),
     decoderLimits: replyLimitsOption(o.maxReplyLimits),
     name: optionalString(o, "name"),
-    ...keepaliveConsChecked(o),
   };
 }
 
@@ -367,12 +368,4 @@ function clientNameOption(name: unknown): string | undefined {
     throw new ConfigError("clientName", "expected a non-empty string without spaces (Redis refuses spaces)");
   }
   return name;
-}
-
-function keepaliveConsChecked(o: RedisClusterOptions): Record<string, never> {
-  const value = o.keepalive_cons;
-  if (value !== undefined && (typeof value !== "number" || !Number.isInteger(value) || value < 1)) {
-    throw new ConfigError("keepalive_cons", "expected a positive integer (it has no effect; see its doc)");
-  }
-  return {};
 }
