@@ -1,22 +1,27 @@
 /**
  * RedisCluster: wires the parts together and turns method calls into Commands.
  *
- *   method call ─► describe (info, args checked, slot) ─► executor.dispatch ─► router ─► connection
- *                                                            ▲                              │
- *                                     MOVED / ASK / retry ───┴──── settle / fail / expire ◄─┘
+ *   method call ─► describe (info, args checked, key prefix, slot) ─► executor.dispatch ─► connection
+ *                                                                      ▲                      │
+ *                                        MOVED / ASK / retry ──────────┴── settle / fail / expire ◄─┘
  *
- * Everything that is not a plain reply is decided in the executor (cluster/executor.ts).
+ * Describing a command is this file's one job; where and how it is sent, and what happens
+ * when it is not answered, is decided in the executor (cluster/executor.ts). Commands the
+ * built-in table lacks are learned per client (command/catalog.ts); resty-redis-cluster's
+ * pipeline mode lives in compat/resty.ts.
  */
 import { EventEmitter } from "node:events";
 import { type BatchHost, flattenPairs, Pipeline } from "./batch/pipeline.js";
-import { dispatchSplit, isSplittable } from "./batch/split.js";
+import { type SlotGroup, slotOrGroups, splitBySlot, splitStride } from "./batch/split.js";
 import { Discovery } from "./cluster/discovery.js";
 import { Executor, type ExecutorStats } from "./cluster/executor.js";
 import { HealthMonitor } from "./cluster/health.js";
+import { type NodeHandle, nodeHandle } from "./cluster/node-handle.js";
 import { NodeRegistry } from "./cluster/nodes.js";
 import { Router } from "./cluster/router.js";
-import type { ClusterNode, NodeRole, Topology, TopologyChange } from "./cluster/topology.js";
-import { blockingTimeoutMs } from "./command/blocking.js";
+import type { NodeRole, Topology, TopologyChange } from "./cluster/topology.js";
+import { blockingCall } from "./command/blocking.js";
+import { CommandCatalog } from "./command/catalog.js";
 import {
   type Command,
   MULTI_SLOT,
@@ -29,18 +34,14 @@ import { keyIndexes } from "./command/keys.js";
 import type { CommandMethods } from "./command/methods.generated.js";
 import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "./command/methods.js";
 import { keySlot } from "./command/slot.js";
-import {
-  CommandFlag,
-  type CommandInfo,
-  findCommand,
-  parseCommandInfoReply,
-  registerCommand,
-  resolveSubcommand,
-} from "./command/table.js";
+import { CommandFlag, type CommandInfo, findCommand, resolveSubcommand } from "./command/table.js";
 import { checkArgs, keyBytes, refuseConnectionState, splitCommandName } from "./command/validate.js";
+import { RestyPipelineMode } from "./compat/resty.js";
 import { ArgumentError, ClosedError, CrossSlotError, RedisClusterError } from "./errors.js";
 import { type NormalizedOptions, normalizeOptions, type RedisClusterOptions } from "./options.js";
 import type { RedisArg } from "./resp/types.js";
+
+export type { NodeHandle } from "./cluster/node-handle.js";
 
 /** Events of a RedisCluster and their arguments. */
 export interface RedisClusterEvents {
@@ -66,15 +67,14 @@ export interface ClusterStats extends ExecutorStats {
   offlineQueue: number;
 }
 
-/** A connection-level view of one node, for commands that concern that node only. */
-export interface NodeHandle extends CommandMethods {
-  readonly address: string;
-  /** `"primary"` or `"replica"` (`role()` is the ROLE command, sent to the node). */
-  readonly nodeRole: NodeRole;
-  /** Sends any command to this node; its reply comes back as is (MOVED included). */
-  call(name: string, ...args: RedisArg[]): Promise<unknown>;
-  callBuffer(name: string, ...args: RedisArg[]): Promise<unknown>;
-}
+/** `nodes()` roles, with the words ioredis users know (`master`, `slave`) as aliases. */
+const NODE_ROLES: ReadonlyMap<string, NodeRole | "all"> = new Map<string, NodeRole | "all">([
+  ["all", "all"],
+  ["primary", "primary"],
+  ["replica", "replica"],
+  ["master", "primary"],
+  ["slave", "replica"],
+]);
 
 /**
  * A Redis Cluster client.
@@ -94,14 +94,11 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   #discovery: Discovery;
   #router: Router;
   #executor: Executor;
+  #catalog: CommandCatalog;
+  #resty: RestyPipelineMode;
   #state: "open" | "closing" | "closed" = "open";
   #closing: Promise<void> | undefined;
   #ready = false;
-  /** Set while a command waits for the server to describe it; later commands queue behind. */
-  #gate: Array<() => void> | undefined;
-  #unknownCommands = new Set<string>();
-  #dispatch = (command: Command) => this.#executor.dispatch(command);
-  #restyPipeline: { pipeline: Pipeline; waiters: Array<(result: unknown) => void> } | undefined;
   #batchHost: BatchHost;
   /** Replica health and RTT checks; only when reads may go to replicas. */
   #health: HealthMonitor | undefined;
@@ -125,10 +122,11 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
         decoderLimits: o.decoderLimits,
         coalesceWrites: o.autoPipelining,
       },
+      { perNode: o.maxBlockingConnections, maxWaiting: o.maxOfflineQueue },
       (entry, error) => {
         if (error === undefined) return;
         this.#emitSafe("nodeError", { address: entry.address, error });
-        if (this.#state === "open") this.#discovery.requestRefresh();
+        if (this.#state === "open") this.#executor.onConnectionLost();
       },
     );
     this.#discovery = new Discovery({
@@ -144,7 +142,7 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
       },
       onTopology: (topology, change) => this.#onTopology(topology, change),
       onRefreshFailed: (error) => {
-        this.#executor.onRefreshFailed();
+        this.#executor.onRefreshFailed(error);
         if (this.#ready && error instanceof RedisClusterError) this.#emitSafe("error", error);
       },
       onPeriodicRefresh: (topology) => {
@@ -176,13 +174,19 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
         ask: (slot, from, to) => this.#emitSafe("ask", { slot, from, to }),
       },
     );
+    this.#catalog = new CommandCatalog((args) =>
+      this.#sendKeyless("COMMAND", args, false, findCommand("command")),
+    );
+    this.#resty = new RestyPipelineMode(() => this.pipeline());
     this.#batchHost = {
       owner: this.#executor,
       commandTimeoutMs: o.commandTimeoutMs,
+      readsFromReplicas: o.readFrom !== "primary",
       closedError: () => (this.#state === "open" ? undefined : new ClosedError()),
+      findCommand: (name) => this.#catalog.find(name),
       describeInto: (command, send) => this.#describeInto(command, send),
       dispatchAll: (commands) => this.#executor.dispatchAll(commands),
-      learnCommands: (names) => this.#learnCommands(names),
+      learnCommands: (names) => this.#catalog.learnAll(names),
     };
   }
 
@@ -197,6 +201,21 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   async connect(): Promise<void> {
     if (this.#state !== "open") throw new ClosedError();
     if (this.#discovery.current === undefined) await this.#discovery.refresh();
+  }
+
+  /**
+   * Reads the topology again now (or joins the refresh under way; inside the minimum
+   * interval after the last one, at its end) and resolves with the topology in use after it.
+   * The client refreshes by itself on MOVED, failures and a timer; this is for tools, and
+   * for callers that changed the cluster themselves.
+   *
+   * @example
+   * await cluster.refreshTopology();
+   */
+  async refreshTopology(): Promise<Topology> {
+    if (this.#state !== "open") throw new ClosedError();
+    await this.#discovery.refresh();
+    return this.#discovery.current!;
   }
 
   /**
@@ -247,54 +266,46 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
    * results in order. While queued, each call returns a promise of its own entry of that
    * array (it never rejects: errors are values, as in the array). Prefer `pipeline()`:
    * this mode captures every command of the client, from any caller, until the commit.
+   *
+   * @example
+   * cluster.initPipeline();
+   * cluster.get("a");
+   * cluster.get("b");
+   * const [a, b] = await cluster.commitPipeline();
    */
   initPipeline(): void {
-    if (this.#restyPipeline !== undefined) {
-      throw new ArgumentError(
-        "initPipeline: a pipeline is already open; commitPipeline() or cancelPipeline() first",
-      );
-    }
-    this.#restyPipeline = { pipeline: this.pipeline(), waiters: [] };
+    this.#resty.init();
   }
 
   /** Sends what was queued since `initPipeline()`; resolves with the results in order. */
-  async commitPipeline(): Promise<unknown[]> {
-    const open = this.#restyPipeline;
-    if (open === undefined)
-      throw new ArgumentError("commitPipeline: no pipeline is open; call initPipeline() first");
-    this.#restyPipeline = undefined;
-    let results: unknown[];
-    try {
-      results = await open.pipeline.exec();
-    } catch (error) {
-      for (const resolve of open.waiters) resolve(error); // the queued calls never reject
-      throw error;
-    }
-    open.waiters.forEach((resolve, index) => {
-      resolve(results[index]);
-    });
-    return results;
+  commitPipeline(): Promise<unknown[]> {
+    return this.#resty.commit();
   }
 
   /** Drops what was queued since `initPipeline()`; the queued calls resolve with a `ClosedError`. */
   cancelPipeline(): void {
-    const open = this.#restyPipeline;
-    this.#restyPipeline = undefined;
-    for (const resolve of open?.waiters ?? []) resolve(new ClosedError("the pipeline was cancelled"));
+    this.#resty.cancel();
   }
 
   /**
    * Handles on the nodes of the current topology, for commands that concern one node
    * (INFO, CONFIG GET, CLIENT LIST, ...). Empty until the topology is known (`connect()`).
+   * `"master"` and `"slave"` are accepted for `"primary"` and `"replica"`.
    *
    * @example
    * for (const node of cluster.nodes("primary")) console.log(await node.info("memory"));
    */
-  nodes(role: NodeRole | "all" = "all"): NodeHandle[] {
+  nodes(role: NodeRole | "all" | "master" | "slave" = "all"): NodeHandle[] {
+    const wanted = NODE_ROLES.get(role);
+    if (wanted === undefined) {
+      throw new ArgumentError(
+        `nodes(): unknown role ${JSON.stringify(role)}; use "primary", "replica" or "all"`,
+      );
+    }
     const topology = this.#discovery.current;
     if (topology === undefined) return [];
-    const nodes = [...topology.nodes.values()].filter((node) => role === "all" || node.role === role);
-    return nodes.map((node) => new ClusterNodeHandle(this, node) as unknown as NodeHandle);
+    const nodes = [...topology.nodes.values()].filter((node) => wanted === "all" || node.role === wanted);
+    return nodes.map((node) => nodeHandle(this, node));
   }
 
   /** Counters since the client was created. */
@@ -313,7 +324,8 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
 
   /**
    * Graceful close: new commands are refused with `ClosedError`; those in flight get their
-   * replies; then every connection closes.
+   * replies (blocking calls are cut short: they could wait for ever); then every connection
+   * closes.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -323,12 +335,9 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   async #close(): Promise<void> {
     if (this.#state !== "open") return;
     this.#state = "closing";
-    // Commands in flight get their replies; anything that would start a new attempt
-    // (a retry, a redirection, a command waiting for the cluster) ends with ClosedError.
-    this.#executor.closed = true;
-    this.#discovery.close();
-    this.#executor.failPending(new ClosedError("the client was closed before this command could complete"));
-    await this.#registry.closeAll();
+    const error = new ClosedError("the client was closed before this command could complete");
+    this.#stopEverything(error);
+    await this.#registry.closeAll(error);
     this.#state = "closed";
   }
 
@@ -336,10 +345,19 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   disconnect(): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
+    const error = new ClosedError();
+    this.#stopEverything(error);
+    this.#registry.destroyAll(error);
+  }
+
+  /** What both closes do first: nothing new starts, and nothing waiting is left waiting. */
+  #stopEverything(error: ClosedError): void {
+    // Anything that would start a new attempt (a retry, a redirection, a command waiting
+    // for the cluster) ends with ClosedError; the resty pipeline's queued calls too.
     this.#executor.closed = true;
     this.#discovery.close();
-    this.#executor.failPending(new ClosedError());
-    this.#registry.destroyAll();
+    this.#resty.cancel(error);
+    this.#executor.failPending(error);
   }
 
   // ── describing and sending ────────────────────────────────────────────────────────────
@@ -353,33 +371,12 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     transform: ReplyTransform | undefined,
   ): Promise<unknown> {
     if (this.#state !== "open") return Promise.reject(new ClosedError());
-    const resty = this.#restyPipeline;
-    if (resty !== undefined) {
-      resty.pipeline[SEND_COMMAND](name, info, args, wantsBuffers, transform);
-      return new Promise((resolve) => resty.waiters.push(resolve));
-    }
-    if (this.#gate !== undefined) {
-      return new Promise((resolve, reject) => {
-        this.#gate!.push(() =>
-          this[SEND_COMMAND](name, info, args, wantsBuffers, transform).then(resolve, reject),
-        );
-      });
-    }
-    if (info === undefined) return this.#sendUndescribed(name, args, wantsBuffers, transform);
-    return this.#send(name, info, args, wantsBuffers, transform);
-  }
-
-  /** Describes and sends one command of the table; what every command method comes to. */
-  #send(
-    name: string,
-    info: CommandInfo,
-    args: RedisArg[],
-    wantsBuffers: boolean,
-    transform: ReplyTransform | undefined,
-  ): Promise<unknown> {
-    const command = this.#newCommand(name, resolveSubcommand(info, args), args, wantsBuffers);
+    if (this.#resty.isOpen) return this.#resty.queue(name, info, args, wantsBuffers, transform);
+    const described = info ?? this.#catalog.find(name);
+    if (described === undefined) return this.#sendUndescribed(name, args, wantsBuffers, transform);
+    const command = this.#newCommand(name, resolveSubcommand(described, args), args, wantsBuffers);
     command.transform = transform;
-    this.#describeAndDispatch(command);
+    this.#describeInto(command, undefined);
     return command.promise;
   }
 
@@ -388,97 +385,114 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   }
 
   /**
-   * Describes a command and sends it — or, for a splittable command across slots, sends
-   * its per-slot parts. A description error (bad argument, cross-slot) settles the command.
+   * Describes a command and hands what is to be sent — it, or the per-slot parts of a
+   * splittable command across slots — to `send` (a pipeline's collector), or dispatches it
+   * when `send` is undefined. A description error (bad argument, cross-slot) settles the
+   * command instead.
    */
-  #describeAndDispatch(command: Command): void {
-    this.#describeInto(command, this.#dispatch);
-  }
-
-  /** Describes a command and hands what is to be sent (it, or its split parts) to `send`. */
-  #describeInto(command: Command, send: (command: Command) => void): void {
+  #describeInto(command: Command, send: ((command: Command) => void) | undefined): void {
+    let groups: SlotGroup[] | undefined;
     try {
-      this.#describe(command);
+      groups = this.#describe(command, false);
     } catch (error) {
       command.completeError(error as Error);
       return;
     }
-    if (command.slot === MULTI_SLOT) dispatchSplit(command, this.#executor, send);
-    else if (command.slot === UNKNOWN_SLOT) this.#locateKeysThenSend(command);
-    else send(command);
+    if (groups !== undefined) {
+      const parts = splitBySlot(command, groups, this.#executor);
+      // Alone, the parts still wait for a first topology as one entry, like a pipeline.
+      if (send === undefined) this.#executor.dispatchAll(parts);
+      else for (const part of parts) send(part);
+    } else if (command.slot === UNKNOWN_SLOT) {
+      this.#locateKeysThenSend(command);
+    } else if (send === undefined) {
+      this.#executor.dispatch(command);
+    } else {
+      send(command);
+    }
   }
 
   /**
-   * A command whose key specs do not say where its keys are (a module's movable keys): ask
-   * the server with `COMMAND GETKEYS`, route by the keys it names. Later commands wait behind
-   * it so that order is kept. If the server cannot tell either, any node gets it and answers.
+   * Fills in what routing needs: arguments checked, key prefix applied, slot, read mode,
+   * blocking. For a splittable command whose keys span slots, returns the groups to split
+   * it into. A command pinned to a node (node handles) gets no slot: it goes where told.
    */
-  #locateKeysThenSend(command: Command): void {
-    const gate: Array<() => void> = [];
-    this.#gate = gate;
-    const args: RedisArg[] = ["GETKEYS", command.name, ...command.args];
-    this.#sendKeyless("COMMAND", args, false, findCommand("command"))
-      .then(
-        (reply) => {
-          const keys = Array.isArray(reply) ? (reply as RedisArg[]) : [];
-          const indexes = keys.map((_, index) => index);
-          command.slot = slotOfKeys(keys, indexes);
-          if (command.slot === MULTI_SLOT) {
-            command.completeError(new CrossSlotError(distinctSlots(keys, indexes), command.displayName));
-            return;
-          }
-          this.#executor.dispatch(command);
-        },
-        () => {
-          command.slot = NO_SLOT;
-          this.#executor.dispatch(command);
-        },
-      )
-      .finally(() => this.#openGate(gate));
-  }
-
-  /** Fills in what routing needs: arguments checked, key prefix applied, slot, read mode. */
-  #describe(command: Command): void {
+  #describe(command: Command, pinned: boolean): SlotGroup[] | undefined {
     const info = command.info;
     const args = command.args;
     checkArgs(command.displayName, args);
     refuseConnectionState(command.name, args);
-    if (info === undefined) return; // a command nobody knows, not even the server: any node answers
-    if (this.#options.keyPrefix !== undefined) this.#prefixKeys(info, args);
+    if (info === undefined) return undefined; // a command nobody knows, not even the server: any node answers
+    const prefix = this.#options.keyPrefix;
+    if (prefix !== undefined) prefixKeys(prefix, args, keyIndexes(info, args) ?? []);
+    let groups: SlotGroup[] | undefined;
+    if (!pinned) groups = this.#slotOf(command, info);
+    command.replicaReadable =
+      this.#options.readFrom !== "primary" && (info.flags & CommandFlag.READONLY) !== 0;
+    const blocking = blockingCall(info, args);
+    if (blocking !== undefined) {
+      // The server may rightly hold it that long; the command's own budget comes on top.
+      command.blocking = blocking;
+      command.deadlineAt += blocking.timeoutMs;
+    }
+    return groups;
+  }
+
+  /** Sets the command's slot from its keys (each hashed once); the groups of a split. */
+  #slotOf(command: Command, info: CommandInfo): SlotGroup[] | undefined {
+    const args = command.args;
     const single = info.singleKeyIndex;
     if (single >= 0) {
       const key = args[single];
       if (key === undefined) throw new ArgumentError("missing its key argument", command.displayName);
       command.slot = keySlot(keyBytes(key));
-    } else {
-      const indexes = keyIndexes(info, args, true);
-      if (indexes === null) {
-        command.slot = UNKNOWN_SLOT; // the server will say (#locateKeysThenSend)
-        return;
-      }
-      command.slot = slotOfKeys(args, indexes);
-      if (command.slot === MULTI_SLOT && !isSplittable(info.name)) {
-        throw new CrossSlotError(distinctSlots(args, indexes), command.displayName);
-      }
+      return undefined;
     }
-    command.replicaReadable =
-      this.#options.readFrom !== "primary" && (info.flags & CommandFlag.READONLY) !== 0;
-    const blockMs = blockingTimeoutMs(info, args);
-    if (blockMs !== undefined) {
-      // The server may rightly hold it that long; the command's own budget comes on top.
-      command.blockingTimeoutMs = blockMs;
-      command.deadlineAt += blockMs;
+    const stride = splitStride(info.name);
+    if (stride !== undefined) {
+      if (args.length === 0) throw new ArgumentError("missing its key argument", command.displayName);
+      const plan = slotOrGroups(args, stride);
+      if (typeof plan === "number") {
+        command.slot = plan;
+        return undefined;
+      }
+      command.slot = MULTI_SLOT;
+      return plan;
     }
+    const indexes = keyIndexes(info, args, true);
+    if (indexes === null) {
+      command.slot = UNKNOWN_SLOT; // the server will say (#locateKeysThenSend)
+      return undefined;
+    }
+    command.slot = slotOfKeys(args, indexes);
+    if (command.slot === MULTI_SLOT)
+      throw new CrossSlotError(distinctSlots(args, indexes), command.displayName);
+    return undefined;
   }
 
-  #prefixKeys(info: CommandInfo, args: RedisArg[]): void {
-    const prefix = this.#options.keyPrefix!;
-    const indexes = keyIndexes(info, args) ?? [];
-    for (const index of indexes) {
-      const key = args[index]!;
-      args[index] =
-        key instanceof Uint8Array ? Buffer.concat([Buffer.from(prefix), key]) : prefix + String(key);
-    }
+  /**
+   * A command whose key specs do not say where its keys are (a module's movable keys): ask
+   * the server with `COMMAND GETKEYS`, then prefix and route by the keys it names. Calls of
+   * the same command keep their order; other commands do not wait. If the server cannot
+   * tell either, any node gets it and answers.
+   */
+  #locateKeysThenSend(command: Command): void {
+    this.#catalog.locate(command.name, command.args, (keys) => {
+      if (keys === undefined) {
+        command.slot = NO_SLOT;
+        this.#executor.dispatch(command);
+        return;
+      }
+      const indexes = positionsOf(command.args, keys);
+      const prefix = this.#options.keyPrefix;
+      if (prefix !== undefined) prefixKeys(prefix, command.args, indexes);
+      command.slot = slotOfKeys(command.args, indexes);
+      if (command.slot === MULTI_SLOT) {
+        command.completeError(new CrossSlotError(distinctSlots(command.args, indexes), command.displayName));
+        return;
+      }
+      this.#executor.dispatch(command);
+    });
   }
 
   #callByName(name: string, args: RedisArg[], wantsBuffers: boolean): Promise<unknown> {
@@ -488,9 +502,9 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   }
 
   /**
-   * A command the built-in table lacks (a module's, or a newer server's): ask the server
-   * with `COMMAND INFO` once, remember the answer, then send it. Later commands wait behind
-   * it so that they still reach the server in the order they were issued.
+   * A command the table lacks (a module's, or a newer server's): asked about once with
+   * `COMMAND INFO` (command/catalog.ts), then sent. Only calls of that command wait for the
+   * answer, in the order they were made.
    */
   #sendUndescribed(
     name: string,
@@ -498,53 +512,14 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     wantsBuffers: boolean,
     transform: ReplyTransform | undefined,
   ): Promise<unknown> {
-    if (this.#unknownCommands.has(name)) return this.#sendKeyless(name, args, wantsBuffers);
-    const gate: Array<() => void> = [];
-    this.#gate = gate;
-    return this.#learnCommand(name).then(
-      (info) => {
-        // Sent before what queued behind the gate, which opens right after.
-        const result =
-          info === undefined
-            ? this.#sendKeyless(name, args, wantsBuffers)
-            : this.#send(name, info, args, wantsBuffers, transform);
-        this.#openGate(gate);
-        return result;
-      },
-      (error: unknown) => {
-        this.#openGate(gate);
-        throw error;
-      },
-    );
-  }
-
-  async #learnCommand(name: string): Promise<CommandInfo | undefined> {
-    const commandInfo = findCommand("command")!;
-    const reply = await this.#sendKeyless("COMMAND", ["INFO", name], false, commandInfo);
-    const infos = parseCommandInfoReply(reply as never);
-    for (const info of infos) registerCommand(info);
-    const info = findCommand(name);
-    if (info === undefined) this.#unknownCommands.add(name);
-    return info;
-  }
-
-  /** Learns several commands (for a pipeline); unknown to the server too is fine. */
-  async #learnCommands(names: readonly string[]): Promise<void> {
-    await Promise.all(
-      names.filter((name) => !this.#unknownCommands.has(name)).map((name) => this.#learnCommand(name)),
-    );
-  }
-
-  /** Runs what queued behind a gate, in order, until one of them closes a new gate. */
-  #openGate(gate: Array<() => void>): void {
-    if (this.#gate === gate) this.#gate = undefined;
-    while (gate.length > 0) {
-      if (this.#gate !== undefined) {
-        this.#gate.push(...gate.splice(0));
-        return;
-      }
-      gate.shift()!();
-    }
+    if (this.#catalog.isUnknownToServer(name)) return this.#sendKeyless(name, args, wantsBuffers);
+    return this.#catalog.learn(name).then((info) => {
+      if (info === undefined) return this.#sendKeyless(name, args, wantsBuffers);
+      const command = this.#newCommand(name, resolveSubcommand(info, args), args, wantsBuffers);
+      command.transform = transform;
+      this.#describeInto(command, undefined);
+      return command.promise;
+    });
   }
 
   /** Sends a command to one node, no key routing (unknown commands, COMMAND INFO). */
@@ -552,6 +527,7 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     const command = this.#newCommand(name, info, args, wantsBuffers);
     try {
       checkArgs(name, args);
+      refuseConnectionState(name, args);
       this.#executor.dispatch(command);
     } catch (error) {
       command.completeError(error as Error);
@@ -566,25 +542,26 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     args: RedisArg[],
     wantsBuffers: boolean,
     transform?: ReplyTransform,
-  ) {
+  ): Promise<unknown> {
     if (this.#state !== "open") return Promise.reject(new ClosedError());
-    const info = findCommand(name);
+    const info = this.#catalog.find(name);
     const command = this.#newCommand(name, info && resolveSubcommand(info, args), args, wantsBuffers);
     command.transform = transform;
     command.pinnedAddress = address;
     try {
-      checkArgs(command.displayName, args);
-      refuseConnectionState(name, args);
-      this.#executor.dispatch(command);
+      this.#describe(command, true);
     } catch (error) {
       command.completeError(error as Error);
+      return command.promise;
     }
+    this.#executor.dispatch(command);
     return command.promise;
   }
 
   // ── events ────────────────────────────────────────────────────────────────────────────
 
   #onTopology(topology: Topology, change: TopologyChange): void {
+    if (this.#state !== "open") return;
     this.#executor.onTopology();
     // "nearest" needs round-trip times from the start; the periodic refresh keeps them fresh.
     if (!this.#ready && this.#options.readFrom === "nearest") void this.#health?.checkAll(topology);
@@ -612,43 +589,34 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
 export interface RedisCluster extends CommandMethods {}
 installCommandMethods(RedisCluster.prototype);
 
-/** Per-node handle: the same command methods, every one sent to that node. */
-class ClusterNodeHandle implements CommandTarget {
-  readonly address: string;
-  readonly nodeRole: NodeRole;
-  #client: RedisCluster;
-
-  constructor(client: RedisCluster, node: ClusterNode) {
-    this.#client = client;
-    this.address = node.address;
-    this.nodeRole = node.role;
-  }
-
-  call(name: string, ...args: RedisArg[]): Promise<unknown> {
-    return this.#call(name, args, false);
-  }
-
-  callBuffer(name: string, ...args: RedisArg[]): Promise<unknown> {
-    return this.#call(name, args, true);
-  }
-
-  #call(name: string, args: RedisArg[], wantsBuffers: boolean): Promise<unknown> {
-    const named = splitCommandName(name, args);
-    if (named instanceof Error) return Promise.reject(named);
-    return this.#client.sendToNode(this.address, named.head, named.args, wantsBuffers);
-  }
-
-  [SEND_COMMAND](
-    name: string,
-    _info: CommandInfo | undefined,
-    args: RedisArg[],
-    wantsBuffers: boolean,
-    transform: ReplyTransform | undefined,
-  ): Promise<unknown> {
-    return this.#client.sendToNode(this.address, name, args, wantsBuffers, transform);
+/** Prepends the key prefix to the arguments at `indexes` (the command's keys). */
+function prefixKeys(prefix: string, args: RedisArg[], indexes: readonly number[]): void {
+  for (const index of indexes) {
+    const key = args[index]!;
+    args[index] =
+      key instanceof Uint8Array ? Buffer.concat([Buffer.from(prefix), key]) : prefix + String(key);
   }
 }
-installCommandMethods(ClusterNodeHandle.prototype);
+
+/**
+ * Where the keys `COMMAND GETKEYS` named are among `args`: for each key in order, the first
+ * argument after the previous key's that has the same bytes.
+ */
+function positionsOf(args: readonly RedisArg[], keys: readonly RedisArg[]): number[] {
+  const positions: number[] = [];
+  let from = 0;
+  for (const key of keys) {
+    const wanted = Buffer.from(keyBytes(key));
+    for (let i = from; i < args.length; i++) {
+      if (Buffer.from(keyBytes(args[i]!)).equals(wanted)) {
+        positions.push(i);
+        from = i + 1;
+        break;
+      }
+    }
+  }
+  return positions;
+}
 
 /** The slot all keys share, NO_SLOT without keys, MULTI_SLOT when they differ. */
 function slotOfKeys(args: readonly RedisArg[], indexes: readonly number[]): number {

@@ -63,6 +63,12 @@ export interface RedisClusterOptions {
   maxInFlight?: number;
   /** Commands that may wait for a topology or an unserved slot (default 10000). */
   maxOfflineQueue?: number;
+  /**
+   * Dedicated connections open at once per node, for blocking calls (BLPOP, XREAD BLOCK,
+   * ...), which must not hold up the node's shared connection (default 64). More blocking
+   * calls to one node wait for one to be free, in order, within their deadline.
+   */
+  maxBlockingConnections?: number;
   /** Periodic topology refresh, jittered; 0 turns it off (default 30000). */
   refreshInterval?: number;
   /** Least time between two topology refreshes (default: 100 + 10 per node, at most 1000). */
@@ -110,6 +116,7 @@ export interface NormalizedOptions {
   autoPipelining: boolean;
   maxInFlight: number;
   maxOfflineQueue: number;
+  maxBlockingConnections: number;
   refreshIntervalMs: number;
   minRefreshIntervalMs: number | undefined;
   keyPrefix: string | undefined;
@@ -134,6 +141,7 @@ const KNOWN_OPTIONS = new Set<string>([
   "autoPipelining",
   "maxInFlight",
   "maxOfflineQueue",
+  "maxBlockingConnections",
   "refreshInterval",
   "minRefreshInterval",
   "keyPrefix",
@@ -184,6 +192,7 @@ export function normalizeOptions(options: RedisClusterOptions | undefined): Norm
     autoPipelining: boolean(o, "autoPipelining", true),
     maxInFlight: integer(o, "maxInFlight", 10_000, 1),
     maxOfflineQueue: integer(o, "maxOfflineQueue", 10_000, 0),
+    maxBlockingConnections: integer(o, "maxBlockingConnections", 64, 1),
     refreshIntervalMs: duration("refreshInterval", o.refreshInterval, 30_000, nonNegativeMs),
     minRefreshIntervalMs:
       o.minRefreshInterval === undefined

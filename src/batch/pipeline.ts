@@ -7,13 +7,15 @@
  * everything it got in this tick as one write. So the pipeline is split per node, the
  * groups go out concurrently, and every command keeps its own MOVED/ASK/retry handling —
  * only the redirected ones are re-sent, and a command that succeeded is never sent twice.
- * Commands on one key reach their node in the order they were queued.
+ * Commands on one key reach their node in the order they were queued. With replica reads,
+ * a read of a slot that the same pipeline wrote earlier goes to the primary, so that it
+ * reads the write (a replica may not have it yet).
  */
 import type { Command, CommandOwner, ReplyTransform } from "../command/command.js";
 import { Gather, GatherPart } from "../command/gather.js";
 import type { PipelineMethods } from "../command/methods.generated.js";
 import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "../command/methods.js";
-import { type CommandInfo, findCommand } from "../command/table.js";
+import { CommandFlag, type CommandInfo, findCommand } from "../command/table.js";
 import { splitCommandName } from "../command/validate.js";
 import { ArgumentError } from "../errors.js";
 import type { RedisArg } from "../resp/types.js";
@@ -24,6 +26,10 @@ export interface BatchHost {
   readonly commandTimeoutMs: number;
   /** Undefined while the client is open; the error to fail with once it is closed. */
   closedError(): Error | undefined;
+  /** Reads may go to replicas (`readFrom` other than "primary"). */
+  readonly readsFromReplicas: boolean;
+  /** The client's description of a command (built-in, or learned from its cluster). */
+  findCommand(name: string): CommandInfo | undefined;
   /** Describes one command (args, slot, split) and hands what is to be sent to `send`; errors settle it. */
   describeInto(command: Command, send: (command: Command) => void): void;
   /** Sends commands in order (as one offline entry while there is no topology yet). */
@@ -88,7 +94,13 @@ export class Pipeline implements CommandTarget {
       });
       return this;
     }
-    return this[SEND_COMMAND](named.head, findCommand(named.head), named.args, wantsBuffers, undefined);
+    return this[SEND_COMMAND](
+      named.head,
+      this.#host.findCommand(named.head),
+      named.args,
+      wantsBuffers,
+      undefined,
+    );
   }
 
   /** MSET, also as an object: `mset({ a: "1", b: "2" })`. */
@@ -131,13 +143,25 @@ export class Pipeline implements CommandTarget {
     ];
     if (unknown.length > 0) {
       await this.#host.learnCommands(unknown);
-      for (const entry of queued) entry.info ??= findCommand(entry.name);
+      for (const entry of queued) entry.info ??= this.#host.findCommand(entry.name);
     }
     return new Promise((resolve) => {
       const gather = new Gather(queued.length, resolve);
       const { owner, commandTimeoutMs } = this.#host;
       const toSend: Command[] = [];
-      const send = (command: Command) => toSend.push(command);
+      // Slots this pipeline writes to, so far in queue order (read-your-writes, see above).
+      let written: Set<number> | undefined;
+      const send = this.#host.readsFromReplicas
+        ? (command: Command) => {
+            if (command.replicaReadable) {
+              if (written?.has(command.slot)) command.replicaReadable = false;
+            } else if (command.slot >= 0 && (command.info?.flags ?? 0) & CommandFlag.WRITE) {
+              written ??= new Set();
+              written.add(command.slot);
+            }
+            toSend.push(command);
+          }
+        : (command: Command) => toSend.push(command);
       for (let i = 0; i < queued.length; i++) {
         const entry = queued[i]!;
         if (entry.error !== undefined) {

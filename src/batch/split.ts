@@ -28,7 +28,7 @@ interface SplitRule {
 }
 
 /** One slot's share of a split command. */
-interface SlotGroup {
+export interface SlotGroup {
   slot: number;
   /** Positions, in the caller's key order, of this group's keys. */
   keyPositions: number[];
@@ -44,29 +44,59 @@ const SPLIT_RULES: ReadonlyMap<string, SplitRule> = new Map([
   ["touch", { stride: 1, merge: mergeSum }],
 ]);
 
-/** True when a command of this name may be split across slots. */
-export function isSplittable(name: string): boolean {
-  return SPLIT_RULES.has(name);
+/**
+ * Arguments per key of a command that may be split across slots (1 for `k k k`, 2 for
+ * `k v k v`), or `undefined` when its keys must share a slot.
+ */
+export function splitStride(name: string): number | undefined {
+  return SPLIT_RULES.get(name)?.stride;
 }
 
 /**
- * Splits `whole` (keys at `args[0..]`, `stride` arguments per key) into one command per
- * slot, dispatches them in order, and completes `whole` with the merged reply. `whole`
- * itself is never sent.
+ * Hashes each key of a splittable command once (keys at `args[0..]`, `stride` arguments per
+ * key): the slot they all share, or — when they span slots — their groups, one per slot,
+ * keys in their original order within each.
  */
-export function dispatchSplit(
-  whole: Command,
-  owner: CommandOwner,
-  dispatch: (command: Command) => void,
-): void {
+export function slotOrGroups(args: readonly RedisArg[], stride: number): number | SlotGroup[] {
+  const first = keySlot(keyBytes(args[0]!));
+  let at = stride;
+  while (at < args.length && keySlot(keyBytes(args[at]!)) === first) at += stride;
+  if (at >= args.length) return first;
+  // Keys before `at` share `first`; from `at` on, each key is hashed once more only here.
+  const head: SlotGroup = { slot: first, keyPositions: [], args: [] };
+  for (let k = 0; k < at; k += stride) {
+    head.keyPositions.push(k / stride);
+    for (let i = 0; i < stride; i++) head.args.push(args[k + i]!);
+  }
+  const bySlot = new Map<number, SlotGroup>([[first, head]]);
+  const groups = [head];
+  for (let position = at / stride; at < args.length; at += stride, position++) {
+    const slot = keySlot(keyBytes(args[at]!));
+    let group = bySlot.get(slot);
+    if (group === undefined) {
+      group = { slot, keyPositions: [], args: [] };
+      bySlot.set(slot, group);
+      groups.push(group);
+    }
+    group.keyPositions.push(position);
+    for (let i = 0; i < stride; i++) group.args.push(args[at + i]!);
+  }
+  return groups;
+}
+
+/**
+ * The per-slot parts of `whole` (from `slotOrGroups`), each to be dispatched; `whole`
+ * completes with the merged reply once every part has settled, and is never sent itself.
+ * Returns no parts when `whole` was settled at once (a value missing from a pair).
+ */
+export function splitBySlot(whole: Command, groups: readonly SlotGroup[], owner: CommandOwner): Command[] {
   const info = whole.info!;
   const rule = SPLIT_RULES.get(info.name)!;
   if (whole.args.length % rule.stride !== 0) {
     // Split as is, one part would lack a value; unsplit, the server would refuse it whole.
     whole.completeError(new ArgumentError("expects key value pairs; a value is missing", whole.displayName));
-    return;
+    return [];
   }
-  const groups = groupBySlot(whole.args, rule.stride);
   const gather = new Gather(groups.length, (outcomes) => {
     try {
       whole.complete(rule.merge(groups, outcomes, whole));
@@ -75,6 +105,7 @@ export function dispatchSplit(
     }
   });
   const remainingMs = Math.max(1, whole.deadlineAt - performance.now());
+  const parts: Command[] = [];
   for (let i = 0; i < groups.length; i++) {
     const group = groups[i]!;
     const part = new GatherPart(
@@ -89,25 +120,9 @@ export function dispatchSplit(
     );
     part.slot = group.slot;
     part.replicaReadable = whole.replicaReadable;
-    dispatch(part);
+    parts.push(part);
   }
-}
-
-function groupBySlot(args: readonly RedisArg[], stride: number): SlotGroup[] {
-  const bySlot = new Map<number, SlotGroup>();
-  const groups: SlotGroup[] = [];
-  for (let at = 0, position = 0; at < args.length; at += stride, position++) {
-    const slot = keySlot(keyBytes(args[at]!));
-    let group = bySlot.get(slot);
-    if (group === undefined) {
-      group = { slot, keyPositions: [], args: [] };
-      bySlot.set(slot, group);
-      groups.push(group);
-    }
-    group.keyPositions.push(position);
-    for (let k = 0; k < stride; k++) group.args.push(args[at + k]!);
-  }
-  return groups;
+  return parts;
 }
 
 function firstError(outcomes: readonly unknown[]): Error | undefined {

@@ -1,24 +1,175 @@
 /**
- * Blocking commands (BLPOP, XREAD BLOCK, WAIT, ...) run on a connection of their own, so that
- * the wait never holds up the commands queued behind them on the node's shared connection.
+ * Dedicated connections of one node, for what must not share the node's multiplexed
+ * connection: blocking calls (BLPOP, XREAD BLOCK, ...) and, later, WATCH … EXEC.
+ *
+ * ```
+ *   acquire ──► idle connection? ──yes──► handed over (in use)
+ *                 │ no
+ *                 ├─ fewer than `limit` open ──► a new connection (in use)
+ *                 └─ else: wait in line (FIFO, until the caller's deadline) ──► the next release
+ *
+ *   release(clean)   ──► to the next in line, or idle (closed after `idleMs` unused)
+ *   release(dirty)   ──► destroyed (a call still blocked at the server, a broken socket)
+ * ```
+ *
+ * At most `limit` connections are open at once per node (in use and idle together), so a
+ * loop of blocking calls reuses sockets instead of churning them, and a burst of them cannot
+ * open thousands.
  */
 import type { Command } from "../command/command.js";
 import type { Connection } from "../connection/connection.js";
 import type { Sendable } from "../connection/types.js";
-import type { RedisClusterError } from "../errors.js";
+import { ClosedError, ConnectionError, type RedisClusterError } from "../errors.js";
 import type { RespValue } from "../resp/types.js";
+import { Alarm } from "./alarm.js";
+import { DeadlineQueue } from "./deadline-queue.js";
+
+/** How long a released dedicated connection stays open for reuse, in ms. */
+const IDLE_MS = 10_000;
+
+/** Someone waiting for a dedicated connection. */
+export interface DedicatedWaiter {
+  readonly deadlineAt: number;
+  /** A connection is yours until you release it. */
+  granted(connection: Connection): void;
+  /** None came before your deadline. */
+  expired(): void;
+  /** The pool closed, or its line is full. */
+  refused(error: RedisClusterError): void;
+}
+
+export class DedicatedPool {
+  readonly #address: string;
+  readonly #open: () => Connection;
+  readonly #limit: number;
+  readonly #idle: Array<{ connection: Connection; releasedAt: number }> = [];
+  readonly #inUse = new Set<Connection>();
+  readonly #line: DeadlineQueue<DedicatedWaiter>;
+  readonly #sweep: Alarm;
+  #closed = false;
+
+  /**
+   * @param open opens a new connection to the node (the registry's options)
+   * @param limit connections open at once, in use and idle
+   * @param maxWaiting callers that may wait in line at once
+   */
+  constructor(address: string, open: () => Connection, limit: number, maxWaiting: number) {
+    this.#address = address;
+    this.#open = open;
+    this.#limit = limit;
+    this.#line = new DeadlineQueue(maxWaiting, (waiter) => waiter.expired());
+    this.#sweep = new Alarm(() => this.#closeStale(), false);
+  }
+
+  /** Connections open now (in use and idle). */
+  get size(): number {
+    return this.#inUse.size + this.#idle.length;
+  }
+
+  /** Callers waiting for a connection. */
+  get waiting(): number {
+    return this.#line.length;
+  }
+
+  /** Hands `waiter` a connection now, or when one is released (or refuses it). */
+  acquire(waiter: DedicatedWaiter): void {
+    if (this.#closed) {
+      waiter.refused(new ClosedError("the node's connections are closed"));
+      return;
+    }
+    const idle = this.#idle.pop();
+    if (idle !== undefined) {
+      this.#grant(idle.connection, waiter);
+      return;
+    }
+    if (this.size < this.#limit) {
+      this.#grant(this.#open(), waiter);
+      return;
+    }
+    if (!this.#line.push(waiter)) {
+      waiter.refused(
+        new ConnectionError(
+          `all ${this.#limit} dedicated connections to ${this.#address} are in use and ${this.#line.limit} ` +
+            "calls already wait for one (raise maxBlockingConnections, or block on fewer calls at once)",
+          this.#address,
+        ),
+      );
+    }
+  }
+
+  /**
+   * Gives a connection back. `clean` means nothing is pending on it and its state is the
+   * default (a blocking call that answered); anything else is destroyed.
+   */
+  release(connection: Connection, clean: boolean): void {
+    if (!this.#inUse.delete(connection)) return;
+    if (!clean || this.#closed || connection.state === "closing" || connection.state === "closed") {
+      connection.destroy();
+      this.#serveLine();
+      return;
+    }
+    const next = this.#line.shift();
+    if (next !== undefined) {
+      this.#grant(connection, next);
+      return;
+    }
+    this.#idle.push({ connection, releasedAt: performance.now() });
+    this.#sweep.armBy(performance.now() + IDLE_MS);
+  }
+
+  /** Closes idle connections (they were reusable for the old role of the node). */
+  dropIdle(): void {
+    for (const { connection } of this.#idle.splice(0)) void connection.close();
+  }
+
+  /** Closes everything: idle ones gracefully, in-use ones at once (`error`), waiters refused. */
+  close(error: RedisClusterError = new ClosedError("the node's connections are closed")): void {
+    this.#closed = true;
+    this.#sweep.cancel();
+    this.dropIdle();
+    for (const connection of this.#inUse) connection.destroy(error);
+    this.#inUse.clear();
+    for (const waiter of this.#line.drain()) waiter.refused(error);
+  }
+
+  #grant(connection: Connection, waiter: DedicatedWaiter): void {
+    this.#inUse.add(connection);
+    waiter.granted(connection);
+  }
+
+  /** A connection was destroyed: room for a new one, for whoever waits first. */
+  #serveLine(): void {
+    if (this.#closed || this.size >= this.#limit) return;
+    const next = this.#line.shift();
+    if (next !== undefined) this.#grant(this.#open(), next);
+  }
+
+  #closeStale(): void {
+    const now = performance.now();
+    let kept = 0;
+    for (const idle of this.#idle) {
+      if (now - idle.releasedAt >= IDLE_MS) void idle.connection.close();
+      else {
+        this.#idle[kept++] = idle;
+        this.#sweep.armBy(idle.releasedAt + IDLE_MS);
+      }
+    }
+    this.#idle.length = kept;
+  }
+}
 
 /**
- * A command on a dedicated connection: passes every outcome on, then retires the
- * connection (a blocked connection that expired is destroyed, which unblocks the server).
+ * A command on a dedicated connection: passes every outcome on, then gives the connection
+ * back — clean after an answer, destroyed after a failure or an expiry (a call still blocked
+ * at the server is unblocked by closing its socket).
  */
 export class OnDedicatedConnection implements Sendable {
   readonly #command: Command;
-  readonly #release: () => void;
+  readonly #pool: DedicatedPool;
 
-  constructor(command: Command, release: () => void) {
+  constructor(command: Command, pool: DedicatedPool) {
     this.#command = command;
-    this.#release = release;
+    this.#pool = pool;
   }
 
   get name(): string {
@@ -35,20 +186,17 @@ export class OnDedicatedConnection implements Sendable {
   }
 
   settle(value: RespValue, connection: Connection): void {
-    this.#release();
-    void connection.close();
+    this.#pool.release(connection, true);
     this.#command.settle(value, connection);
   }
 
   fail(error: RedisClusterError, written: boolean, connection: Connection): void {
-    this.#release();
-    connection.destroy();
+    this.#pool.release(connection, false);
     this.#command.fail(error, written, connection);
   }
 
   expire(connection: Connection): void {
-    this.#release();
-    connection.destroy();
+    this.#pool.release(connection, false);
     this.#command.expire(connection);
   }
 }

@@ -5,14 +5,30 @@
  *   node failure, CLUSTERDOWN, the periodic timer) joins it.
  * - Storm control: after a refresh, the next may start only after a minimum interval (with
  *   jitter, scaled to the cluster's size); triggers inside that window share one deferred run.
- * - Consensus: a refresh asks up to three known nodes at once (known nodes first, seeds last,
- *   so a dead seed list after a scale-out still works) and takes the view most of them
- *   agree on; on a tie, the view of the node with the highest `cluster_current_epoch`.
+ * - One question when the answer fits: a refresh asks one node (a ready connection first).
+ *   Its view is taken unless it contradicts what the client has seen — it serves fewer slots
+ *   than the current table (or, on the first refresh, not all of them), or it disagrees with
+ *   a `MOVED` that triggered the refresh. Then two more nodes are asked, and the view most of
+ *   them agree on wins; on a tie, the view of the node with the highest
+ *   `cluster_current_epoch`. A fleet of clients thus costs the servers about one
+ *   `CLUSTER SHARDS` per client per event, and a lagging or confused node still cannot
+ *   impose its view alone.
  * - Caution: a view that serves fewer slots than the current table replaces it only when
- *   every node asked agrees; a node that just joined, or a reply cut short, cannot empty it.
+ *   every node asked agrees, or when the same view comes back on the next look; a node that
+ *   just joined, or a reply cut short, cannot empty it.
+ * - Bounded: one refresh asks at most `MAX_NODES_ASKED` nodes, however large the cluster.
+ * - Closing stops a refresh under way: nothing is installed, nothing opened, after close().
  */
+
+import { SLOT_COUNT } from "../command/slot.js";
 import { formatAddress, type HostPort } from "../connection/address.js";
-import { ClusterDownError, ConnectionError, type RedisClusterError, ReplyError } from "../errors.js";
+import {
+  ClosedError,
+  ClusterDownError,
+  ConnectionError,
+  type RedisClusterError,
+  ReplyError,
+} from "../errors.js";
 import type { NodeRegistry } from "./nodes.js";
 import { diffTopology, isEmptyChange, Topology, type TopologyChange } from "./topology.js";
 import { type AddressMapper, parseClusterShards, parseClusterSlots } from "./topology-parse.js";
@@ -41,13 +57,31 @@ export interface DiscoveryOptions {
   onPeriodicRefresh(topology: Topology): void;
 }
 
-/** Nodes asked at once per refresh. */
+/** Nodes asked in all when the first view needs confirming. */
 const CONSENSUS_SIZE = 3;
 /** Once one view is in, how long to wait for the others before deciding. */
 const CONSENSUS_WAIT_MS = 200;
+/** How long the first node asked may take before the next ones are asked too. */
+const HEDGE_MS = 300;
+/** Most nodes one refresh asks, known nodes and seeds together. */
+const MAX_NODES_ASKED = 12;
+/** Most MOVED targets remembered for the next refresh to check its view against. */
+const MAX_EXPECTATIONS = 16;
 
 interface View {
   topology: Topology;
+  address: string;
+}
+
+/** A node that gave no usable view, and why. */
+interface Failure {
+  address: string;
+  error: Error;
+}
+
+/** What a MOVED told the client: the next view should agree. */
+export interface SlotOwner {
+  slot: number;
   address: string;
 }
 
@@ -56,6 +90,10 @@ export class Discovery {
   current: Topology | undefined;
   /** Refreshes run so far. */
   refreshes = 0;
+  /** `CLUSTER SHARDS`/`SLOTS` questions sent so far (one refresh asks one to a dozen nodes). */
+  viewsAsked = 0;
+  /** Views refused because they served fewer slots than the table in use. */
+  viewsRefused = 0;
   /** Why the last refresh failed, if it did. */
   lastError: RedisClusterError | undefined;
 
@@ -72,6 +110,10 @@ export class Discovery {
   /** Fingerprint of the last smaller view refused, accepted if it comes back. */
   #refusedView: string | undefined;
   #lookAgainSoon = false;
+  /** MOVED targets seen since the last refresh began. */
+  #expectations: SlotOwner[] = [];
+  /** The user may not run CLUSTER SHARDS (NOPERM): CLUSTER SLOTS from now on. */
+  #shardsDenied = false;
 
   constructor(options: DiscoveryOptions) {
     this.#options = options;
@@ -89,8 +131,13 @@ export class Discovery {
     return this.#start();
   }
 
-  /** A refresh for a trigger that does not wait for it (MOVED, a node failure, ...). */
-  requestRefresh(): void {
+  /**
+   * A refresh for a trigger that does not wait for it (MOVED, a node failure, ...). A MOVED
+   * passes what it said (`expected`), for the refresh to check its first view against.
+   */
+  requestRefresh(expected?: SlotOwner): void {
+    if (expected !== undefined && this.#expectations.length < MAX_EXPECTATIONS)
+      this.#expectations.push(expected);
     this.refresh().catch(() => {
       // Recorded in lastError; commands waiting on a topology see it through their own path.
     });
@@ -166,23 +213,113 @@ export class Discovery {
 
   async #run(): Promise<Topology> {
     this.refreshes++;
-    const failures: string[] = [];
+    const expectations = this.#expectations;
+    this.#expectations = [];
+    const failures: Failure[] = [];
     const candidates = this.#candidates();
-    for (let start = 0; start < candidates.length; start += CONSENSUS_SIZE) {
-      const views = await this.#ask(candidates.slice(start, start + CONSENSUS_SIZE), failures);
-      if (views.length === 0) continue;
-      const topology = await this.#choose(views);
-      this.lastError = undefined;
-      return topology;
+    let next = 0;
+    // One node first; more only when its view needs confirming (see the file comment).
+    while (next < candidates.length) {
+      const group = candidates.slice(next, next + CONSENSUS_SIZE);
+      const first = await this.#firstView(group, failures);
+      this.#checkOpen();
+      if (first === undefined) {
+        next += group.length;
+        continue;
+      }
+      next += first.asked;
+      const view = first.view;
+      if (!this.#contradicts(view.topology, expectations)) return await this.#decide([view], failures);
+      const confirmers = candidates.slice(next, next + CONSENSUS_SIZE - 1);
+      next += confirmers.length;
+      const more = await this.#ask(confirmers, failures);
+      this.#checkOpen();
+      try {
+        return await this.#decide([view, ...more], failures);
+      } catch (error) {
+        // This group's views serve nothing (nodes that lost the cluster, a cut reply):
+        // another group may know better.
+        if (!(error instanceof ClusterDownError)) throw error;
+      }
     }
-    const error = new ConnectionError(
-      `could not read the cluster topology from any node: ${failures.join("; ") || "no nodes to ask"}`,
-    );
+    const error = topologyUnreadable(failures);
     this.lastError = error;
     throw error;
   }
 
-  /** Known nodes (ready connections first), then the seeds, each group shuffled. */
+  /** Takes a decision over the views in, and records success. */
+  async #decide(views: View[], failures: Failure[]): Promise<Topology> {
+    try {
+      const topology = await this.#choose(views);
+      this.lastError = undefined;
+      return topology;
+    } catch (error) {
+      if (error instanceof ClusterDownError) failures.push({ address: views[0]!.address, error });
+      throw error;
+    }
+  }
+
+  /**
+   * Whether a lone view needs other nodes' word before it is believed: it serves fewer slots
+   * than the table in use (on the first refresh: not all of them), or it gives a slot to a
+   * primary other than the one the table — patched by every MOVED — says.
+   */
+  #contradicts(view: Topology, expectations: readonly SlotOwner[]): boolean {
+    const current = this.current;
+    if (current === undefined) return view.coveredSlots < SLOT_COUNT;
+    if (view.coveredSlots < current.coveredSlots) return true;
+    for (const { slot, address } of expectations) {
+      if (view.shardOf(slot)?.primary.address !== address) return true;
+    }
+    return !view.sameOwners(current);
+  }
+
+  /**
+   * The first view one of `nodes` gives: asked one at a time — the next when one fails, and
+   * all the rest at once when none has answered after `HEDGE_MS` (a node that stalls must
+   * not hold the refresh). `asked` says how many of `nodes` were asked.
+   */
+  #firstView(nodes: HostPort[], failures: Failure[]): Promise<{ view: View; asked: number } | undefined> {
+    return new Promise((resolve) => {
+      let asked = 0;
+      let pending = 0;
+      let done = false;
+      const finish = (result: { view: View; asked: number } | undefined) => {
+        if (done) return;
+        done = true;
+        clearTimeout(hedge);
+        resolve(result);
+      };
+      const askNext = () => {
+        const node = nodes[asked++];
+        if (node === undefined) return;
+        pending++;
+        this.#askOne(node).then(
+          (view) => finish({ view, asked }),
+          (error: Error) => {
+            failures.push({ address: formatAddress(node.host, node.port), error });
+            pending--;
+            if (asked < nodes.length) askNext();
+            else if (pending === 0) finish(undefined);
+          },
+        );
+      };
+      const hedge = setTimeout(() => {
+        while (!done && asked < nodes.length) askNext();
+      }, HEDGE_MS);
+      askNext();
+    });
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ClosedError("the client was closed during a topology refresh");
+  }
+
+  /**
+   * Known nodes (ready connections first), then the seeds, each group shuffled; at most
+   * `MAX_NODES_ASKED` in all, so that a huge (or hostile) topology cannot make one refresh
+   * open thousands of connections.
+   */
   #candidates(): HostPort[] {
     const known = this.current ? [...this.current.nodes.values()] : [];
     shuffle(known);
@@ -192,11 +329,17 @@ export class Discovery {
     const seen = new Set(known.map((node) => node.address));
     const seeds = this.#options.seeds.filter((seed) => !seen.has(formatAddress(seed.host, seed.port)));
     shuffle(seeds);
-    return [...known, ...seeds];
+    // Seeds keep a place even in a large cluster: after a scale-out the known nodes may all be gone.
+    const knownShare = Math.min(
+      known.length,
+      seeds.length > 0 ? MAX_NODES_ASKED - CONSENSUS_SIZE : MAX_NODES_ASKED,
+    );
+    return [...known.slice(0, knownShare), ...seeds].slice(0, MAX_NODES_ASKED);
   }
 
   /** Asks several nodes at once; resolves with the views that came back in time. */
-  #ask(nodes: HostPort[], failures: string[]): Promise<View[]> {
+  #ask(nodes: HostPort[], failures: Failure[]): Promise<View[]> {
+    if (nodes.length === 0) return Promise.resolve([]);
     return new Promise((resolve) => {
       const views: View[] = [];
       let pending = nodes.length;
@@ -216,7 +359,7 @@ export class Discovery {
             else waitTimer ??= setTimeout(finish, CONSENSUS_WAIT_MS);
           },
           (error: Error) => {
-            failures.push(`${formatAddress(node.host, node.port)} (${error.message})`);
+            failures.push({ address: formatAddress(node.host, node.port), error });
             if (--pending === 0) finish();
           },
         );
@@ -228,19 +371,31 @@ export class Discovery {
     const entry = this.#options.registry.ensure(node.host, node.port, "primary");
     const context = { replierHost: node.host, mapAddress: this.#options.mapAddress, tls: this.#options.tls };
     const timeoutMs = this.#options.queryTimeoutMs;
-    if (!this.#useClusterSlots) {
+    this.viewsAsked++;
+    if (!this.#useClusterSlots && !this.#shardsDenied) {
       try {
         const reply = await entry.connection.request("CLUSTER", ["SHARDS"], { timeoutMs });
         return { topology: new Topology(parseClusterShards(reply, context)), address: entry.address };
       } catch (error) {
-        // Servers before 7.0 lack CLUSTER SHARDS: fall back to CLUSTER SLOTS from now on.
-        if (!(error instanceof ReplyError && /unknown subcommand|unknown command/i.test(error.message)))
+        if (!(error instanceof ReplyError)) throw error;
+        if (error.code === "NOPERM") {
+          // A hardened ACL may allow only CLUSTER SLOTS; it says the same, less richly.
+          this.#shardsDenied = true;
+        } else if (/unknown subcommand|unknown command/i.test(error.message)) {
+          // Servers before 7.0 lack CLUSTER SHARDS: CLUSTER SLOTS from now on.
+          this.#useClusterSlots = true;
+        } else {
           throw error;
-        this.#useClusterSlots = true;
+        }
       }
     }
-    const reply = await entry.connection.request("CLUSTER", ["SLOTS"], { timeoutMs });
-    return { topology: new Topology(parseClusterSlots(reply, context)), address: entry.address };
+    try {
+      const reply = await entry.connection.request("CLUSTER", ["SLOTS"], { timeoutMs });
+      return { topology: new Topology(parseClusterSlots(reply, context)), address: entry.address };
+    } catch (error) {
+      if (error instanceof ReplyError && error.code === "NOPERM") throw permissionDenied(error);
+      throw error;
+    }
   }
 
   async #choose(views: View[]): Promise<Topology> {
@@ -274,11 +429,13 @@ export class Discovery {
       // Maybe a node that has not learned the whole cluster yet, or a cut reply: keep what we
       // have and look again soon; the same smaller view seen twice in a row is the truth.
       this.#refusedView = fingerprint;
+      this.viewsRefused++;
       this.#lookAgainSoon = true;
       return current;
     }
     this.#refusedView = undefined;
     await this.#options.prepare?.(chosen.topology);
+    this.#checkOpen();
     this.#install(chosen.topology);
     return chosen.topology;
   }
@@ -311,6 +468,49 @@ export class Discovery {
     const change = diffTopology(previous, topology);
     if (previous === undefined || !isEmptyChange(change)) this.#options.onTopology(topology, change);
   }
+}
+
+/**
+ * No node gave a usable view. When every node refused for the same permanent reason (the
+ * user may not read the topology, wrong credentials), that is the error: waiting will not
+ * help, and the caller should be told at once.
+ */
+function topologyUnreadable(failures: Failure[]): RedisClusterError {
+  const text = failures.map(({ address, error }) => `${address} (${error.message})`).join("; ");
+  const causes = failures.map(({ error }) => credentialFailure(error));
+  const permanent = causes.length > 0 && causes.every((cause) => cause !== undefined);
+  return new ConnectionError(
+    `could not read the cluster topology from any node: ${text || "no nodes to ask"}`,
+    undefined,
+    { cause: permanent ? causes[0] : failures[0]?.error },
+  );
+}
+
+const CREDENTIAL_CODES = new Set(["WRONGPASS", "NOAUTH", "NOPERM"]);
+
+/**
+ * The server's refusal behind an error, when it is about who the client is (wrong
+ * credentials, missing permission): retrying changes nothing until someone fixes the ACL.
+ *
+ * @example
+ * credentialFailure(new ReplyError("NOPERM ...")); // that ReplyError
+ */
+export function credentialFailure(error: unknown): ReplyError | undefined {
+  for (let at = error, depth = 0; at instanceof Error && depth < 4; at = at.cause, depth++) {
+    if (at instanceof ReplyError && CREDENTIAL_CODES.has(at.code)) return at;
+  }
+  return undefined;
+}
+
+/** The user may run neither CLUSTER SHARDS nor CLUSTER SLOTS. */
+function permissionDenied(cause: ReplyError): ReplyError {
+  const error = new ReplyError(
+    "NOPERM this user may run neither CLUSTER SHARDS nor CLUSTER SLOTS, which the client needs to " +
+      "find the slots: grant them, e.g. ACL SETUSER <user> +cluster|shards +cluster|slots +cluster|info",
+    "CLUSTER SLOTS",
+  );
+  error.cause = cause;
+  return error;
 }
 
 function readiness(registry: NodeRegistry, address: string): number {

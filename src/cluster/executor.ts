@@ -1,18 +1,28 @@
 /**
- * The one retry loop. Every single-node command goes through `dispatch`; every outcome that
- * is not a plain reply comes back here, is classified once, and ends in exactly one of:
+ * The one place that decides where and how a command is sent, and the one retry loop.
+ *
+ * Sending: every command — routed by its slot, pinned to a node (node handles, fan-out
+ * parts), redirected by ASK, retried — reaches a node through `#send`, which picks the
+ * node's shared multiplexed connection, or one of its pooled dedicated connections for a
+ * call that blocks on keys (cluster/dedicated.ts). Nothing else in the client chooses a
+ * connection.
+ *
+ * Every outcome that is not a plain reply comes back here, is classified once, and ends in
+ * exactly one of:
  *
  * - **redirect**: `MOVED` patches the slot table, triggers one refresh and resends at once;
  *   `ASK` resends to the target with `ASKING`, table untouched;
- * - **retry**: `TRYAGAIN`, `CLUSTERDOWN`, `LOADING`, `MASTERDOWN`, `READONLY`, a refused or
- *   lost connection — resent after a bounded, jittered exponential backoff, if that still
- *   fits in the command's deadline; a read that failed on a replica is resent at once to
- *   another node of the same shard;
+ * - **retry**: `TRYAGAIN`, `CLUSTERDOWN`, `LOADING`, `MASTERDOWN`, `READONLY`, `UNBLOCKED`,
+ *   a refused or lost connection — resent after a bounded, jittered exponential backoff, if
+ *   that still fits in the command's deadline; a read that failed on a replica is resent at
+ *   once to another node of the same shard. While a command of a slot waits to be retried,
+ *   the slot's later commands wait behind it (cluster/slot-hold.ts);
  * - **fail**: a typed error. A write whose connection broke after it was sent is failed
  *   (its outcome is unknown) unless it is idempotent or `retryUnsafeWrites` is set.
  *
  * Commands that cannot be routed (no topology yet, slot unserved) wait in the offline queue
- * and are dispatched, in order, when a topology is installed.
+ * and are dispatched, in order, when a topology is installed. Every queue a command can wait
+ * in is bounded and watched by an alarm at its earliest deadline.
  */
 import { type Command, NO_SLOT } from "../command/command.js";
 import { Gather, GatherPart } from "../command/gather.js";
@@ -25,15 +35,15 @@ import {
   ClusterDownError,
   ConnectionError,
   MaxRedirectionsError,
-  type RedisClusterError,
+  RedisClusterError,
   ReplyError,
   TimeoutError,
 } from "../errors.js";
+import { CommandBatch, DeadlineQueue } from "./deadline-queue.js";
 import { OnDedicatedConnection } from "./dedicated.js";
-import type { Discovery } from "./discovery.js";
-import { fanOutTargets, mergeFanOut } from "./fanout.js";
+import { credentialFailure, type Discovery } from "./discovery.js";
+import { fanOutTargets, keylessPlan, mergeFanOut } from "./fanout.js";
 import type { NodeEntry, NodeRegistry } from "./nodes.js";
-import { CommandBatch, OfflineQueue } from "./offline-queue.js";
 import { classifyReplyError, FINAL_OUTCOME } from "./redirect.js";
 import type { Router } from "./router.js";
 import { SlotHold } from "./slot-hold.js";
@@ -44,6 +54,7 @@ export interface ExecutorOptions {
   /** natMap: the address a node announces → the one to connect to. */
   mapAddress: (host: string, port: number) => HostPort;
   retryUnsafeWrites: boolean;
+  /** Commands that may wait for a topology; also the bound of each held slot's line. */
   maxOfflineQueue: number;
   /** First retry delay in ms; doubles per attempt up to `retryMaxDelayMs`. */
   retryBaseDelayMs: number;
@@ -58,7 +69,7 @@ export interface ExecutorStats {
   retries: number;
   moved: number;
   ask: number;
-  /** Connections that failed or were lost. */
+  /** Connections that failed to open or were lost (each once, however many commands it carried). */
   connectionErrors: number;
   timeouts: number;
   /** Commands that went through the offline queue. */
@@ -69,8 +80,6 @@ export interface ExecutorEvents {
   moved(slot: number, from: string, to: string): void;
   ask(slot: number, from: string, to: string): void;
 }
-
-const AUTH_ERROR_CODES = new Set(["WRONGPASS", "NOAUTH", "NOPERM"]);
 
 export class Executor {
   closed = false;
@@ -89,11 +98,11 @@ export class Executor {
   #router: Router;
   #options: ExecutorOptions;
   #events: ExecutorEvents;
-  #offline: OfflineQueue<Command | CommandBatch>;
+  #offline: DeadlineQueue<Command | CommandBatch>;
   /** Slots whose commands wait behind a retry (cluster/slot-hold.ts). */
   #holds = new Map<number, SlotHold>();
-  /** Connections of blocking commands in flight, destroyed on close. */
-  #dedicated = new Set<Connection>();
+  /** Commands sleeping before a retry that no slot orders (keyless, pinned, blocking). */
+  #sleeping = new Map<Command, NodeJS.Timeout>();
 
   constructor(
     discovery: Discovery,
@@ -107,7 +116,7 @@ export class Executor {
     this.#router = router;
     this.#options = options;
     this.#events = events;
-    this.#offline = new OfflineQueue(options.maxOfflineQueue, (entry) => {
+    this.#offline = new DeadlineQueue(options.maxOfflineQueue, (entry) => {
       if (entry instanceof CommandBatch) for (const command of entry.commands) this.#expireOffline(command);
       else this.#expireOffline(entry);
     });
@@ -119,12 +128,17 @@ export class Executor {
   }
 
   /**
-   * Sends a batch (a pipeline) in order. Before the first topology it waits as one entry of
-   * the offline queue, so that a large pipeline issued at start-up does not fill it.
+   * Sends a batch (a pipeline, a split command's parts) in order. Before the first topology
+   * it waits as one entry of the offline queue, so that a large batch issued at start-up
+   * does not fill it.
    */
   dispatchAll(commands: Command[]): void {
     if (this.#discovery.current !== undefined || commands.length <= 1) {
       for (const command of commands) this.dispatch(command);
+      return;
+    }
+    if (this.closed) {
+      for (const command of commands) command.completeError(new ClosedError());
       return;
     }
     const batch = new CommandBatch(commands);
@@ -137,29 +151,56 @@ export class Executor {
     this.#discovery.requestRefresh();
   }
 
-  /** Routes and sends one command. Never throws. */
+  /** Routes and sends one command. Never throws: whatever goes wrong settles the command. */
   dispatch(command: Command): void {
+    try {
+      this.#route(command);
+    } catch (error) {
+      // A bug or an unexpected exception below (an address the OS refuses, a callback that
+      // threw): the command still settles, with a typed error, instead of being lost.
+      command.completeError(
+        error instanceof RedisClusterError
+          ? error
+          : new ConnectionError(
+              `${command.displayName} could not be sent: ${describeThrown(error)}`,
+              undefined,
+              {
+                cause: error,
+              },
+            ),
+      );
+    }
+  }
+
+  #route(command: Command): void {
     if (this.closed) {
       command.completeError(new ClosedError());
       return;
     }
-    if (this.#holds.size > 0 && command.slotGate === undefined && command.slot >= 0) {
+    if (
+      this.#holds.size > 0 &&
+      command.slotGate === undefined &&
+      command.slot >= 0 &&
+      command.pinnedAddress === undefined
+    ) {
       const hold = this.#holds.get(command.slot);
-      if (hold !== undefined && command.pinnedAddress === undefined) {
-        hold.enqueue(command); // behind the retry of its slot
+      if (hold !== undefined) {
+        if (!hold.enqueue(command)) command.completeError(this.#holdFull(command)); // behind the retry of its slot
         return;
       }
     }
     const topology = this.#discovery.current;
-    // A fan-out's parts are pinned to their nodes; a command pinned by the user goes where it is told.
-    if (
-      command.slot === NO_SLOT &&
-      command.pinnedAddress === undefined &&
-      topology !== undefined &&
-      isFanOut(command)
-    ) {
-      this.#fanOut(command, topology); // its parts are counted, each as a command
-      return;
+    if (command.slot === NO_SLOT && command.pinnedAddress === undefined && command.info !== undefined) {
+      const plan = keylessPlan(command.info);
+      if (plan.kind === "refuse") {
+        command.completeError(new ArgumentError(plan.reason, command.displayName));
+        return;
+      }
+      // A fan-out's parts are pinned to their nodes, and each is counted as a command.
+      if (plan.kind === "all" && topology !== undefined) {
+        this.#fanOut(command, topology, plan.policy, plan.merge);
+        return;
+      }
     }
     if (command.attempts === 0) {
       this.stats.commands++;
@@ -172,14 +213,23 @@ export class Executor {
       command.askAddress = undefined;
       const entry = this.#registry.get(askAddress);
       if (entry !== undefined) {
-        command.attempts++;
-        entry.connection.sendAsking(command);
+        this.#send(entry, command, true);
         return;
       }
     }
     const pinnedAddress = command.pinnedAddress;
     if (pinnedAddress !== undefined) {
-      this.#sendPinned(command, pinnedAddress);
+      const entry = this.#registry.get(pinnedAddress);
+      if (entry === undefined) {
+        command.completeError(
+          new ConnectionError(
+            `${command.displayName}: ${pinnedAddress} is no longer part of the cluster`,
+            pinnedAddress,
+          ),
+        );
+        return;
+      }
+      this.#send(entry, command, false);
       return;
     }
     const node = topology === undefined ? undefined : this.#router.pick(topology, command);
@@ -188,28 +238,51 @@ export class Executor {
       return;
     }
     const entry = this.#registry.get(node.address) ?? this.#registry.ensure(node.host, node.port, node.role);
-    command.attempts++;
-    if (command.blockingTimeoutMs === undefined) entry.connection.send(command);
-    else this.#sendBlocking(entry, command);
+    this.#send(entry, command, false);
   }
 
   /**
-   * A blocking call gets a connection of its own, closed once it has answered: it must not
-   * hold up the commands queued behind it on the node's shared connection.
+   * Hands a command to a node: on the node's shared connection, or — for a call that blocks
+   * on keys — on one of its dedicated connections, so that the wait never holds up the
+   * commands queued behind it. `asking` sends `ASKING` right before it, on the same one.
    */
-  #sendBlocking(entry: NodeEntry, command: Command): void {
-    const connection = entry.openDedicatedConnection();
-    this.#dedicated.add(connection);
-    connection.send(new OnDedicatedConnection(command, () => this.#dedicated.delete(connection)));
+  #send(entry: NodeEntry, command: Command, asking: boolean): void {
+    command.attempts++;
+    if (command.blocking?.dedicated === true) {
+      this.#sendDedicated(entry, command, asking);
+      return;
+    }
+    if (asking) entry.connection.sendAsking(command);
+    else entry.connection.send(command);
   }
 
-  /** Sends a keyless command to every primary (or node) and merges the replies by its policy. */
-  #fanOut(command: Command, topology: Topology): void {
-    const info = command.info!;
-    const targets = fanOutTargets(info.requestPolicy, topology) ?? [];
+  #sendDedicated(entry: NodeEntry, command: Command, asking: boolean): void {
+    const pool = entry.dedicated;
+    pool.acquire({
+      deadlineAt: command.deadlineAt,
+      granted: (connection) => {
+        const sendable = new OnDedicatedConnection(command, pool);
+        if (asking) connection.sendAsking(sendable);
+        else connection.send(sendable);
+      },
+      expired: () => this.onExpire(command),
+      // The pool closed under it (the node left the cluster) or its line is full; nothing
+      // was sent, so the usual rules apply.
+      refused: (error) => this.#failed(command, error, false, entry.address),
+    });
+  }
+
+  /** Sends a keyless command to every primary (or node) and merges the replies. */
+  #fanOut(
+    command: Command,
+    topology: Topology,
+    policy: "all_shards" | "all_nodes" | "multi_shard" | "special",
+    merge: Parameters<typeof mergeFanOut>[0],
+  ): void {
+    const targets = fanOutTargets(policy, topology);
     const gather = new Gather(targets.length, (outcomes) => {
       try {
-        command.complete(mergeFanOut(info.responsePolicy, outcomes));
+        command.complete(mergeFanOut(merge, outcomes));
       } catch (error) {
         if (error instanceof ReplyError) error.command = command.displayName;
         command.completeError(error as Error);
@@ -223,26 +296,14 @@ export class Executor {
         this,
         command.name,
         command.args,
-        info,
+        command.info,
         command.wantsBuffers,
         remainingMs,
       );
       part.pinnedAddress = node.address;
+      part.blocking = command.blocking; // WAIT: each primary may take its timeout
       this.dispatch(part);
     });
-  }
-
-  /** A command for one given node; if that node is gone from the cluster, it fails. */
-  #sendPinned(command: Command, address: string): void {
-    const entry = this.#registry.get(address);
-    if (entry === undefined) {
-      command.completeError(
-        new ConnectionError(`${command.displayName}: ${address} is no longer part of the cluster`, address),
-      );
-      return;
-    }
-    command.attempts++;
-    entry.connection.send(command);
   }
 
   /** A new topology is in: health caches are stale, and waiting commands may go. */
@@ -255,24 +316,49 @@ export class Executor {
     }
   }
 
-  /** The topology could not be read. Commands keep waiting (until their deadline) for the next try. */
-  onRefreshFailed(): void {
-    if (this.#offline.length > 0) this.#discovery.requestRefresh();
+  /**
+   * The topology could not be read. Commands keep waiting (until their deadline) for the
+   * next try — unless every node refused who we are (wrong credentials, no permission to
+   * read the topology): waiting cannot help, so they fail now, with that cause.
+   */
+  onRefreshFailed(error: Error): void {
+    if (this.#offline.length === 0) return;
+    if (this.#discovery.current === undefined && credentialFailure(error) !== undefined) {
+      const failure = error instanceof RedisClusterError ? error : new ConnectionError(error.message);
+      for (const entry of this.#offline.drain()) {
+        if (entry instanceof CommandBatch)
+          for (const command of entry.commands) command.completeError(failure);
+        else entry.completeError(failure);
+      }
+      return;
+    }
+    this.#discovery.requestRefresh();
   }
 
-  /** Fails every command waiting offline, and every blocking call, on close. */
+  /**
+   * A node connection failed to open, or broke (once per connection, whatever it carried):
+   * counted, and the topology is read again, since it may mean a failover.
+   */
+  onConnectionLost(): void {
+    this.stats.connectionErrors++;
+    if (!this.closed) this.#discovery.requestRefresh();
+  }
+
+  /** Fails every command waiting offline, behind a held slot, or sleeping before a retry. */
   failPending(error: RedisClusterError): void {
     for (const entry of this.#offline.drain()) {
       if (entry instanceof CommandBatch) for (const command of entry.commands) command.completeError(error);
       else entry.completeError(error);
     }
-    for (const connection of this.#dedicated) connection.destroy(error);
-    this.#dedicated.clear();
     for (const hold of this.#holds.values()) {
-      clearTimeout(hold.timer);
-      for (const command of hold.waiting.splice(0)) command.completeError(error);
+      for (const command of hold.drain()) command.completeError(error);
     }
     this.#holds.clear();
+    for (const [command, timer] of this.#sleeping) {
+      clearTimeout(timer);
+      command.completeError(error);
+    }
+    this.#sleeping.clear();
   }
 
   // ── outcomes ──────────────────────────────────────────────────────────────────────────
@@ -292,7 +378,7 @@ export class Executor {
         const { host, port } = this.#redirectTarget(outcome, connection);
         const target = formatAddress(host, port);
         this.#events.moved(outcome.slot, connection.address, target);
-        this.#discovery.requestRefresh();
+        this.#discovery.requestRefresh({ slot: outcome.slot, address: target });
         if (target === connection.address) {
           // A node that redirects to itself is about to drop this connection (managed
           // services do this): retry on a fresh one rather than loop; what is in flight on
@@ -341,6 +427,16 @@ export class Executor {
   }
 
   onFailure(command: Command, error: RedisClusterError, written: boolean, connection: Connection): void {
+    this.#failed(command, error, written, connection.address);
+  }
+
+  onExpire(command: Command): void {
+    this.stats.timeouts++;
+    this.#timeout(command);
+  }
+
+  /** No answer will come for `command` from `address`: retry, or fail it. */
+  #failed(command: Command, error: RedisClusterError, written: boolean, address: string): void {
     if (this.closed) {
       command.completeError(error instanceof ClosedError ? error : new ClosedError());
       return;
@@ -349,39 +445,27 @@ export class Executor {
       command.completeError(error); // refused before any byte was sent: nothing to retry
       return;
     }
-    if (!(error instanceof ClosedError)) {
-      // A closed connection is one we retired (node left, role changed); anything else is
-      // the node failing, which may mean a failover under way.
-      this.stats.connectionErrors++;
-      this.#discovery.requestRefresh();
-    }
-    const cause = error.cause;
-    if (cause instanceof ReplyError && AUTH_ERROR_CODES.has(cause.code)) {
+    if (credentialFailure(error) !== undefined) {
       command.completeError(error); // wrong credentials do not get better with retries
       return;
     }
     if (written && !this.#safeToResend(command)) {
       command.completeError(
         new ConnectionError(
-          `${command.displayName} may or may not have run on ${connection.address}: the connection broke after it ` +
+          `${command.displayName} may or may not have run on ${address}: the connection broke after it ` +
             "was sent, so it was not retried (set retryUnsafeWrites: true to resend such writes)",
-          connection.address,
+          address,
           { cause: error, outcomeUnknown: true },
         ),
       );
       return;
     }
-    if (command.replicaReadable && this.#isReplica(connection.address)) {
-      command.avoidAddress = connection.address;
+    if (command.replicaReadable && this.#isReplica(address)) {
+      command.avoidAddress = address;
       this.#retryNow(command);
       return;
     }
     this.#retryLater(command, error);
-  }
-
-  onExpire(command: Command): void {
-    this.stats.timeouts++;
-    this.#timeout(command);
   }
 
   // ── helpers ───────────────────────────────────────────────────────────────────────────
@@ -409,6 +493,14 @@ export class Executor {
         "(maxOfflineQueue); is it reachable?",
       command.slot >= 0 ? command.slot : undefined,
       { cause: this.#discovery.lastError },
+    );
+  }
+
+  #holdFull(command: Command): ClusterDownError {
+    return new ClusterDownError(
+      `${command.displayName}: ${this.#options.maxOfflineQueue} commands already wait for slot ${command.slot} ` +
+        "to answer again (maxOfflineQueue)",
+      command.slot,
     );
   }
 
@@ -452,6 +544,8 @@ export class Executor {
   /**
    * Resends a command after a backoff, if that still fits its deadline. Its slot goes on
    * hold (cluster/slot-hold.ts): the slot's later commands wait behind it, then go in order.
+   * A blocking call never holds its slot: resent, it may block again, and the write that
+   * would wake it would wait behind it.
    */
   #retryLater(command: Command, cause: RedisClusterError): void {
     const exponent = Math.min(command.attempts, 16);
@@ -462,13 +556,22 @@ export class Executor {
       return;
     }
     this.stats.retries++;
-    if (command.slot < 0 || command.pinnedAddress !== undefined) {
-      setTimeout(() => this.dispatch(command), jittered); // no slot to keep in order
+    if (command.slot < 0 || command.pinnedAddress !== undefined || command.blocking !== undefined) {
+      const timer = setTimeout(() => {
+        this.#sleeping.delete(command);
+        this.dispatch(command);
+      }, jittered);
+      this.#sleeping.set(command, timer);
       return;
     }
     let hold = this.#holds.get(command.slot);
     if (hold === undefined) {
-      hold = new SlotHold(command.slot, (settled) => this.#release(settled));
+      hold = new SlotHold(
+        command.slot,
+        this.#options.maxOfflineQueue,
+        (settled) => this.#release(settled),
+        (expired) => this.onExpire(expired),
+      );
       this.#holds.set(command.slot, hold);
     }
     if (hold.probe === command) {
@@ -476,7 +579,7 @@ export class Executor {
       hold.probe = undefined;
       command.slotGate = undefined;
     }
-    hold.enqueue(command);
+    hold.enqueue(command, true);
     if (hold.timer === undefined && hold.probe === undefined) {
       const waiting = hold;
       hold.timer = setTimeout(() => this.#sendProbe(waiting), jittered);
@@ -487,9 +590,9 @@ export class Executor {
   #sendProbe(hold: SlotHold): void {
     hold.timer = undefined;
     const now = performance.now();
-    for (let next = hold.waiting.shift(); next !== undefined; next = hold.waiting.shift()) {
+    for (let next = hold.shift(); next !== undefined; next = hold.shift()) {
       if (next.deadlineAt <= now) {
-        this.#timeout(next);
+        this.onExpire(next);
         continue;
       }
       hold.probe = next;
@@ -497,16 +600,15 @@ export class Executor {
       this.dispatch(next);
       return;
     }
-    this.#holds.delete(hold.slot);
+    if (this.#holds.get(hold.slot) === hold) this.#holds.delete(hold.slot);
   }
 
   /** The probe settled: the slot answers again; whatever waited goes, in order. */
   #release(hold: SlotHold): void {
     if (this.#holds.get(hold.slot) === hold) this.#holds.delete(hold.slot);
-    clearTimeout(hold.timer);
     const now = performance.now();
-    for (const command of hold.waiting.splice(0)) {
-      if (command.deadlineAt <= now) this.#timeout(command);
+    for (const command of hold.drain()) {
+      if (command.deadlineAt <= now) this.onExpire(command);
       else this.dispatch(command);
     }
   }
@@ -550,7 +652,7 @@ export class Executor {
   }
 }
 
-function isFanOut(command: Command): boolean {
-  const policy = command.info?.requestPolicy;
-  return policy === "all_shards" || policy === "all_nodes";
+function describeThrown(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error;
 }

@@ -11,7 +11,8 @@
 import { formatAddress } from "../connection/address.js";
 import { Connection } from "../connection/connection.js";
 import type { ConnectionOptions } from "../connection/types.js";
-import type { RedisClusterError } from "../errors.js";
+import { ClosedError, type RedisClusterError } from "../errors.js";
+import { DedicatedPool } from "./dedicated.js";
 import type { NodeRole, Topology } from "./topology.js";
 
 /** Options every node connection shares (host, port and role are per node). */
@@ -29,6 +30,7 @@ export class NodeEntry {
   /** Whether `replicationLinkDown` has been read from the node since it became a replica. */
   replicationChecked = false;
   #connection: Connection | undefined;
+  #dedicated: DedicatedPool | undefined;
   #registry: NodeRegistry;
 
   constructor(registry: NodeRegistry, host: string, port: number, role: NodeRole) {
@@ -50,6 +52,15 @@ export class NodeEntry {
     return this.#connection !== undefined;
   }
 
+  /**
+   * The node's dedicated connections (blocking calls), bounded by `maxBlockingConnections`.
+   * Created on first use.
+   */
+  get dedicated(): DedicatedPool {
+    this.#dedicated ??= this.#registry.openDedicatedPool(this);
+    return this.#dedicated;
+  }
+
   /** Changes the role; the next command gets a connection of the right kind. */
   setRole(role: NodeRole): void {
     if (role === this.role) return;
@@ -59,6 +70,8 @@ export class NodeEntry {
     const old = this.#connection;
     this.#connection = undefined;
     void old?.close();
+    // Idle dedicated connections carry the old role's READONLY state; those in use finish.
+    this.#dedicated?.dropIdle();
   }
 
   /**
@@ -72,33 +85,47 @@ export class NodeEntry {
     void connection.close();
   }
 
-  /** A dedicated connection for one blocking command; closed by the caller when done. */
-  openDedicatedConnection(): Connection {
-    return this.#registry.openConnection(this);
-  }
-
-  close(): Promise<void> {
+  /**
+   * Graceful: the shared connection finishes what it has in flight. Dedicated connections
+   * are closed at once: a call blocked there could otherwise hold the close for ever.
+   */
+  close(error?: RedisClusterError): Promise<void> {
     const connection = this.#connection;
     this.#connection = undefined;
+    this.#dedicated?.close(error);
     return connection ? connection.close() : Promise.resolve();
   }
 
   destroy(error?: RedisClusterError): void {
     this.#connection?.destroy(error);
     this.#connection = undefined;
+    this.#dedicated?.close(error);
   }
+}
+
+/** Bounds of each node's dedicated connections. */
+export interface DedicatedLimits {
+  /** Dedicated connections open at once per node (`maxBlockingConnections`). */
+  perNode: number;
+  /** Calls that may wait per node for one of them. */
+  maxWaiting: number;
 }
 
 export class NodeRegistry {
   #entries = new Map<string, NodeEntry>();
   #shared: SharedConnectionOptions;
+  #dedicatedLimits: DedicatedLimits;
   #onDisconnect: (entry: NodeEntry, error: RedisClusterError | undefined) => void;
+  /** Set by closeAll/destroyAll: connections asked for later are born closed. */
+  #closed = false;
 
   constructor(
     shared: SharedConnectionOptions,
+    dedicatedLimits: DedicatedLimits,
     onDisconnect: (entry: NodeEntry, error: RedisClusterError | undefined) => void,
   ) {
     this.#shared = shared;
+    this.#dedicatedLimits = dedicatedLimits;
     this.#onDisconnect = onDisconnect;
   }
 
@@ -136,26 +163,42 @@ export class NodeRegistry {
     }
   }
 
-  /** Closes every connection, gracefully. */
-  async closeAll(): Promise<void> {
+  /**
+   * Closes every connection, gracefully (dedicated ones at once, with `error`). From now on
+   * any connection asked for is closed from the start, so that work still under way (a
+   * refresh, a health check) cannot open sockets after the client closed.
+   */
+  async closeAll(error?: RedisClusterError): Promise<void> {
+    this.#closed = true;
     const entries = [...this.#entries.values()];
     this.#entries.clear();
-    await Promise.all(entries.map((entry) => entry.close()));
+    await Promise.all(entries.map((entry) => entry.close(error)));
   }
 
   destroyAll(error?: RedisClusterError): void {
+    this.#closed = true;
     for (const entry of this.#entries.values()) entry.destroy(error);
     this.#entries.clear();
   }
 
   /** @internal Used by NodeEntry. */
   openConnection(entry: NodeEntry): Connection {
-    return new Connection({
+    const connection = new Connection({
       ...this.#shared,
       host: entry.host,
       port: entry.port,
       readOnly: entry.role === "replica",
       onDisconnect: (error) => this.#onDisconnect(entry, error),
     });
+    if (this.#closed) connection.destroy(new ClosedError());
+    return connection;
+  }
+
+  /** @internal Used by NodeEntry. */
+  openDedicatedPool(entry: NodeEntry): DedicatedPool {
+    const { perNode, maxWaiting } = this.#dedicatedLimits;
+    const pool = new DedicatedPool(entry.address, () => this.openConnection(entry), perNode, maxWaiting);
+    if (this.#closed) pool.close();
+    return pool;
   }
 }

@@ -14,7 +14,8 @@ export type ReplyOutcome =
   /**
    * The server did not run the command and may later: `TRYAGAIN` (multi-key during a
    * migration), `CLUSTERDOWN`, `LOADING`, `MASTERDOWN`, `READONLY` (a write reached a primary
-   * that was demoted). `refresh` says whether the topology may have changed.
+   * that was demoted), `UNBLOCKED` (a blocked call released because its primary was demoted:
+   * it did nothing). `refresh` says whether the topology may have changed.
    */
   | { kind: "retry"; refresh: boolean; code: string }
   /** A real answer: the user gets it. */
@@ -26,6 +27,7 @@ const CLUSTERDOWN: ReplyOutcome = { kind: "retry", refresh: true, code: "CLUSTER
 const LOADING: ReplyOutcome = { kind: "retry", refresh: false, code: "LOADING" };
 const MASTERDOWN: ReplyOutcome = { kind: "retry", refresh: true, code: "MASTERDOWN" };
 const READONLY: ReplyOutcome = { kind: "retry", refresh: true, code: "READONLY" };
+const UNBLOCKED: ReplyOutcome = { kind: "retry", refresh: true, code: "UNBLOCKED" };
 
 export function classifyReplyError(error: ReplyError): ReplyOutcome {
   switch (error.code) {
@@ -42,6 +44,10 @@ export function classifyReplyError(error: ReplyError): ReplyOutcome {
       return MASTERDOWN;
     case "READONLY":
       return READONLY;
+    case "UNBLOCKED":
+      // Only the server's own release ("instance state changed (master -> replica?)"); one
+      // asked for with CLIENT UNBLOCK ... ERROR is the answer the user wanted.
+      return error.message.includes("instance state changed") ? UNBLOCKED : FINAL_OUTCOME;
     default:
       return FINAL_OUTCOME;
   }

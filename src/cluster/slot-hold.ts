@@ -8,13 +8,20 @@
  *
  *   probe settles (reply, or a final error) → the slot works again: c3 c5 c7 go, in order
  *   probe must be retried again             → back at the head of `waiting`, next backoff
+ *   a waiting command's deadline passes     → it leaves the line with a TimeoutError
  * ```
  *
  * Commands that were already on the wire when the first failure came back have run (or
  * failed) on their own; no client can take those back. Everything issued later keeps its
  * place behind the retry.
+ *
+ * Blocking calls (BLPOP, ...) never become the probe (cluster/executor.ts retries them on
+ * their own): a probe that blocks would hold the slot, and the write that wakes it would
+ * wait behind it for ever. The line is bounded: past `limit` waiting commands a new one is
+ * refused (the executor fails it), so a slot that stays down cannot grow memory.
  */
 import type { Command, SlotGate } from "../command/command.js";
+import { Alarm } from "./alarm.js";
 
 export class SlotHold implements SlotGate {
   readonly slot: number;
@@ -22,20 +29,51 @@ export class SlotHold implements SlotGate {
   readonly waiting: Command[] = [];
   /** The command resent to find out whether the slot answers again. */
   probe: Command | undefined = undefined;
+  /** The backoff before the next probe. */
   timer: NodeJS.Timeout | undefined = undefined;
-  #onProbeSettled: (hold: SlotHold) => void;
+  readonly #limit: number;
+  readonly #onProbeSettled: (hold: SlotHold) => void;
+  readonly #onExpire: (command: Command) => void;
+  readonly #expiry: Alarm;
 
-  constructor(slot: number, onProbeSettled: (hold: SlotHold) => void) {
+  constructor(
+    slot: number,
+    limit: number,
+    onProbeSettled: (hold: SlotHold) => void,
+    onExpire: (command: Command) => void,
+  ) {
     this.slot = slot;
+    this.#limit = limit;
     this.#onProbeSettled = onProbeSettled;
+    this.#onExpire = onExpire;
+    this.#expiry = new Alarm(() => this.#expireWaiting(), true);
   }
 
-  /** Adds a command at its place in issue order (usually the end). */
-  enqueue(command: Command): void {
+  /**
+   * Adds a command at its place in issue order (usually the end). False when the line is
+   * full; a command coming back for a retry always gets its place.
+   */
+  enqueue(command: Command, retrying = false): boolean {
     const waiting = this.waiting;
+    if (!retrying && waiting.length >= this.#limit) return false;
     let at = waiting.length;
     while (at > 0 && waiting[at - 1]!.sequence > command.sequence) at--;
     waiting.splice(at, 0, command);
+    this.#expiry.armBy(command.deadlineAt);
+    return true;
+  }
+
+  /** Takes the first waiting command (the next probe). */
+  shift(): Command | undefined {
+    return this.waiting.shift();
+  }
+
+  /** Takes every waiting command, in order, and stops watching their deadlines. */
+  drain(): Command[] {
+    this.#expiry.cancel();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    return this.waiting.splice(0);
   }
 
   /** The probe was answered: the slot is served again. */
@@ -44,5 +82,20 @@ export class SlotHold implements SlotGate {
     command.slotGate = undefined;
     this.probe = undefined;
     this.#onProbeSettled(this);
+  }
+
+  #expireWaiting(): void {
+    const now = performance.now();
+    const expired: Command[] = [];
+    let kept = 0;
+    for (const command of this.waiting) {
+      if (command.deadlineAt <= now) expired.push(command);
+      else {
+        this.waiting[kept++] = command;
+        this.#expiry.armBy(command.deadlineAt);
+      }
+    }
+    this.waiting.length = kept;
+    for (const command of expired) this.#onExpire(command);
   }
 }

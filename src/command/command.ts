@@ -16,6 +16,7 @@ import type { Connection } from "../connection/connection.js";
 import type { Sendable } from "../connection/types.js";
 import { type RedisClusterError, ReplyError } from "../errors.js";
 import type { RedisArg, RespValue } from "../resp/types.js";
+import type { BlockingCall } from "./blocking.js";
 import type { CommandInfo } from "./table.js";
 
 /** Slot value of a command without keys. */
@@ -64,14 +65,16 @@ export abstract class Command implements Sendable {
   /** Set while this command is the one a held slot waits on (see SlotGate). */
   slotGate: SlotGate | undefined = undefined;
   /**
-   * For a call that blocks (BLPOP, XREAD BLOCK, WAIT, ...): how long the server may hold
-   * it, in ms (Infinity for "forever"). Such a command runs on a connection of its own.
+   * For a call the server may hold (BLPOP, XREAD BLOCK, WAIT, ...): how long, and whether it
+   * runs on a dedicated connection (command/blocking.ts). Its deadline includes the wait.
    */
-  blockingTimeoutMs: number | undefined = undefined;
+  blocking: BlockingCall | undefined = undefined;
   transform: ReplyTransform | undefined = undefined;
   owner: CommandOwner;
   /** Issue order, across the client: keeps a slot's commands in order through retries. */
   readonly sequence = nextSequence++;
+  /** Set by the first complete/completeError: a command settles once, whatever else comes. */
+  settled = false;
 
   constructor(
     owner: CommandOwner,
@@ -110,14 +113,18 @@ export abstract class Command implements Sendable {
     this.owner.onExpire(this, connection);
   }
 
-  /** The final reply. Called once. */
+  /** The final reply. Only the first of complete/completeError counts. */
   complete(value: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
     this.deliver(value);
     if (this.slotGate !== undefined) this.slotGate.onSettled(this);
   }
 
-  /** The final error. Called once. */
+  /** The final error. Only the first of complete/completeError counts. */
   completeError(error: Error): void {
+    if (this.settled) return;
+    this.settled = true;
     this.deliverError(error);
     if (this.slotGate !== undefined) this.slotGate.onSettled(this);
   }

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { keySlot } from "../../src/command/slot.js";
 import { CrossSlotError, RedisCluster, ReplyError } from "../../src/index.js";
-import { closeAllFakes, error, FakeCluster, type FakeServer } from "./resp-server.js";
+import { closeAllFakes, delayed, error, FakeCluster, type FakeServer } from "./resp-server.js";
 
 const clients: RedisCluster[] = [];
 afterEach(async () => {
@@ -107,20 +107,29 @@ describe("module commands", () => {
     expect(cluster.count("COMMAND INFO")).toBe(1);
   });
 
-  it("commands issued after one being learned reach the server after it", async () => {
+  it("concurrent first calls share one COMMAND INFO and keep their order; other commands are not held back", async () => {
     const cluster = await FakeCluster.start(1);
     const [a] = cluster.nodes as [FakeServer];
-    a.handle("COMMAND INFO", [commandInfoEntry("mod.set", "first")]);
+    // The answer comes late: whatever the client does not hold back reaches the server first.
+    a.handle("COMMAND INFO", delayed(150, [commandInfoEntry("mod.set", "first")]));
     a.handle("MOD.SET", (command) => {
       a.store.set(String(command.args[0]), Buffer.from(String(command.args[1])));
       return "OK";
     });
     const redis = client(cluster);
     await redis.connect();
-    const set = redis.call("MOD.SET", "k", "by module");
-    const get = redis.get("k");
-    expect(await set).toBe("OK");
-    expect(await get).toBe("by module");
+    const sets = [1, 2, 3, 4, 5].map((n) => redis.call("MOD.SET", "k", `v${n}`));
+    const get = redis.get("other");
+    expect(await get).toBeNull();
+    expect(await Promise.all(sets)).toEqual(["OK", "OK", "OK", "OK", "OK"]);
+    // The GET did not wait for the module command's description: it reached the server
+    // right after COMMAND INFO, before any MOD.SET.
+    const getIndex = a.received("GET")[0]!.index;
+    expect(getIndex).toBeLessThan(a.received("MOD.SET")[0]!.index);
+    expect(a.received("COMMAND")[0]!.index).toBeLessThan(getIndex);
+    expect(cluster.count("COMMAND INFO")).toBe(1);
+    expect(a.received("MOD.SET").map((command) => command.argv[1])).toEqual(["v1", "v2", "v3", "v4", "v5"]);
+    expect(a.store.get("k")?.toString()).toBe("v5");
   });
 
   it("a server that refuses COMMAND GETKEYS: the command goes to a node, which answers", async () => {
