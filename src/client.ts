@@ -63,6 +63,10 @@ export interface RedisClusterEvents {
 export interface ClusterStats extends ExecutorStats {
   /** Topology refreshes run. */
   refreshes: number;
+  /** `CLUSTER SHARDS`/`SLOTS` questions sent (a refresh asks one node, more to confirm a change). */
+  topologyQueries: number;
+  /** Views refused because they served fewer slots than the table in use (the table was kept). */
+  viewsRefused: number;
   /** Commands waiting right now for a topology or an unserved slot. */
   offlineQueue: number;
 }
@@ -313,6 +317,8 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     return {
       ...this.#executor.stats,
       refreshes: this.#discovery.refreshes,
+      topologyQueries: this.#discovery.viewsAsked,
+      viewsRefused: this.#discovery.viewsRefused,
       offlineQueue: this.#executor.offlineCount,
     };
   }

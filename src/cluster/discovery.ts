@@ -398,7 +398,13 @@ export class Discovery {
     }
   }
 
-  async #choose(views: View[]): Promise<Topology> {
+  async #choose(all: View[]): Promise<Topology> {
+    // A view that serves nothing cannot route anything (a node that lost the cluster, a
+    // cluster not set up yet): never worth installing, nor a vote.
+    const views = all.filter((view) => view.topology.coveredSlots > 0);
+    if (views.length === 0) {
+      throw new ClusterDownError(`${all[0]!.address} reports no slots served; keeping the current table`);
+    }
     const groups = new Map<string, View[]>();
     for (const view of views) {
       const key = view.topology.fingerprint();
@@ -413,12 +419,9 @@ export class Discovery {
         ranked.filter((group) => group.length === ranked[0]!.length).map((g) => g[0]!),
       );
     }
-    const unanimous = groups.size === 1 && views.length > 1;
+    const unanimous = groups.size === 1 && views.length > 1 && views.length === all.length;
     const current = this.current;
     const covered = chosen.topology.coveredSlots;
-    if (covered === 0 && !unanimous) {
-      throw new ClusterDownError(`${chosen.address} reports no slots served; keeping the current table`);
-    }
     const fingerprint = chosen.topology.fingerprint();
     if (
       current !== undefined &&
@@ -457,7 +460,13 @@ export class Discovery {
       }),
     );
     let best = 0;
-    for (let i = 1; i < views.length; i++) if (epochs[i]! > epochs[best]!) best = i;
+    for (let i = 1; i < views.length; i++) {
+      const newer = epochs[i]! > epochs[best]!;
+      // Same epoch: the view that routes more slots.
+      const wider =
+        epochs[i] === epochs[best] && views[i]!.topology.coveredSlots > views[best]!.topology.coveredSlots;
+      if (newer || wider) best = i;
+    }
     return views[best]!;
   }
 

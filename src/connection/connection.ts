@@ -465,15 +465,19 @@ export class Connection {
     const now = performance.now();
     let next = Number.POSITIVE_INFINITY;
     let stalled = false;
+    // A live command ahead (WAIT, which the server may rightly hold for its timeout) explains
+    // the silence: the expired ones behind it are no sign of a dead connection.
+    let liveAhead = false;
     const written = this.#inFlight.length - this.#unflushed;
     for (let i = 0; i < this.#inFlight.length; i++) {
       const command = this.#inFlight.at(i)!;
       if (command === TOMBSTONE) continue;
       if (command.deadlineAt > now) {
         next = Math.min(next, command.deadlineAt);
+        liveAhead = true;
         continue;
       }
-      if (i < written && now - this.#lastReadAt >= this.#options.stallTimeoutMs) stalled = true;
+      if (i < written && !liveAhead && now - this.#lastReadAt >= this.#options.stallTimeoutMs) stalled = true;
       this.#inFlight.set(i, TOMBSTONE);
       command.expire(this);
     }

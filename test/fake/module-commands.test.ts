@@ -79,6 +79,25 @@ describe("module commands", () => {
     expect(cluster.count("COMMAND GETKEYS")).toBe(1);
   });
 
+  it("keyPrefix applies to the keys COMMAND GETKEYS names, and routing follows the prefixed key (9.7)", async () => {
+    const cluster = await FakeCluster.start(2);
+    const [a, b] = cluster.nodes as [FakeServer, FakeServer];
+    const prefix = "app:";
+    // A key whose prefixed form lives on b (its bare form may live anywhere).
+    let key = "";
+    for (let i = 0; key === ""; i++) if (cluster.ownerOf(keySlot(`${prefix}m${i}`)) === b) key = `m${i}`;
+    for (const node of cluster.nodes) {
+      node.handle("COMMAND INFO", [commandInfoEntry("mod.move", "movable")]);
+      node.handle("COMMAND GETKEYS", (command) => [command.args[3]!]); // GETKEYS MOD.MOVE KEYS <key>
+      node.handle("MOD.MOVE", "moved");
+    }
+    const redis = new RedisCluster({ nodes: cluster.seeds, refreshInterval: 0, keyPrefix: prefix });
+    clients.push(redis);
+    expect(await redis.call("MOD.MOVE", "KEYS", key)).toBe("moved");
+    expect(b.received("MOD.MOVE").map((command) => command.argv)).toEqual([["KEYS", `${prefix}${key}`]]);
+    expect(a.count("MOD.MOVE")).toBe(0);
+  });
+
   it("keys in different slots named by COMMAND GETKEYS: CrossSlotError, nothing sent", async () => {
     const cluster = await FakeCluster.start(2);
     const [a, b] = cluster.nodes as [FakeServer, FakeServer];

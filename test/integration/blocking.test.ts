@@ -1,0 +1,132 @@
+/**
+ * Blocking calls through the client, on the real shared cluster: each runs on a pooled
+ * dedicated connection of its node (bounded by maxBlockingConnections, reused), never on
+ * the shared one; WAIT runs on the shared one, whose writes it waits for.
+ */
+import { describe, expect, it } from "vitest";
+import { keySlot } from "../../src/command/slot.js";
+import type { DevCluster } from "../../src/dev/index.js";
+import { ArgumentError, ClosedError, type RedisCluster } from "../../src/index.js";
+import { useClients } from "../helpers/client.js";
+import { sharedDevCluster } from "../helpers/cluster.js";
+import { waitFor } from "../helpers/wait.js";
+
+const clients = useClients();
+
+/** The port of the primary that serves `key`. */
+async function primaryOf(dev: DevCluster, key: string): Promise<number> {
+  const slot = keySlot(key);
+  const nodes = await dev.refresh();
+  return nodes.find((node) => node.role === "primary" && node.slots.some(([s, e]) => slot >= s && slot <= e))!
+    .port;
+}
+
+/** Connections of the client named `name` on a node, as the node lists them. */
+async function connectionsNamed(dev: DevCluster, port: number, name: string): Promise<number> {
+  const list = String(await dev.command(port, "CLIENT", "LIST"));
+  return list.split("\n").filter((line) => line.includes(` name=${name} `)).length;
+}
+
+/** Connections of the client named `name` blocked in BLPOP on a node. */
+async function blockedOn(dev: DevCluster, port: number, name: string): Promise<number> {
+  const list = String(await dev.command(port, "CLIENT", "LIST"));
+  return list.split("\n").filter((line) => line.includes(` name=${name} `) && line.includes(" cmd=blpop "))
+    .length;
+}
+
+function open(
+  dev: DevCluster,
+  name: string,
+  options: { maxBlockingConnections?: number } = {},
+): RedisCluster {
+  return clients.create({ nodes: dev.seeds, clientName: name, ...options });
+}
+
+describe("blocking calls on a real cluster", () => {
+  it("a BLPOP is woken by an LPUSH of the same client: the push does not wait behind it", async () => {
+    const dev = await sharedDevCluster();
+    const redis = open(dev, "wake");
+    const queue = `blocking:wake:${Date.now()}`;
+    const popped = redis.blpop(queue, 0);
+    const port = await primaryOf(dev, queue);
+    await waitFor("the BLPOP to block", 5000, async () => {
+      const list = String(await dev.command(port, "CLIENT", "LIST"));
+      return list.split("\n").some((line) => line.includes(" name=wake ") && line.includes(" cmd=blpop "));
+    });
+    expect(await redis.lpush(queue, "job")).toBe(1);
+    expect(await popped).toEqual([queue, "job"]);
+  });
+
+  it("twenty concurrent BLPOPs with maxBlockingConnections 4 use at most 4 dedicated connections of the node", async () => {
+    const dev = await sharedDevCluster();
+    const redis = open(dev, "capped", { maxBlockingConnections: 4 });
+    const queue = `blocking:capped:{${Date.now()}}`;
+    const port = await primaryOf(dev, queue);
+    await redis.get(queue); // the shared connection, so that it is counted below
+    const pops = Array.from({ length: 20 }, () => redis.blpop(queue, 0));
+    // Four block at the server; sixteen wait in line for one of their connections.
+    await waitFor("four BLPOPs to block", 5000, async () => (await blockedOn(dev, port, "capped")) === 4);
+    for (let i = 0; i < 5; i++) expect(await connectionsNamed(dev, port, "capped")).toBe(4 + 1);
+    for (let i = 0; i < 20; i++) await redis.rpush(queue, `item${i}`);
+    const results = await Promise.all(pops);
+    expect(results.map((result) => (result as [string, string])[1]).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `item${i}`).sort(),
+    );
+    expect(await connectionsNamed(dev, port, "capped")).toBeLessThanOrEqual(4 + 1);
+  });
+
+  it("a loop of blocking calls reuses its dedicated connection instead of opening one per call", async () => {
+    const dev = await sharedDevCluster();
+    const redis = open(dev, "looping");
+    const queue = `blocking:loop:${Date.now()}`;
+    const port = await primaryOf(dev, queue);
+    await redis.blpop(queue, 0.01);
+    const before = Number(
+      /total_connections_received:(\d+)/.exec(String(await dev.command(port, "INFO", "stats")))![1],
+    );
+    for (let i = 0; i < 10; i++) expect(await redis.blpop(queue, 0.01)).toBeNull();
+    const after = Number(
+      /total_connections_received:(\d+)/.exec(String(await dev.command(port, "INFO", "stats")))![1],
+    );
+    // Our own INFO calls count once each; the ten BLPOPs add nothing.
+    expect(after - before).toBeLessThanOrEqual(2);
+  });
+
+  it("XREAD BLOCK waits on a dedicated connection and answers the entry added after it", async () => {
+    const dev = await sharedDevCluster();
+    const redis = open(dev, "xread");
+    const stream = `blocking:stream:${Date.now()}`;
+    const read = redis.xread("BLOCK", 5000, "STREAMS", stream, "$");
+    const port = await primaryOf(dev, stream);
+    await waitFor("the XREAD to block", 5000, async () => {
+      const list = String(await dev.command(port, "CLIENT", "LIST"));
+      return list.split("\n").some((line) => line.includes(" name=xread ") && line.includes(" cmd=xread "));
+    });
+    const id = await redis.xadd(stream, "*", "field", "value");
+    expect(await read).toEqual([[stream, [[id, ["field", "value"]]]]]);
+  });
+
+  it("WAIT answers how many replicas acknowledged this client's writes, from every primary", async () => {
+    const dev = await sharedDevCluster();
+    const redis = open(dev, "waiter");
+    await redis.mset({ "wait:a": "1", "wait:b": "2", "wait:c": "3" });
+    // One replica per primary in the shared cluster; WAIT takes the smallest count.
+    expect(await redis.wait(1, 2000)).toBe(1);
+    await expect(redis.wait(1, 0)).rejects.toBeInstanceOf(ArgumentError);
+  });
+
+  it("close() cuts short a BLPOP blocked for ever: it rejects with ClosedError, and close() ends", async () => {
+    const dev = await sharedDevCluster();
+    const redis = open(dev, "closing");
+    const queue = `blocking:forever:${Date.now()}`;
+    const popped = redis.blpop(queue, 0).catch((e: unknown) => e);
+    const port = await primaryOf(dev, queue);
+    await waitFor("the BLPOP to block", 5000, async () => {
+      const list = String(await dev.command(port, "CLIENT", "LIST"));
+      return list.split("\n").some((line) => line.includes(" name=closing ") && line.includes(" cmd=blpop "));
+    });
+    await redis.close();
+    expect(await popped).toBeInstanceOf(ClosedError);
+    expect(await connectionsNamed(dev, port, "closing")).toBe(0);
+  });
+});
