@@ -40,24 +40,26 @@ export interface BlockingCall {
  * blockingCall(findCommand("wait")!, [1, 100]);             // { timeoutMs: 100, dedicated: false }
  */
 export function blockingCall(info: CommandInfo, args: readonly RedisArg[]): BlockingCall | undefined {
-  switch (info.name) {
-    case "wait":
-    case "waitaof": {
-      // WAIT numreplicas timeout / WAITAOF numlocal numreplicas timeout: milliseconds, last.
-      // Redis 7.0 does not flag these as blocking; they are, for as long as their timeout.
-      const timeoutMs = toTimeout(args[args.length - 1], 1);
-      if (timeoutMs === BLOCK_FOREVER) {
-        throw new ArgumentError(
-          "a timeout of 0 waits forever on the connection every caller of that node shares; give a timeout in ms",
-          info.name.toUpperCase(),
-        );
-      }
-      return timeoutMs === undefined ? undefined : { timeoutMs, dedicated: false };
-    }
-  }
+  // WAIT/WAITAOF first, whatever their flags say (Redis 7.0 does not flag them as blocking;
+  // later versions may). The first-letter test keeps this off the path of other commands.
+  const name = info.name;
+  if (name.charCodeAt(0) === 0x77 && (name === "wait" || name === "waitaof"))
+    return replicationWait(info, args);
   if (!(info.flags & CommandFlag.BLOCKING)) return undefined;
   const timeoutMs = keyBlockingTimeoutMs(info, args);
   return timeoutMs === undefined ? undefined : { timeoutMs, dedicated: true };
+}
+
+/** WAIT numreplicas timeout / WAITAOF numlocal numreplicas timeout: milliseconds, last. */
+function replicationWait(info: CommandInfo, args: readonly RedisArg[]): BlockingCall | undefined {
+  const timeoutMs = toTimeout(args[args.length - 1], 1);
+  if (timeoutMs === BLOCK_FOREVER) {
+    throw new ArgumentError(
+      "a timeout of 0 waits forever on the connection every caller of that node shares; give a timeout in ms",
+      info.name.toUpperCase(),
+    );
+  }
+  return timeoutMs === undefined ? undefined : { timeoutMs, dedicated: false };
 }
 
 function keyBlockingTimeoutMs(info: CommandInfo, args: readonly RedisArg[]): number | undefined {
