@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { keyIndexes } from "../../src/command/keys.js";
+import { TABLE_ADDITIONS } from "../../src/command/table.generated.js";
 import {
   BUILT_IN_TABLE_VERSION,
   type CommandInfo,
@@ -10,7 +11,6 @@ import {
   parseCommandInfoReply,
   resolveSubcommand,
 } from "../../src/command/table.js";
-import { TABLE_ADDITIONS } from "../../src/command/table.generated.js";
 import { ArgumentError, ReplyError } from "../../src/errors.js";
 import type { RespValue } from "../../src/resp/types.js";
 import { sharedDevCluster } from "../helpers/cluster.js";
@@ -107,7 +107,8 @@ describe("keyIndexes against COMMAND GETKEYS", () => {
         const { subcommands, ...rest } = builtIn!;
         const { subcommands: liveSubcommands, ...liveRest } = command;
         expect(rest, command.name).toEqual(liveRest);
-        for (const [name, sub] of liveSubcommands ?? []) expect(subcommands?.get(name), sub.name).toEqual(sub);
+        for (const [name, sub] of liveSubcommands ?? [])
+          expect(subcommands?.get(name), sub.name).toEqual(sub);
       } else if (builtIn) expect(builtIn.keySpecs, command.name).toEqual(command.keySpecs);
     }
   });
