@@ -61,6 +61,19 @@ describe("rediscluster slots", () => {
     expect(json.shards.map((shard) => shard.slots).reduce((a, b) => a + b)).toBe(16384);
     expect(json.shards.every((shard) => shard.replicas.length === 1)).toBe(true);
     expect(json.migrations).toEqual([]);
+
+    // Without --seeds: the dev cluster registered under --name.
+    const name = `cli-slots-${process.pid}`;
+    registerDevCluster(name, cluster.stateFile);
+    try {
+      const named = JSON.parse((await run("slots", "--name", name, "--json")).out) as SlotMapJson;
+      expect(named.servedSlots).toBe(16384);
+    } finally {
+      unregisterDevCluster(name);
+    }
+    const unnamed = await run("slots", "--name", `${name}-none`);
+    expect(unnamed.code).toBe(2);
+    expect(unnamed.err).toMatch(/no --seeds, and no dev cluster named/);
   });
 
   it("shows a slot being migrated, as text, JSON and in the SVG picture", async () => {
