@@ -20,12 +20,15 @@ try {
   throw error;
 }
 
-cli.main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+// main() reports its own failures; this catch is for a broken install only.
+cli.main(argv, undefined, { packageRoot: join(__dirname, "..") }).then(
   (code) => {
     process.exitCode = code;
   },
   (error) => {
-    process.stderr.write(`rediscluster: ${error?.stack ?? error}\n`);
+    const detail = argv.includes("--debug") ? (error?.stack ?? error) : (error?.message ?? error);
+    process.stderr.write(`rediscluster: ${detail}\n`);
     process.exitCode = 1;
   },
 );

@@ -1,12 +1,16 @@
 /**
- * Regenerates the command table and the typed command methods from a real redis-server:
+ * Regenerates the command table and the typed command methods from recorded servers.
  *
+ *   REDIS_SERVER=/path/to/redis-server npx tsx scripts/generate-commands.ts record
  *   npx tsx scripts/generate-commands.ts
  *
- * It starts a throwaway redis-server (redis-server and redis-cli from PATH, or the
- * REDIS_SERVER / REDIS_CLI environment variables) on a free 127.0.0.1 port without
- * persistence, reads `COMMAND INFO` and `COMMAND DOCS` through `redis-cli --json`, stops
- * the server by PID, and writes:
+ * `record` starts a throwaway server (redis-server from PATH, or the REDIS_SERVER
+ * environment variable; a valkey-server works too) on a free 127.0.0.1 port without
+ * persistence, reads `COMMAND INFO` (RESP2), `COMMAND DOCS` (RESP3) and `COMMAND GETKEYS`
+ * of a sample of every command with keys, stops the server by PID, and writes
+ * test/fixtures/commands/<server>-<version>.json.
+ *
+ * Without an argument it reads every fixture there, needs no server, and writes:
  *
  * - src/command/table.generated.ts    every command: arity, flags, key specs, policy tips
  * - src/command/methods.generated.ts  `CommandMethods` / `PipelineMethods` interfaces
@@ -17,22 +21,22 @@
  * samples) are below, in this file, one line per command.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { KeySpecFlag } from "../src/command/flags.js";
-import type { CommandInfo } from "../src/command/info.js";
+import { type CommandInfo, makeCommandInfo } from "../src/command/info.js";
 import { parseCommandInfoReply } from "../src/command/parse-info.js";
 import { encodeRow } from "../src/command/rows.js";
+import { AdminConnection } from "../src/dev/admin.js";
 import type { RespValue } from "../src/resp/types.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const run = promisify(execFile);
 const REDIS_SERVER = process.env.REDIS_SERVER ?? "redis-server";
-const REDIS_CLI = process.env.REDIS_CLI ?? "redis-cli";
 
 // ---------------------------------------------------------------------------------------
 // Curated data
@@ -148,6 +152,15 @@ const RETURN_TYPES: Record<string, string> = {
   getrange: "Str",
   getset: "Str | null",
   hdel: "number",
+  hexpire: "number[]",
+  hexpireat: "number[]",
+  hexpiretime: "number[]",
+  hpersist: "number[]",
+  hpexpire: "number[]",
+  hpexpireat: "number[]",
+  hpexpiretime: "number[]",
+  hpttl: "number[]",
+  httl: "number[]",
   hexists: "number",
   hget: "Str | null",
   hgetall: "Record<string, Str>",
@@ -178,7 +191,7 @@ const RETURN_TYPES: Record<string, string> = {
   lmpop: "[key: Str, elements: Str[]] | null",
   lolwut: "Str",
   lpop: "Str | null | Str[]",
-  lpos: "number | null | number[]",
+  lpos: "number | null",
   lpush: "number",
   lpushx: "number",
   lrange: "Str[]",
@@ -223,7 +236,7 @@ const RETURN_TYPES: Record<string, string> = {
   script: "unknown",
   sdiff: "Str[]",
   sdiffstore: "number",
-  set: "Str | null",
+  set: "OK",
   setbit: "number",
   setex: "Str",
   setnx: "number",
@@ -256,9 +269,10 @@ const RETURN_TYPES: Record<string, string> = {
   type: "Str",
   unlink: "number",
   wait: "number",
+  waitaof: "[local: number, replicas: number]",
   xack: "number",
-  xadd: "Str | null",
-  xautoclaim: `[cursor: Str, claimed: Array<${ENTRY} | Str>, deleted: Str[]]`,
+  xadd: "Str",
+  xautoclaim: `[cursor: Str, claimed: Array<${ENTRY}>, deleted: Str[]]`,
   xclaim: `Array<${ENTRY} | Str>`,
   xdel: "number",
   xgroup: "unknown",
@@ -271,7 +285,7 @@ const RETURN_TYPES: Record<string, string> = {
   xrevrange: `Array<${ENTRY}>`,
   xsetid: "Str",
   xtrim: "number",
-  zadd: "number | Str | null",
+  zadd: "number",
   zcard: "number",
   zcount: "number",
   zdiff: "Str[]",
@@ -303,6 +317,219 @@ const RETURN_TYPES: Record<string, string> = {
   zscore: "Str | null",
   zunion: "Str[]",
   zunionstore: "number",
+  // Subcommands of the typed containers (TYPED_CONTAINERS); those missing here are unknown.
+  "client|caching": "OK",
+  "client|getname": "Str | null",
+  "client|getredir": "number",
+  "client|help": "Str[]",
+  "client|id": "number",
+  "client|info": "Str",
+  "client|kill": "OK | number",
+  "client|list": "Str",
+  "client|no-evict": "OK",
+  "client|no-touch": "OK",
+  "client|pause": "OK",
+  "client|reply": "OK",
+  "client|setinfo": "OK",
+  "client|setname": "OK",
+  "client|tracking": "OK",
+  "client|unblock": "number",
+  "client|unpause": "OK",
+  "cluster|addslots": "OK",
+  "cluster|addslotsrange": "OK",
+  "cluster|bumpepoch": "Str",
+  "cluster|count-failure-reports": "number",
+  "cluster|countkeysinslot": "number",
+  "cluster|delslots": "OK",
+  "cluster|delslotsrange": "OK",
+  "cluster|failover": "OK",
+  "cluster|flushslots": "OK",
+  "cluster|forget": "OK",
+  "cluster|getkeysinslot": "Str[]",
+  "cluster|help": "Str[]",
+  "cluster|info": "Str",
+  "cluster|keyslot": "number",
+  "cluster|meet": "OK",
+  "cluster|myid": "Str",
+  "cluster|myshardid": "Str",
+  "cluster|nodes": "Str",
+  "cluster|replicas": "Str[]",
+  "cluster|replicate": "OK",
+  "cluster|reset": "OK",
+  "cluster|saveconfig": "OK",
+  "cluster|set-config-epoch": "OK",
+  "cluster|setslot": "OK",
+  "cluster|slaves": "Str[]",
+  "config|get": "Str[]",
+  "config|help": "Str[]",
+  "config|resetstat": "OK",
+  "config|rewrite": "OK",
+  "config|set": "OK",
+};
+
+/**
+ * Commands whose arguments after the leading ones are typed from the docs' argument tree
+ * (tokens, one-ofs, optional groups), in the docs' order. The others take `...args:
+ * RedisArg[]` after their leading arguments.
+ */
+const TYPED_TAILS = new Set([
+  "set",
+  "getex",
+  "expire",
+  "pexpire",
+  "expireat",
+  "pexpireat",
+  "zadd",
+  "zrange",
+  "zrangestore",
+  "zrangebyscore",
+  "zrevrangebyscore",
+  "zrangebylex",
+  "zrevrangebylex",
+  "zrevrange",
+  "zunion",
+  "zinter",
+  "zdiff",
+  "zunionstore",
+  "zinterstore",
+  "zpopmin",
+  "zpopmax",
+  "zrank",
+  "zrevrank",
+  "zrandmember",
+  "zmpop",
+  "bzmpop",
+  "lmpop",
+  "blmpop",
+  "xadd",
+  "xread",
+  "xreadgroup",
+  "xautoclaim",
+  "xclaim",
+  "xrange",
+  "xrevrange",
+  "xtrim",
+  "xpending",
+  "scan",
+  "hscan",
+  "sscan",
+  "zscan",
+  "hset",
+  "hrandfield",
+  "lpos",
+  "geoadd",
+  "geosearch",
+  "geosearchstore",
+  "bitfield",
+  "bitfield_ro",
+  "bitcount",
+  "bitpos",
+  "copy",
+  "hexpire",
+  "hpexpire",
+  "hexpireat",
+  "hpexpireat",
+  "httl",
+  "hpttl",
+  "hexpiretime",
+  "hpexpiretime",
+  "hpersist",
+]);
+
+/** Containers whose subcommands get one typed overload each (`client("LIST")`, `config("GET", p)`). */
+const TYPED_CONTAINERS = new Set(["client", "cluster", "config"]);
+
+const SCORE_PAIRS = "Array<[member: Str, score: number]>";
+const GEO_ITEMS_RESP3 = "Array<Str | Array<Str | number | [longitude: number, latitude: number]>>";
+
+/**
+ * Reply types under RESP3 where they differ from RESP2 (as this package's decoder gives
+ * them: doubles are numbers, maps are objects), checked against a live server.
+ */
+const RESP3_RETURN_TYPES: Record<string, string> = {
+  zscore: "number | null",
+  zincrby: "number",
+  zmscore: "Array<number | null>",
+  bzpopmin: "[key: Str, member: Str, score: number] | null",
+  bzpopmax: "[key: Str, member: Str, score: number] | null",
+  zmpop: `[key: Str, members: ${SCORE_PAIRS}] | null`,
+  bzmpop: `[key: Str, members: ${SCORE_PAIRS}] | null`,
+  zpopmin: "[] | [member: Str, score: number]",
+  zpopmax: "[] | [member: Str, score: number]",
+  zrandmember: `Str | null | Str[] | ${SCORE_PAIRS}`,
+  hrandfield: "Str | null | Str[] | Array<[field: Str, value: Str]>",
+  xread: `Record<string, Array<${ENTRY}>> | null`,
+  xreadgroup: "Record<string, Array<[id: Str, fields: Str[] | null]>> | null",
+  geopos: "Array<[longitude: number, latitude: number] | null>",
+  geosearch: GEO_ITEMS_RESP3,
+  georadius: `number | ${GEO_ITEMS_RESP3}`,
+  georadius_ro: GEO_ITEMS_RESP3,
+  georadiusbymember: `number | ${GEO_ITEMS_RESP3}`,
+  georadiusbymember_ro: GEO_ITEMS_RESP3,
+  lcs: "Str | number | Record<string, unknown>",
+  "config|get": "Record<string, Str>",
+};
+
+interface ReplyOverload {
+  /** What the overload requires of the named top-level arguments of the docs. */
+  when: Record<string, ArgumentRule>;
+  returns: string;
+  /** Under RESP3, when it differs. */
+  resp3?: string;
+}
+
+const WITH_SCORES: ReplyOverload[] = [
+  { when: { withscores: "present" }, returns: "Str[]", resp3: SCORE_PAIRS },
+];
+
+/**
+ * Overloads whose reply type follows the options, tried in order before the command's own
+ * signature (which then types what none of them matched).
+ */
+const REPLY_OVERLOADS: Record<string, ReplyOverload[]> = {
+  set: [
+    { when: { get: "present" }, returns: "Str | null" },
+    { when: { condition: "present" }, returns: "OK | null" },
+  ],
+  zadd: [{ when: { increment: "present" }, returns: "Str | null", resp3: "number | null" }],
+  zrange: WITH_SCORES,
+  zrangebyscore: WITH_SCORES,
+  zrevrangebyscore: WITH_SCORES,
+  zrevrange: WITH_SCORES,
+  zunion: WITH_SCORES,
+  zinter: WITH_SCORES,
+  zdiff: WITH_SCORES,
+  zpopmin: [{ when: { count: "present" }, returns: "Str[]", resp3: SCORE_PAIRS }],
+  zpopmax: [{ when: { count: "present" }, returns: "Str[]", resp3: SCORE_PAIRS }],
+  zrank: [
+    {
+      when: { withscore: "present" },
+      returns: "[rank: number, score: Str] | null",
+      resp3: "[rank: number, score: number] | null",
+    },
+  ],
+  zrevrank: [
+    {
+      when: { withscore: "present" },
+      returns: "[rank: number, score: Str] | null",
+      resp3: "[rank: number, score: number] | null",
+    },
+  ],
+  xadd: [{ when: { nomkstream: "present" }, returns: "Str | null" }],
+  xautoclaim: [{ when: { justid: "present" }, returns: "[cursor: Str, claimed: Str[], deleted: Str[]]" }],
+  lpos: [{ when: { "num-matches": "present" }, returns: "number[]" }],
+  geosearch: [{ when: { withcoord: "absent", withdist: "absent", withhash: "absent" }, returns: "Str[]" }],
+};
+
+/** Hand-written signatures tried first (forms the docs do not describe). */
+const EXTRA_SIGNATURES: Record<string, Array<{ params: string; returns: string; resp3?: string }>> = {
+  // The runtime flattens the object or Map (command/transforms.ts), like mset.
+  hset: [
+    {
+      params: "key: RedisKey, fieldsAndValues: Record<string, RedisArg> | Map<RedisArg, RedisArg>",
+      returns: "number",
+    },
+  ],
 };
 
 /**
@@ -424,22 +651,42 @@ function waitUntilReady(child: ChildProcess): Promise<void> {
   });
 }
 
-async function cli(port: number, protocol: 2 | 3, ...args: string[]): Promise<unknown> {
-  const { stdout } = await run(
-    REDIS_CLI,
-    ["-h", "127.0.0.1", "-p", String(port), `-${protocol}`, "--json", ...args],
-    {
-      maxBuffer: 64 * 1024 * 1024,
-    },
-  );
-  return JSON.parse(stdout);
+/** What one server says about its commands: the fixture `record` writes and generation reads. */
+interface Fixture {
+  server: "redis" | "valkey";
+  version: string;
+  /** `COMMAND INFO` as a RESP2 connection decodes it. */
+  info: RespValue;
+  /** `COMMAND DOCS` as a RESP3 connection decodes it (maps are objects). */
+  docs: Record<string, CommandDoc>;
+  /** `COMMAND GETKEYS` of a sample invocation of every command with keys, as the server answered. */
+  getKeys: Array<{ argv: string[]; keys?: string[]; error?: string }>;
 }
 
-async function serverVersion(port: number): Promise<string> {
-  const { stdout } = await run(REDIS_CLI, ["-h", "127.0.0.1", "-p", String(port), "INFO", "server"]);
-  const match = /redis_version:(\S+)/.exec(stdout);
-  if (!match?.[1]) throw new Error("INFO server has no redis_version");
-  return match[1];
+async function recordFixture(port: number): Promise<Fixture> {
+  const resp2 = await AdminConnection.open(port, 30_000);
+  const resp3 = await AdminConnection.open(port, 30_000);
+  try {
+    const serverInfo = String(await resp2.call(["INFO", "server"]));
+    const valkey = /valkey_version:(\S+)/.exec(serverInfo)?.[1];
+    const redis = /redis_version:(\S+)/.exec(serverInfo)?.[1];
+    const version = valkey ?? redis;
+    if (version === undefined) throw new Error("INFO server names no version");
+    const info = await resp2.call(["COMMAND", "INFO"]);
+    await resp3.call(["HELLO", "3"]);
+    const docs = (await resp3.call(["COMMAND", "DOCS"])) as unknown as Record<string, CommandDoc>;
+    const infos = parseCommandInfoReply(info);
+    const argvs = samples(infos, docs).map((sample) => sample.argv);
+    const replies = await resp2.pipeline(argvs.map((argv) => ["COMMAND", "GETKEYS", ...argv]));
+    const getKeys = argvs.map((argv, i) => {
+      const reply = replies[i];
+      return reply instanceof Error ? { argv, error: reply.message } : { argv, keys: reply as string[] };
+    });
+    return { server: valkey === undefined ? "redis" : "valkey", version, info, docs, getKeys };
+  } finally {
+    resp2.close();
+    resp3.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -468,16 +715,41 @@ const has = (argument: DocArgument, flag: string): boolean => argument.flags?.in
 // table.generated.ts
 // ---------------------------------------------------------------------------------------
 
-function tableSource(infos: readonly CommandInfo[], version: string): string {
-  const rows = [...infos]
-    .sort((a, b) => (a.name < b.name ? -1 : 1))
-    .map((info) => `  ${JSON.stringify(encodeRow(info))},`);
-  return `// Generated by scripts/generate-commands.ts from Redis ${version} (COMMAND INFO). Do not edit:
-// run \`npx tsx scripts/generate-commands.ts\` against the Redis version to support.
+function tableSource(merged: Map<string, MergedCommand>, base: Fixture, sources: readonly string[]): string {
+  const baseLabel = fixtureLabel(base);
+  const additions: Array<[string, string]> = [];
+  for (const { info, source, addedSubcommands } of merged.values()) {
+    if (source !== baseLabel) additions.push([info.name, source]);
+    for (const sub of addedSubcommands) additions.push([sub.name, sub.source]);
+  }
+  additions.sort(([a], [b]) => (a < b ? -1 : 1));
+  const rows = [...merged.values()]
+    .sort((a, b) => (a.info.name < b.info.name ? -1 : 1))
+    .map(({ info, source, addedSubcommands }) => {
+      const notes: string[] = [];
+      if (source !== baseLabel) notes.push(`from ${source}`);
+      for (const sub of addedSubcommands) notes.push(`${sub.name} from ${sub.source}`);
+      return `  ${JSON.stringify(encodeRow(info))},${notes.length > 0 ? ` // ${notes.join("; ")}` : ""}`;
+    });
+  return `// Generated by scripts/generate-commands.ts from the COMMAND INFO of ${sources.join(", ")}
+// (test/fixtures/commands). Do not edit: record a server with
+// \`REDIS_SERVER=... npx tsx scripts/generate-commands.ts record\`, then run
+// \`npx tsx scripts/generate-commands.ts\`.
+// Every ${baseLabel} command as that server describes it; a command (or a container's
+// subcommand) it lacks as the newest server that has it describes it (noted on its row).
 // Row format: see src/command/rows.ts.
 import type { CommandRow } from "./rows.js";
 
-export const REDIS_VERSION = ${JSON.stringify(version)};
+/** The base server version: every command it has is described as it describes it. */
+export const REDIS_VERSION = ${JSON.stringify(base.version)};
+
+/** The servers the table was generated from, the base first, then in order of precedence. */
+export const TABLE_SOURCES: readonly string[] = ${JSON.stringify(sources)};
+
+/** Commands and subcommands the base lacks, with the server each row comes from. */
+export const TABLE_ADDITIONS: Readonly<Record<string, string>> = {
+${additions.map(([name, source]) => `  ${JSON.stringify(name)}: ${JSON.stringify(source)},`).join("\n")}
+};
 
 export const COMMAND_ROWS: readonly CommandRow[] = [
 ${rows.join("\n")}
@@ -539,38 +811,188 @@ function plural(name: string): string {
   return name.endsWith("s") ? `${name}List` : `${name}s`;
 }
 
-function parameterType(argument: DocArgument): string | undefined {
+/** The TypeScript type of one value argument of the docs. */
+function valueType(argument: DocArgument): string | undefined {
   switch (argument.type) {
     case "key":
       return "RedisKey";
     case "string":
-      return "RedisArg";
     case "pattern":
-      return "string";
+      return "RedisArg";
     case "integer":
     case "double":
     case "unix-time":
       return "RedisNumber";
-    case "oneof": {
-      const alternatives = argument.arguments ?? [];
-      if (alternatives.length === 0 || !alternatives.every((a) => a.type === "pure-token" && a.token))
-        return undefined;
-      const tokens = alternatives.flatMap((a) => [a.token!.toUpperCase(), a.token!.toLowerCase()]);
-      return [...new Set(tokens)].map((token) => JSON.stringify(token)).join(" | ");
-    }
     default:
       return undefined;
   }
 }
 
+const token = (text: string): string => `Token<${JSON.stringify(text.toUpperCase())}>`;
+
+/** A tuple type as text: one or more tuple alternatives (a union), and how many. */
+interface TupleType {
+  text: string;
+  alternatives: number;
+  /** Holds a rest element: nothing may be spread after it but a loose rest. */
+  open: boolean;
+}
+
+/** Past this many alternatives, a tail is typed loosely (`...args: RedisArg[]`): checking stays fast. */
+const MAX_ALTERNATIVES = 300;
+
+/** Every value one occurrence of `argument` may put on the command line, as one union. */
+function looseElements(argument: DocArgument, into: Set<string>): void {
+  if (argument.token !== undefined) into.add(token(argument.token));
+  if (argument.type === "oneof" || argument.type === "block") {
+    for (const inner of argument.arguments ?? []) looseElements(inner, into);
+    return;
+  }
+  const type = valueType(argument);
+  if (type !== undefined) into.add(type);
+}
+
+function looseUnion(argumentsOf: readonly DocArgument[]): string {
+  const elements = new Set<string>();
+  for (const argument of argumentsOf) looseElements(argument, elements);
+  // RedisArg covers every other element type.
+  if (elements.has("RedisArg") || elements.size === 0) return "RedisArg";
+  return [...elements].sort().join(" | ");
+}
+
+/** The elements of a single tuple type (`[A, B]` → `A, B`), or undefined for a union of tuples. */
+function elementsOf(text: string): string | undefined {
+  if (!text.startsWith("[") || !text.endsWith("]")) return undefined;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "[" || c === "(" || c === "<") depth++;
+    else if (c === "]" || c === ")" || c === ">") depth--;
+    if (depth === 0 && i < text.length - 1) return undefined;
+  }
+  return text.slice(1, -1);
+}
+
+/** `...(X)` as a tuple element, written plainly when X is one tuple. */
+function spread(text: string): string {
+  const elements = elementsOf(text);
+  return elements === undefined ? `...(${text})` : elements;
+}
+
+/** One occurrence of an argument (its `optional` and `multiple` flags aside). */
+function occurrence(argument: DocArgument): TupleType | undefined {
+  let inner: TupleType | undefined;
+  switch (argument.type) {
+    case "pure-token":
+      return argument.token === undefined
+        ? undefined
+        : { text: `[${token(argument.token)}]`, alternatives: 1, open: false };
+    case "oneof": {
+      const choices = argument.arguments ?? [];
+      if (
+        choices.length > 0 &&
+        choices.every((c) => c.type === "pure-token" && c.token && !c.flags?.length)
+      ) {
+        // One element whose type is the union of the tokens: exact, and one alternative, not n.
+        const tokens = choices.map((c) => JSON.stringify(c.token!.toUpperCase())).join(" | ");
+        inner = { text: `[Token<${tokens}>]`, alternatives: 1, open: false };
+        break;
+      }
+      const alternatives = choices.map((alternative) => sequence([alternative]));
+      if (alternatives.length === 0 || alternatives.some((a) => a === undefined)) return undefined;
+      inner = {
+        text: alternatives.map((a) => a!.text).join(" | "),
+        alternatives: alternatives.reduce((sum, a) => sum + a!.alternatives, 0),
+        open: alternatives.some((a) => a!.open),
+      };
+      break;
+    }
+    case "block":
+      inner = sequence(argument.arguments ?? []);
+      break;
+    default: {
+      const type = valueType(argument);
+      if (type === undefined) return undefined;
+      inner = { text: `[${type}]`, alternatives: 1, open: false };
+    }
+  }
+  if (inner === undefined) return undefined;
+  if (argument.token === undefined) return inner;
+  return { ...inner, text: joinTuple([token(argument.token), spread(inner.text)]) };
+}
+
+/**
+ * The arguments of the docs, in order, as a tuple type: an optional argument is `[] | X`, a
+ * one-of a union, a repeated argument its first occurrence then a loose rest (TypeScript
+ * cannot repeat a group of elements). Undefined when an argument has a type we do not map.
+ */
+function sequence(argumentsOf: readonly DocArgument[]): TupleType | undefined {
+  const parts: string[] = [];
+  let alternatives = 1;
+  for (let index = 0; index < argumentsOf.length; index++) {
+    const argument = argumentsOf[index]!;
+    const one = occurrence(argument);
+    if (one === undefined) return undefined;
+    const optional = has(argument, "optional");
+    if (has(argument, "multiple") || one.open) {
+      // A rest element, which must come last: it takes this argument's later occurrences
+      // and everything after it, loosely.
+      const rest = `...Array<${looseUnion(argumentsOf.slice(index))}>`;
+      const last = index === argumentsOf.length - 1;
+      if (optional || (one.open && !last)) parts.push(rest);
+      else if (one.open) parts.push(spread(one.text));
+      else parts.push(spread(one.text), rest);
+      // Required arguments after the rest (an overload's "present") stay required: they
+      // end the tuple. Only when each is a simple closed occurrence.
+      const required = argumentsOf.slice(index + 1).filter((a) => !has(a, "optional"));
+      const trailing = required.map((a) => (has(a, "multiple") ? undefined : occurrence(a)));
+      if (parts[parts.length - 1] === rest && trailing.every((t) => t !== undefined && !t.open)) {
+        for (const t of trailing) parts.push(spread(t!.text));
+        for (const t of trailing) alternatives *= t!.alternatives;
+      }
+      return { text: joinTuple(parts), alternatives: alternatives * one.alternatives, open: true };
+    }
+    parts.push(optional ? `...([] | ${one.text})` : spread(one.text));
+    alternatives *= optional ? one.alternatives + 1 : one.alternatives;
+  }
+  return { text: joinTuple(parts), alternatives, open: false };
+}
+
+function joinTuple(parts: readonly string[]): string {
+  return `[${parts.filter((part) => part !== "").join(", ")}]`;
+}
+
+/** What an overload requires of the named top-level arguments. */
+type ArgumentRule = "present" | "absent" | readonly string[];
+
+function applyRules(argumentsOf: readonly DocArgument[], when: Record<string, ArgumentRule>): DocArgument[] {
+  const result: DocArgument[] = [];
+  for (const argument of argumentsOf) {
+    const rule = when[argument.name];
+    if (rule === undefined) result.push(argument);
+    else if (rule === "absent") continue;
+    else {
+      const flags = (argument.flags ?? []).filter((flag) => flag !== "optional");
+      if (rule === "present") result.push({ ...argument, flags });
+      else {
+        const tokens = new Set(rule.map((t) => t.toUpperCase()));
+        const kept = (argument.arguments ?? []).filter((a) => tokens.has((a.token ?? "").toUpperCase()));
+        result.push({ ...argument, flags, arguments: kept });
+      }
+    }
+  }
+  const unknownRules = Object.keys(when).filter((name) => !argumentsOf.some((a) => a.name === name));
+  if (unknownRules.length > 0) throw new Error(`overload rule names no argument: ${unknownRules.join(", ")}`);
+  return result;
+}
+
 /**
  * Positional parameters like redis-cli: the leading required arguments named from the
- * docs, then `...args` for whatever follows (options, tokens, repeated groups). A
- * repeated last argument becomes a rest parameter.
+ * docs, then the rest. For a command with a typed tail the rest is a tuple type from the
+ * docs' argument tree; otherwise `...args: RedisArg[]`. A repeated last argument becomes a
+ * rest parameter alone, so that an array spreads into it (`mget(...keys)`).
  */
-function parameters(doc: CommandDoc, isContainer: boolean): string[] {
-  if (isContainer) return ["subcommand: string", "...args: RedisArg[]"];
-  const docArguments = doc.arguments ?? [];
+function parameters(docArguments: readonly DocArgument[], typedTail: boolean, arity: number): string[] {
   const params: string[] = [];
   const used = new Set<string>();
   const unique = (name: string): string => {
@@ -579,27 +1001,34 @@ function parameters(doc: CommandDoc, isContainer: boolean): string[] {
     used.add(candidate);
     return candidate;
   };
+  if (docArguments.length === 0) {
+    // Undocumented arguments (DEBUG, PFDEBUG): anything the arity allows.
+    return arity === 1 ? [] : ["...args: RedisArg[]"];
+  }
   let index = 0;
   for (; index < docArguments.length; index++) {
     const argument = docArguments[index]!;
     if (has(argument, "optional") || argument.token !== undefined) break;
-    const type = parameterType(argument);
+    const type = valueType(argument);
     if (type === undefined) break;
     const name = identifier(argument.name);
     if (has(argument, "multiple")) {
       if (index === docArguments.length - 1) {
-        // A rest parameter alone, so that an array spreads into it (`mget(...keys)`); the
-        // server still refuses an empty list.
-        params.push(`...${unique(plural(name))}: ${type.includes("|") ? `Array<${type}>` : `${type}[]`}`);
+        params.push(`...${unique(plural(name))}: ${type}[]`);
         return params;
       }
+      if (typedTail) break;
       params.push(`${unique(name)}: ${type}`);
       index++;
       break;
     }
     params.push(`${unique(name)}: ${type}`);
   }
-  if (index < docArguments.length) params.push("...args: RedisArg[]");
+  const rest = docArguments.slice(index);
+  if (rest.length === 0) return params;
+  const tail = typedTail ? sequence(rest) : undefined;
+  if (tail !== undefined && tail.alternatives <= MAX_ALTERNATIVES) params.push(`...options: ${tail.text}`);
+  else params.push("...args: RedisArg[]");
   return params;
 }
 
@@ -614,59 +1043,136 @@ function deprecationOf(doc: CommandDoc): string | undefined {
   return replacement ? `@deprecated Use ${replacement}.` : "@deprecated";
 }
 
+/** One signature of a method, before it is written for strings, Buffers and pipelines. */
+interface Signature {
+  params: string;
+  resp2: string;
+  resp3: string;
+}
+
+/** The reply type of a signature for one protocol, with `Str`/`OK` spelled for strings or Buffers. */
+function spell(type: string, strType: "string" | "Buffer"): string {
+  return type.replace(/\bStr\b/g, strType).replace(/\bOK\b/g, strType === "string" ? '"OK"' : "Buffer");
+}
+
+function replyType(signature: Signature, strType: "string" | "Buffer"): string {
+  const resp2 = spell(signature.resp2, strType);
+  const resp3 = spell(signature.resp3, strType);
+  return resp2 === resp3 ? resp2 : `ByProtocol<R, ${resp2}, ${resp3}>`;
+}
+
+/** The arity of a subcommand's own arguments, as `parameters` reads it (1: none). */
+function subcommandArity(arity: number): number {
+  return arity > 0 ? arity - 1 : arity + 1;
+}
+
+function signaturesOf(name: string, doc: CommandDoc, info: CommandInfo | undefined): Signature[] {
+  const resp2 = RETURN_TYPES[name]!;
+  const resp3 = RESP3_RETURN_TYPES[name] ?? resp2;
+  const isContainer = info?.subcommands !== undefined;
+  if (isContainer && TYPED_CONTAINERS.has(name)) {
+    const signatures: Signature[] = [];
+    for (const [fullName, subDoc] of Object.entries(doc.subcommands ?? {}).sort(([a], [b]) =>
+      a < b ? -1 : 1,
+    )) {
+      const sub = fullName.split("|")[1]!;
+      const subInfo = info?.subcommands?.get(sub);
+      const params = [
+        `subcommand: ${token(sub)}`,
+        ...parameters(subDoc.arguments ?? [], true, subcommandArity(subInfo?.arity ?? -2)),
+      ];
+      const subResp2 = RETURN_TYPES[fullName] ?? "unknown";
+      signatures.push({
+        params: params.join(", "),
+        resp2: subResp2,
+        resp3: RESP3_RETURN_TYPES[fullName] ?? subResp2,
+      });
+    }
+    return signatures;
+  }
+  if (isContainer) return [{ params: "subcommand: string, ...args: RedisArg[]", resp2, resp3 }];
+  const docArguments = doc.arguments ?? [];
+  const typed = TYPED_TAILS.has(name);
+  const signatures: Signature[] = (EXTRA_SIGNATURES[name] ?? []).map((extra) => ({
+    params: extra.params,
+    resp2: extra.returns,
+    resp3: extra.resp3 ?? extra.returns,
+  }));
+  for (const overload of REPLY_OVERLOADS[name] ?? []) {
+    signatures.push({
+      params: parameters(applyRules(docArguments, overload.when), true, info?.arity ?? -1).join(", "),
+      resp2: overload.returns,
+      resp3: overload.resp3 ?? overload.returns,
+    });
+  }
+  signatures.push({ params: parameters(docArguments, typed, info?.arity ?? -1).join(", "), resp2, resp3 });
+  return signatures;
+}
+
 function methodsSource(
   names: readonly string[],
   docs: Record<string, CommandDoc>,
   infos: Map<string, CommandInfo>,
-  version: string,
+  sources: readonly string[],
 ): string {
   const commandLines: string[] = [];
   const pipelineLines: string[] = [];
   for (const name of names) {
     const doc = docs[name] ?? {};
-    const info = infos.get(name);
-    const params = parameters(doc, info?.subcommands !== undefined).join(", ");
-    const returns = RETURN_TYPES[name]!;
+    const signatures = signaturesOf(name, doc, infos.get(name));
     const deprecation = deprecationOf(doc);
     for (const [method, strType, note] of [
       [name, "string", ""],
-      [`${name}Buffer`, "Buffer", " Bulk strings in the reply are Buffers."],
+      [`${name}Buffer`, "Buffer", " Bulk and simple strings in the reply are Buffers."],
     ] as const) {
-      const type = returns.replace(/\bStr\b/g, strType);
       const comment = deprecation
         ? `  /**\n   * ${summaryOf(doc)}${note}\n   * ${deprecation}\n   */`
         : `  /** ${summaryOf(doc)}${note} */`;
-      commandLines.push(comment, `  ${method}(${params}): Promise<${type}>;`);
-      pipelineLines.push(comment, `  ${method}(${params}): this;`);
+      for (const signature of signatures) {
+        const reply = replyType(signature, strType);
+        commandLines.push(comment, `  ${method}(${signature.params}): Promise<${reply}>;`);
+        pipelineLines.push(
+          comment,
+          `  ${method}(${signature.params}): Pipeline<R, [...T, ${reply} | Error]>;`,
+        );
+      }
     }
   }
-  return `// Generated by scripts/generate-commands.ts from Redis ${version} (COMMAND DOCS). Do not edit:
-// run \`npx tsx scripts/generate-commands.ts\`; return types are curated in that script.
-import type { RedisArg, RedisKey, RedisNumber } from "./types.js";
+  return `// Generated by scripts/generate-commands.ts from the COMMAND DOCS of ${sources.join(", ")}
+// (test/fixtures/commands). Do not edit: run \`npx tsx scripts/generate-commands.ts\`; return
+// types, typed option tails and overloads are curated in that script.
+import type { Pipeline } from "../batch/pipeline.js";
+import type { ByProtocol, RedisArg, RedisKey, RedisNumber, RespVersion, Token } from "./types.js";
 
 /**
  * A method per Redis command, named like the command in lower case, with positional
- * arguments as redis-cli takes them. Replies are typed as RESP2 decodes them (integer →
- * number, bulk string → string, null → null); every method has a \`...Buffer\` twin whose
- * bulk strings are Buffers.
+ * arguments as redis-cli takes them. The options of the most used commands are typed from
+ * the server's docs, in the order the docs give them (\`set(k, v, "NX", "EX", 60)\`), and
+ * their reply type follows them (\`set(k, v)\` is \`"OK"\`, \`set(k, v, "NX")\` is
+ * \`"OK" | null\`, \`set(k, v, "GET")\` is \`string | null\`). Replies are typed as the
+ * connection's protocol decodes them: \`R\` is 2 (RESP2, the default) or 3 (\`protocol: 3\`:
+ * doubles are numbers, maps are objects). Every method has a \`...Buffer\` twin whose bulk and
+ * simple strings are Buffers.
  *
  * @example
  * await cluster.set("name", "v", "EX", 60); // "OK"
  * await cluster.get("name");                // "v"
  * await cluster.getBuffer("name");          // <Buffer 76>
  */
-export interface CommandMethods {
+export interface CommandMethods<R extends RespVersion = 2> {
 ${commandLines.join("\n")}
 }
 
 /**
- * The same methods on a pipeline or a transaction: each queues its command and returns
- * the pipeline, so calls chain; \`exec()\` resolves to the replies in order.
+ * The same methods on a pipeline: each queues its command and returns the pipeline, whose
+ * type remembers the reply type of every command queued so far, so that \`exec()\` resolves
+ * to a tuple in queue order (each entry the reply or the \`Error\` of that command).
  *
  * @example
- * const replies = await cluster.pipeline().set("a", "1").incr("b").get("a").exec();
+ * const [a, b] = await cluster.pipeline().get("a").incr("b").exec();
+ * // a: string | null | Error, b: number | Error
  */
-export interface PipelineMethods {
+export interface PipelineMethods<R extends RespVersion = 2, T extends unknown[] = []> {
 ${pipelineLines.join("\n")}
 }
 
@@ -817,21 +1323,125 @@ ${lines.join(",\n")}
 
 // ---------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
+const FIXTURES_DIR = join(root, "test", "fixtures", "commands");
+
+function fixtureLabel(fixture: Pick<Fixture, "server" | "version">): string {
+  return `${fixture.server} ${fixture.version}`;
+}
+
+function compareVersions(a: string, b: string): number {
+  const parts = (version: string) => version.split(/[.-]/).map((part) => Number.parseInt(part, 10) || 0);
+  const [x, y] = [parts(a), parts(b)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const difference = (x[i] ?? 0) - (y[i] ?? 0);
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}
+
+/**
+ * The recorded fixtures, the base first (the oldest Redis: its rows are the table as it
+ * always was), then the others in the order they are asked for what the base lacks: the
+ * newest Redis first, then the newest Valkey.
+ */
+function loadFixtures(): { base: Fixture; newer: Fixture[] } {
+  const fixtures = readdirSync(FIXTURES_DIR)
+    .filter((file) => file.endsWith(".json"))
+    .map((file) => JSON.parse(readFileSync(join(FIXTURES_DIR, file), "utf8")) as Fixture);
+  const redis = fixtures
+    .filter((f) => f.server === "redis")
+    .sort((a, b) => compareVersions(a.version, b.version));
+  const valkey = fixtures
+    .filter((f) => f.server === "valkey")
+    .sort((a, b) => compareVersions(b.version, a.version));
+  const base = redis.shift();
+  if (base === undefined) throw new Error(`no Redis fixture in ${FIXTURES_DIR}: run the record step first`);
+  return { base, newer: [...redis.reverse(), ...valkey] };
+}
+
+interface MergedCommand {
+  info: CommandInfo;
+  /** The fixture the row comes from. */
+  source: string;
+  /** Subcommands added to a base container from newer servers, with their source. */
+  addedSubcommands: Array<{ name: string; source: string }>;
+}
+
+/**
+ * The union of every fixture's commands: every base row as it is; a command the base lacks
+ * from the newest server that has it; likewise for the subcommands of a container.
+ */
+function mergeInfos(base: Fixture, newer: readonly Fixture[]): Map<string, MergedCommand> {
+  const merged = new Map<string, MergedCommand>();
+  for (const info of parseCommandInfoReply(base.info))
+    merged.set(info.name, { info, source: fixtureLabel(base), addedSubcommands: [] });
+  for (const fixture of newer) {
+    const source = fixtureLabel(fixture);
+    for (const info of parseCommandInfoReply(fixture.info)) {
+      const existing = merged.get(info.name);
+      if (existing === undefined) {
+        merged.set(info.name, { info, source, addedSubcommands: [] });
+        continue;
+      }
+      const known = existing.info.subcommands;
+      if (known === undefined || info.subcommands === undefined) continue;
+      const added = [...info.subcommands.values()].filter((sub) => !known.has(sub.name.split("|")[1]!));
+      if (added.length === 0) continue;
+      existing.info = makeCommandInfo({ ...existing.info, subcommands: [...known.values(), ...added] });
+      for (const sub of added) existing.addedSubcommands.push({ name: sub.name, source });
+    }
+  }
+  return merged;
+}
+
+/** Every command's docs from the newest server that documents it (subcommands likewise). */
+function mergeDocs(base: Fixture, newer: readonly Fixture[]): Record<string, CommandDoc> {
+  const merged: Record<string, CommandDoc> = {};
+  for (const fixture of [...newer, base]) {
+    for (const [name, doc] of Object.entries(fixture.docs)) {
+      const existing = merged[name];
+      if (existing === undefined) merged[name] = doc;
+      else if (existing.subcommands && doc.subcommands)
+        merged[name] = { ...existing, subcommands: { ...doc.subcommands, ...existing.subcommands } };
+    }
+  }
+  return merged;
+}
+
+/** `record`: asks a throwaway server (REDIS_SERVER) and writes its fixture. */
+async function record(): Promise<void> {
   const server = await startServer();
-  let infoReply: unknown;
-  let docs: Record<string, CommandDoc>;
-  let version: string;
+  let fixture: Fixture;
   try {
-    version = await serverVersion(server.port);
-    // RESP2 shapes: what a client on a RESP2 connection sees, parsed by the same code.
-    infoReply = await cli(server.port, 2, "COMMAND", "INFO");
-    docs = (await cli(server.port, 3, "COMMAND", "DOCS")) as Record<string, CommandDoc>;
+    fixture = await recordFixture(server.port);
   } finally {
     await server.stop();
   }
+  mkdirSync(FIXTURES_DIR, { recursive: true });
+  const path = join(FIXTURES_DIR, `${fixture.server}-${fixture.version}.json`);
+  // One line per top-level entry keeps diffs between recordings readable.
+  const body = [
+    "{",
+    `"server": ${JSON.stringify(fixture.server)},`,
+    `"version": ${JSON.stringify(fixture.version)},`,
+    `"recordedBy": "scripts/generate-commands.ts record",`,
+    `"info": [\n${(fixture.info as RespValue[]).map((entry) => JSON.stringify(entry)).join(",\n")}\n],`,
+    `"docs": {\n${Object.entries(fixture.docs)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([name, doc]) => `${JSON.stringify(name)}: ${JSON.stringify(doc)}`)
+      .join(",\n")}\n},`,
+    `"getKeys": [\n${fixture.getKeys.map((entry) => JSON.stringify(entry)).join(",\n")}\n]`,
+    "}",
+  ];
+  writeFileSync(path, `${body.join("\n")}\n`);
+  console.log(`${fixtureLabel(fixture)}: ${fixture.getKeys.length} GETKEYS samples -> ${path}`);
+}
 
-  const infos = parseCommandInfoReply(infoReply as RespValue);
+async function generate(): Promise<void> {
+  const { base, newer } = loadFixtures();
+  const merged = mergeInfos(base, newer);
+  const docs = mergeDocs(base, newer);
+  const infos = [...merged.values()].map((entry) => entry.info);
   const infoByName = new Map(infos.map((info) => [info.name, info]));
   const methodNames = infos
     .map((info) => info.name)
@@ -839,16 +1449,22 @@ async function main(): Promise<void> {
     .sort();
   const missing = methodNames.filter((name) => RETURN_TYPES[name] === undefined);
   if (missing.length > 0) throw new Error(`no curated return type for: ${missing.join(", ")}`);
-  const stale = Object.keys(RETURN_TYPES).filter((name) => !infoByName.has(name) || LEFT_OUT.has(name));
+  const stale = Object.keys(RETURN_TYPES).filter((name) => {
+    const [command, sub] = name.split("|");
+    const info = infoByName.get(command!);
+    return info === undefined || LEFT_OUT.has(name) || (sub !== undefined && !info.subcommands?.has(sub));
+  });
   if (stale.length > 0) console.warn(`return types of commands without a method: ${stale.join(", ")}`);
 
+  const sources = [base, ...newer].map(fixtureLabel);
   const tablePath = join(root, "src", "command", "table.generated.ts");
   const methodsPath = join(root, "src", "command", "methods.generated.ts");
   const samplesPath = join(root, "test", "fixtures", "command-samples.json");
-  writeFileSync(tablePath, tableSource(infos, version));
-  writeFileSync(methodsPath, methodsSource(methodNames, docs, infoByName, version));
-  mkdirSync(dirname(samplesPath), { recursive: true });
-  writeFileSync(samplesPath, samplesSource(samples(infos, docs), version));
+  writeFileSync(tablePath, tableSource(merged, base, sources));
+  writeFileSync(methodsPath, methodsSource(methodNames, docs, infoByName, sources));
+  // The samples are checked against the dev cluster's server, which is the base version.
+  const baseInfos = parseCommandInfoReply(base.info);
+  writeFileSync(samplesPath, samplesSource(samples(baseInfos, base.docs), base.version));
   // The methods file is checked by Biome like hand-written code; let Biome lay it out.
   await run(
     process.execPath,
@@ -859,11 +1475,14 @@ async function main(): Promise<void> {
       methodsPath,
       samplesPath,
     ],
-    {
-      cwd: root,
-    },
+    { cwd: root },
   );
-  console.log(`Redis ${version}: ${infos.length} commands, ${methodNames.length} methods`);
+  const added = [...merged.values()].filter((entry) => entry.source !== fixtureLabel(base)).length;
+  console.log(
+    `${sources.join(", ")}: ${infos.length} commands (${added} beyond ${fixtureLabel(base)}), ${methodNames.length} methods`,
+  );
 }
 
-await main();
+if (process.argv[2] === "record") await record();
+else if (process.argv[2] === undefined) await generate();
+else throw new Error("usage: generate-commands.ts [record]");

@@ -35,6 +35,7 @@ import type { CommandMethods } from "./command/methods.generated.js";
 import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "./command/methods.js";
 import { keySlot } from "./command/slot.js";
 import { CommandFlag, type CommandInfo, findCommand, resolveSubcommand } from "./command/table.js";
+import type { RespVersion } from "./command/types.js";
 import { checkArgs, keyBytes, refuseConnectionState, splitCommandName } from "./command/validate.js";
 import { RestyPipelineMode } from "./compat/resty.js";
 import { ArgumentError, ClosedError, CrossSlotError, RedisClusterError } from "./errors.js";
@@ -90,7 +91,10 @@ const NODE_ROLES: ReadonlyMap<string, NodeRole | "all"> = new Map<string, NodeRo
  * await cluster.close();
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the command methods are installed on the prototype at load time (installCommandMethods below); the merged interface types them.
-export class RedisCluster extends EventEmitter implements CommandTarget {
+export class RedisCluster<R extends RespVersion = 2>
+  extends EventEmitter<RedisClusterEvents>
+  implements CommandTarget
+{
   /** The `name` option (resty's cluster name), for telling clients apart in diagnostics. */
   readonly name: string | undefined;
   #options: NormalizedOptions;
@@ -107,7 +111,7 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   /** Replica health and RTT checks; only when reads may go to replicas. */
   #health: HealthMonitor | undefined;
 
-  constructor(options: RedisClusterOptions) {
+  constructor(options: RedisClusterOptions<R>) {
     super();
     const o = normalizeOptions(options);
     this.#options = o;
@@ -260,8 +264,8 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
    * @example
    * const results = await cluster.pipeline().get("a").set("b", "1").incr("c").exec();
    */
-  pipeline(): Pipeline {
-    return new Pipeline(this.#batchHost);
+  pipeline(): Pipeline<R> {
+    return new Pipeline<R>(this.#batchHost);
   }
 
   /**
@@ -299,7 +303,7 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
    * @example
    * for (const node of cluster.nodes("primary")) console.log(await node.info("memory"));
    */
-  nodes(role: NodeRole | "all" | "master" | "slave" = "all"): NodeHandle[] {
+  nodes(role: NodeRole | "all" | "master" | "slave" = "all"): NodeHandle<R>[] {
     const wanted = NODE_ROLES.get(role);
     if (wanted === undefined) {
       throw new ArgumentError(
@@ -309,7 +313,7 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
     const topology = this.#discovery.current;
     if (topology === undefined) return [];
     const nodes = [...topology.nodes.values()].filter((node) => wanted === "all" || node.role === wanted);
-    return nodes.map((node) => nodeHandle(this, node));
+    return nodes.map((node) => nodeHandle(this, node) as NodeHandle<R>);
   }
 
   /** Counters since the client was created. */
@@ -584,15 +588,17 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
   #emitSafe<E extends keyof RedisClusterEvents>(event: E, ...args: RedisClusterEvents[E]): void {
     if (this.listenerCount(event) === 0) return;
     try {
-      this.emit(event, ...args);
+      // The typed emit cannot follow a generic event name to its arguments; the untyped one can.
+      (this as EventEmitter).emit(event, ...args);
     } catch {
       // A listener threw; the client's own work must go on.
     }
   }
 }
 
-// The command methods, generated from the command table (command/methods.generated.ts).
-export interface RedisCluster extends CommandMethods {}
+// The command methods, generated from the command table (command/methods.generated.ts),
+// their replies typed for the client's protocol.
+export interface RedisCluster<R extends RespVersion = 2> extends CommandMethods<R> {}
 installCommandMethods(RedisCluster.prototype);
 
 /** Prepends the key prefix to the arguments at `indexes` (the command's keys). */

@@ -20,12 +20,49 @@
  * Messages never contain argument values or passwords: commands are named, never quoted.
  */
 
+/** The `code` of each error class of this package (a `ReplyError` has the server's). */
+export type RedisClusterErrorCode =
+  | "RC_CROSS_SLOT"
+  | "RC_CONNECTION"
+  | "RC_TIMEOUT"
+  | "RC_CLUSTER_DOWN"
+  | "RC_MAX_REDIRECTIONS"
+  | "RC_PROTOCOL"
+  | "RC_CONFIG"
+  | "RC_ARGUMENT"
+  | "RC_PARTIAL"
+  | "RC_CLOSED";
+
+/**
+ * The code of a `ReplyError`: the server's first word. The common ones are listed (for
+ * completion); any other upper-case word a server or module sends is possible.
+ */
+export type ReplyErrorCode =
+  | "ERR"
+  | "WRONGTYPE"
+  | "MOVED"
+  | "ASK"
+  | "TRYAGAIN"
+  | "CROSSSLOT"
+  | "CLUSTERDOWN"
+  | "LOADING"
+  | "MASTERDOWN"
+  | "READONLY"
+  | "NOSCRIPT"
+  | "BUSY"
+  | "NOAUTH"
+  | "WRONGPASS"
+  | "NOPERM"
+  | "OOM"
+  | "EXECABORT"
+  | (string & {});
+
 /** Base class of every error of this package. */
 export class RedisClusterError extends Error {
-  /** A stable identifier, safe to branch on (unlike `message`). */
-  readonly code: string;
+  /** A stable identifier, safe to branch on (unlike `message`): see each class. */
+  readonly code: RedisClusterErrorCode | ReplyErrorCode;
 
-  constructor(message: string, code: string, options?: { cause?: unknown }) {
+  constructor(message: string, code: RedisClusterErrorCode | ReplyErrorCode, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
@@ -46,6 +83,8 @@ export class RedisClusterError extends Error {
  * catch (err) { if (err instanceof ReplyError && err.code === "ERR") { ... } }
  */
 export class ReplyError extends RedisClusterError {
+  /** The first word of the server's message (upper case), or `"ERR"`. */
+  declare readonly code: ReplyErrorCode;
   /** Name of the command that got this reply (e.g. `"INCR"`), when known. */
   command: string | undefined;
 
@@ -69,6 +108,7 @@ function replyErrorCode(message: string): string {
  * to put related keys in one slot.
  */
 export class CrossSlotError extends RedisClusterError {
+  declare readonly code: "RC_CROSS_SLOT";
   /** The distinct slots the keys hash to. */
   readonly slots: readonly number[];
   /** The command's name. */
@@ -88,6 +128,7 @@ export class CrossSlotError extends RedisClusterError {
 
 /** A node could not be reached, or the connection to it was lost. */
 export class ConnectionError extends RedisClusterError {
+  declare readonly code: "RC_CONNECTION";
   /** `host:port` of the node, when one is concerned. */
   readonly address: string | undefined;
   /**
@@ -106,6 +147,7 @@ export class ConnectionError extends RedisClusterError {
 
 /** The command's deadline (`commandTimeout`) passed before it got an answer. */
 export class TimeoutError extends RedisClusterError {
+  declare readonly code: "RC_TIMEOUT";
   /** Name of the command. */
   readonly command: string;
   /** How many times it was sent (redirections and retries included). */
@@ -127,6 +169,7 @@ export class TimeoutError extends RedisClusterError {
 
 /** The cluster did not serve the command's slot, even after retries within the deadline. */
 export class ClusterDownError extends RedisClusterError {
+  declare readonly code: "RC_CLUSTER_DOWN";
   /** The slot that was not served, when one is concerned. */
   readonly slot: number | undefined;
 
@@ -138,6 +181,7 @@ export class ClusterDownError extends RedisClusterError {
 
 /** MOVED/ASK redirections went on past `maxRedirections`: the cluster keeps sending us around. */
 export class MaxRedirectionsError extends RedisClusterError {
+  declare readonly code: "RC_MAX_REDIRECTIONS";
   /** `host:port` of the last node the command was sent to. */
   readonly address: string;
   readonly command: string;
@@ -155,6 +199,7 @@ export class MaxRedirectionsError extends RedisClusterError {
 
 /** The server sent bytes that are not valid RESP. The connection is closed. */
 export class ProtocolError extends RedisClusterError {
+  declare readonly code: "RC_PROTOCOL";
   /** `host:port` of the node, when known. */
   address: string | undefined;
 
@@ -166,6 +211,7 @@ export class ProtocolError extends RedisClusterError {
 
 /** An option is invalid. Thrown synchronously by the constructor that received it. */
 export class ConfigError extends RedisClusterError {
+  declare readonly code: "RC_CONFIG";
   /** Name of the offending option (e.g. `"commandTimeout"`). */
   readonly option: string;
 
@@ -180,6 +226,7 @@ export class ConfigError extends RedisClusterError {
  * too few arguments to name its keys. Rejected before anything is sent.
  */
 export class ArgumentError extends RedisClusterError {
+  declare readonly code: "RC_ARGUMENT";
   readonly command: string | undefined;
 
   constructor(message: string, command?: string) {
@@ -194,6 +241,7 @@ export class ArgumentError extends RedisClusterError {
  * message, which stays free of argument values); `cause` is the first failure.
  */
 export class PartialFailureError extends RedisClusterError {
+  declare readonly code: "RC_PARTIAL";
   readonly command: string;
   /** Keys whose part succeeded. */
   readonly succeeded: readonly unknown[];
@@ -210,6 +258,7 @@ export class PartialFailureError extends RedisClusterError {
 
 /** The client (or a connection) was used after `close()`/`destroy()`, or closed under the command. */
 export class ClosedError extends RedisClusterError {
+  declare readonly code: "RC_CLOSED";
   constructor(message = "the client is closed; create a new RedisCluster to send more commands") {
     super(message, "RC_CLOSED");
   }

@@ -7,13 +7,14 @@
  * await cluster.set("name", "v");
  */
 
+export type { Pipeline } from "./batch/pipeline.js";
 export type { ClusterStats, NodeHandle, RedisClusterEvents } from "./client.js";
 export { RedisCluster } from "./client.js";
 export type { ReadFrom } from "./cluster/router.js";
 export type { ClusterNode, NodeRole, Shard, Topology, TopologyChange } from "./cluster/topology.js";
 export type { CommandMethods, PipelineMethods } from "./command/methods.generated.js";
 export { keySlot } from "./command/slot.js";
-export type { RedisKey } from "./command/types.js";
+export type { ByProtocol, RedisKey, RedisNumber, RespVersion, Token } from "./command/types.js";
 export { Connection } from "./connection/connection.js";
 export type { ConnectionOptions } from "./connection/types.js";
 export {
@@ -27,8 +28,10 @@ export {
   PartialFailureError,
   ProtocolError,
   RedisClusterError,
+  type RedisClusterErrorCode,
   ReplyError,
+  type ReplyErrorCode,
   TimeoutError,
 } from "./errors.js";
-export type { NatMap, RedisClusterOptions, SeedNode } from "./options.js";
+export type { NatMap, RedisClusterCommonOptions, RedisClusterOptions, SeedNode } from "./options.js";
 export type { RedisArg, RespValue } from "./resp/types.js";

@@ -5,6 +5,7 @@
  */
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import type { ReadFrom } from "./cluster/router.js";
+import type { RespVersion } from "./command/types.js";
 import { type HostPort, parseAddress } from "./connection/address.js";
 import { ConfigError } from "./errors.js";
 import type { DecoderLimits } from "./resp/types.js";
@@ -18,14 +19,33 @@ export type NatMap =
   | ((host: string, port: number) => HostPort);
 
 /**
- * Options of `new RedisCluster(options)`. Durations are in milliseconds.
+ * Options of `new RedisCluster(options)`. Durations are in milliseconds. The seeds are
+ * required: `nodes`, or resty-redis-cluster's `serv_list`. `R` is the `protocol` option,
+ * which the replies are typed for.
  *
  * @example
  * new RedisCluster({ nodes: ["127.0.0.1:7001"], readFrom: "replica", commandTimeout: 2000 });
  */
-export interface RedisClusterOptions {
-  /** Seed nodes; any one reachable is enough. */
+export type RedisClusterOptions<R extends RespVersion = 2> = RedisClusterCommonOptions<R> &
+  (
+    | {
+        /** Seed nodes; any one reachable is enough. */
+        nodes: SeedNode[];
+      }
+    | {
+        /** Alias of `nodes` (resty-redis-cluster). */
+        serv_list: Array<{ ip: string; port: number }>;
+      }
+  );
+
+/** What the checks below read: either seed spelling, both optional (a caller may give neither). */
+type CheckedOptions = RedisClusterCommonOptions<RespVersion> & {
   nodes?: SeedNode[];
+  serv_list?: Array<{ ip: string; port: number }>;
+};
+
+/** Every option of `RedisClusterOptions` but the seeds. */
+export interface RedisClusterCommonOptions<R extends RespVersion = 2> {
   /** Where read-only commands go (default `"primary"`). */
   readFrom?: ReadFrom;
   /** Give up connecting to a node after this long (default 2000). */
@@ -45,8 +65,11 @@ export interface RedisClusterOptions {
   tls?: boolean | TlsOptions;
   /** Address translation for nodes behind NAT. */
   natMap?: NatMap;
-  /** RESP version (default 2). 3 is needed for client-side caching. */
-  protocol?: 2 | 3;
+  /**
+   * RESP version (default 2). 3 is needed for client-side caching. Reply types follow it
+   * (under 3, ZSCORE is a number and XREAD an object).
+   */
+  protocol?: R;
   /** Sent as `CLIENT SETNAME` on every connection. */
   clientName?: string;
   /** MOVED/ASK redirections one command may follow (default 16). */
@@ -80,9 +103,7 @@ export interface RedisClusterOptions {
   /** A name for this client in stats and diagnostics (resty's `name`). */
   name?: string;
 
-  // resty-redis-cluster aliases
-  /** Alias of `nodes` (resty-redis-cluster). */
-  serv_list?: Array<{ ip: string; port: number }>;
+  // resty-redis-cluster aliases (serv_list: see RedisClusterOptions)
   /** Alias of `connectTimeout` (resty-redis-cluster's own spelling). */
   connection_timout?: number;
   /** Alias of `connectTimeout`. */
@@ -157,7 +178,8 @@ const KNOWN_OPTIONS = new Set<string>([
 
 const READ_FROM: readonly ReadFrom[] = ["primary", "replica", "preferReplica", "any", "nearest"];
 
-export function normalizeOptions(options: RedisClusterOptions | undefined): NormalizedOptions {
+export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undefined): NormalizedOptions {
+  const options = input as CheckedOptions | undefined;
   if (options === null || typeof options !== "object") {
     throw new ConfigError("options", "pass an object, e.g. { nodes: ['127.0.0.1:7001'] }");
   }
@@ -204,7 +226,7 @@ export function normalizeOptions(options: RedisClusterOptions | undefined): Norm
   };
 }
 
-function seedsOption(o: RedisClusterOptions): HostPort[] {
+function seedsOption(o: CheckedOptions): HostPort[] {
   if (o.nodes !== undefined && o.serv_list !== undefined) {
     throw new ConfigError("serv_list", "give the seeds once, as nodes or as serv_list, not both");
   }
@@ -244,7 +266,7 @@ function portOf(option: string, port: unknown, index: number): number {
   return port;
 }
 
-function readFromOption(o: RedisClusterOptions): ReadFrom {
+function readFromOption(o: CheckedOptions): ReadFrom {
   if (o.enableSlaveRead !== undefined && typeof o.enableSlaveRead !== "boolean") {
     throw new ConfigError("enableSlaveRead", "expected true or false");
   }
@@ -275,8 +297,8 @@ function duration(name: string, value: unknown, fallback: number, check: Check):
 }
 
 function alias(
-  o: RedisClusterOptions,
-  names: Array<keyof RedisClusterOptions>,
+  o: CheckedOptions,
+  names: Array<keyof CheckedOptions>,
   fallback: number,
   check: Check,
 ): number {
@@ -286,12 +308,7 @@ function alias(
   return name === undefined ? fallback : duration(name, o[name], fallback, check);
 }
 
-function integer(
-  o: RedisClusterOptions,
-  name: keyof RedisClusterOptions,
-  fallback: number,
-  min: number,
-): number {
+function integer(o: CheckedOptions, name: keyof CheckedOptions, fallback: number, min: number): number {
   const value = o[name];
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
@@ -300,14 +317,14 @@ function integer(
   return value;
 }
 
-function boolean(o: RedisClusterOptions, name: keyof RedisClusterOptions, fallback: boolean): boolean {
+function boolean(o: CheckedOptions, name: keyof CheckedOptions, fallback: boolean): boolean {
   const value = o[name];
   if (value === undefined) return fallback;
   if (typeof value !== "boolean") throw new ConfigError(name, "expected true or false");
   return value;
 }
 
-function optionalString(o: RedisClusterOptions, name: keyof RedisClusterOptions): string | undefined {
+function optionalString(o: CheckedOptions, name: keyof CheckedOptions): string | undefined {
   const value = o[name];
   if (value === undefined) return undefined;
   if (typeof value !== "string") throw new ConfigError(name, "expected a string");

@@ -16,6 +16,7 @@ import { Gather, GatherPart } from "../command/gather.js";
 import type { PipelineMethods } from "../command/methods.generated.js";
 import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "../command/methods.js";
 import { CommandFlag, type CommandInfo, findCommand } from "../command/table.js";
+import type { RespVersion } from "../command/types.js";
 import { splitCommandName } from "../command/validate.js";
 import { ArgumentError } from "../errors.js";
 import type { RedisArg } from "../resp/types.js";
@@ -51,12 +52,16 @@ interface QueuedCommand {
 /**
  * A batch of commands sent at once.
  *
+ * Its type remembers what was queued through a chain of calls, so that `exec()` resolves
+ * to a tuple: `pipeline().get("a").incr("b").exec()` is `Promise<[string | null | Error,
+ * number | Error]>`. A pipeline filled in a loop (`for (...) p.get(k)`) has `unknown[]`.
+ *
  * @example
  * const [a, b, c] = await cluster.pipeline().get("a").set("b", "1").incr("c").exec();
  * // each entry is the reply, or an Error instance for a command that failed
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: command methods are installed on the prototype (installCommandMethods below); the merged interface types them.
-export class Pipeline implements CommandTarget {
+export class Pipeline<R extends RespVersion = 2, T extends unknown[] = []> implements CommandTarget {
   #host: BatchHost;
   #queued: QueuedCommand[] = [];
   #executed = false;
@@ -71,13 +76,13 @@ export class Pipeline implements CommandTarget {
   }
 
   /** Queues any command by name (module commands included). */
-  call(name: string, ...args: RedisArg[]): this {
-    return this.#call(name, args, false);
+  call(name: string, ...args: RedisArg[]): Pipeline<R, [...T, unknown]> {
+    return this.#call(name, args, false) as unknown as Pipeline<R, [...T, unknown]>;
   }
 
   /** Like `call`, with bulk strings as Buffers. */
-  callBuffer(name: string, ...args: RedisArg[]): this {
-    return this.#call(name, args, true);
+  callBuffer(name: string, ...args: RedisArg[]): Pipeline<R, [...T, unknown]> {
+    return this.#call(name, args, true) as unknown as Pipeline<R, [...T, unknown]>;
   }
 
   #call(name: string, args: RedisArg[], wantsBuffers: boolean): this {
@@ -104,10 +109,11 @@ export class Pipeline implements CommandTarget {
   }
 
   /** MSET, also as an object: `mset({ a: "1", b: "2" })`. */
-  mset(pairs: Record<string, RedisArg> | Map<RedisArg, RedisArg>): this;
-  mset(...keysAndValues: RedisArg[]): this;
-  mset(...input: unknown[]): this {
-    return this[SEND_COMMAND]("MSET", findCommand("mset"), flattenPairs(input), false, undefined);
+  mset(pairs: Record<string, RedisArg> | Map<RedisArg, RedisArg>): Pipeline<R, [...T, "OK" | Error]>;
+  mset(...keysAndValues: RedisArg[]): Pipeline<R, [...T, "OK" | Error]>;
+  mset(...input: unknown[]): Pipeline<R, [...T, "OK" | Error]> {
+    const queued = this[SEND_COMMAND]("MSET", findCommand("mset"), flattenPairs(input), false, undefined);
+    return queued as unknown as Pipeline<R, [...T, "OK" | Error]>;
   }
 
   /** @internal */
@@ -127,7 +133,7 @@ export class Pipeline implements CommandTarget {
    * is the reply, or the error (a `ReplyError`, `TimeoutError`, ...) of that command alone.
    * Rejects only when the pipeline cannot be sent at all (client closed, reused pipeline).
    */
-  async exec(): Promise<unknown[]> {
+  async exec(): Promise<[] extends T ? unknown[] : T> {
     if (this.#executed) throw new ArgumentError("this pipeline was already executed; create a new one");
     this.#executed = true;
     const closed = this.#host.closedError();
@@ -146,7 +152,7 @@ export class Pipeline implements CommandTarget {
       for (const entry of queued) entry.info ??= this.#host.findCommand(entry.name);
     }
     return new Promise((resolve) => {
-      const gather = new Gather(queued.length, resolve);
+      const gather = new Gather(queued.length, resolve as (results: unknown[]) => void);
       const { owner, commandTimeoutMs } = this.#host;
       const toSend: Command[] = [];
       // Slots this pipeline writes to, so far in queue order (read-your-writes, see above).
@@ -186,7 +192,8 @@ export class Pipeline implements CommandTarget {
   }
 }
 
-export interface Pipeline extends PipelineMethods {}
+export interface Pipeline<R extends RespVersion = 2, T extends unknown[] = []>
+  extends PipelineMethods<R, T> {}
 installCommandMethods(Pipeline.prototype);
 
 /** `({a: 1})`, `(Map)`, or `(k, v, k, v)` → `[k, v, k, v]`. */

@@ -7,12 +7,16 @@ import type { ReplyTransform } from "../command/command.js";
 import type { CommandMethods } from "../command/methods.generated.js";
 import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "../command/methods.js";
 import type { CommandInfo } from "../command/table.js";
+import type { RespVersion } from "../command/types.js";
 import { splitCommandName } from "../command/validate.js";
 import type { RedisArg } from "../resp/types.js";
 import type { ClusterNode, NodeRole } from "./topology.js";
 
-/** A connection-level view of one node, for commands that concern that node only. */
-export interface NodeHandle extends CommandMethods {
+/**
+ * A connection-level view of one node, for commands that concern that node only. `R` is
+ * the client's protocol, which its replies are typed for.
+ */
+export interface NodeHandle<R extends RespVersion = 2> extends CommandMethods<R> {
   readonly address: string;
   /** `"primary"` or `"replica"` (`role()` is the ROLE command, sent to the node). */
   readonly nodeRole: NodeRole;

@@ -7,7 +7,7 @@ import type { RedisArg } from "../resp/types.js";
 import type { ReplyTransform } from "./command.js";
 import { COMMAND_METHOD_NAMES } from "./methods.generated.js";
 import { type CommandInfo, findCommand } from "./table.js";
-import { REPLY_TRANSFORMS } from "./transforms.js";
+import { ARGUMENT_SHAPERS, REPLY_TRANSFORMS } from "./transforms.js";
 
 /** The one method every command method calls. */
 export const SEND_COMMAND = Symbol("rediscluster.sendCommand");
@@ -27,13 +27,14 @@ export function installCommandMethods(prototype: object): void {
     const name = method.toUpperCase();
     const info = findCommand(method);
     const transform = REPLY_TRANSFORMS.get(method);
+    const shape = ARGUMENT_SHAPERS.get(method);
     // A method the class wrote by hand (e.g. mset) wins over the generated one.
     if (!Object.hasOwn(prototype, method)) {
       Object.defineProperty(prototype, method, {
         configurable: true,
         writable: true,
         value: function (this: CommandTarget, ...args: RedisArg[]) {
-          return this[SEND_COMMAND](name, info, args, false, transform);
+          return this[SEND_COMMAND](name, info, shape ? shape(args) : args, false, transform);
         },
       });
     }
@@ -42,7 +43,7 @@ export function installCommandMethods(prototype: object): void {
         configurable: true,
         writable: true,
         value: function (this: CommandTarget, ...args: RedisArg[]) {
-          return this[SEND_COMMAND](name, info, args, true, transform);
+          return this[SEND_COMMAND](name, info, shape ? shape(args) : args, true, transform);
         },
       });
     }

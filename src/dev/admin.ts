@@ -66,13 +66,19 @@ export class AdminConnection {
   }
 
   /**
-   * Opens a connection to `127.0.0.1:port`.
+   * Opens a connection to `127.0.0.1:port`; `timeoutMs` bounds each request, and
+   * `connectTimeoutMs` the connect (a paused node accepts the TCP connection from its
+   * backlog but answers nothing, so requests need their own bound too).
    *
    * @example
    * const admin = await AdminConnection.open(7000, 10_000);
    * await admin.call(["PING"]); // "PONG"
    */
-  static open(port: number, timeoutMs: number): Promise<AdminConnection> {
+  static open(
+    port: number,
+    timeoutMs: number,
+    connectTimeoutMs = CONNECT_TIMEOUT_MS,
+  ): Promise<AdminConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host: "127.0.0.1", port });
       socket.setNoDelay(true);
@@ -84,8 +90,8 @@ export class AdminConnection {
         );
       };
       const timer = setTimeout(
-        () => onError(new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`)),
-        CONNECT_TIMEOUT_MS,
+        () => onError(new Error(`no answer within ${connectTimeoutMs} ms`)),
+        connectTimeoutMs,
       );
       socket.once("error", onError);
       socket.once("connect", () => {

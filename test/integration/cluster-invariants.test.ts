@@ -48,7 +48,8 @@ describe("no unhandled rejection, no uncaught exception", () => {
   it('call("GET") without its key rejects with ArgumentError and nothing else happens', async () => {
     const client = clients.create({ nodes: cluster.seeds });
     const events: string[] = [];
-    for (const event of ["error", "nodeError", "moved", "ask"]) client.on(event, () => events.push(event));
+    for (const event of ["error", "nodeError", "moved", "ask"] as const)
+      client.on(event, () => events.push(event));
     await client.connect();
     const before = client.stats().commands;
 

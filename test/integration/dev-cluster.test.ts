@@ -474,15 +474,16 @@ describe("rediscluster dev (CLI)", () => {
   });
 
   it("prints help, and fails clearly on a wrong command line", async () => {
-    const help = await run("--help");
+    const help = await run("dev", "--help");
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/Usage: rediscluster dev <command>/);
-    expect((await run()).code).toBe(1);
+    // A wrong command line exits 2 (src/dev/cli.ts, EXIT.usage).
+    expect((await run()).code).toBe(2);
     const unknown = await run("dev", "frobnicate");
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/unknown command "dev frobnicate"/);
     const badNumber = await run("dev", "start", "--primaries", "zero");
-    expect(badNumber.code).toBe(1);
+    expect(badNumber.code).toBe(2);
     expect(badNumber.err).toMatch(/--primaries needs an integer/);
   });
 
@@ -496,7 +497,7 @@ describe("rediscluster dev (CLI)", () => {
     const [code] = await once(child, "exit");
     if (existsSync(join(repoRoot, "dist", "cjs", "dev", "cli.js"))) {
       expect(code).toBe(0);
-      expect(output).toMatch(/Usage: rediscluster dev <command>/);
+      expect(output).toMatch(/Usage: rediscluster <command>/);
     } else {
       expect(code).toBe(1);
       expect(output).toMatch(/npm run build/);

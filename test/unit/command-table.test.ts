@@ -1,8 +1,11 @@
+import { readdirSync, readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { argEquals, parseIntegerArg } from "../../src/command/args.js";
+import { keyIndexes } from "../../src/command/keys.js";
 import { COMMAND_METHOD_NAMES } from "../../src/command/methods.generated.js";
 import { decodeRows, encodeRow } from "../../src/command/rows.js";
+import { TABLE_ADDITIONS, TABLE_SOURCES } from "../../src/command/table.generated.js";
 import {
   BUILT_IN_TABLE_VERSION,
   CommandFlag,
@@ -15,6 +18,7 @@ import {
   resolveSubcommand,
 } from "../../src/command/table.js";
 import { ProtocolError } from "../../src/errors.js";
+import type { RespValue } from "../../src/resp/types.js";
 
 describe("findCommand", () => {
   it("finds commands by name in any case", () => {
@@ -251,5 +255,110 @@ describe("argument reading", () => {
         expect(parseIntegerArg(Buffer.from(String(n)))).toBe(n);
       }),
     );
+  });
+});
+
+/** A server's commands as scripts/generate-commands.ts recorded them (test/fixtures/commands). */
+interface ServerFixture {
+  server: string;
+  version: string;
+  info: RespValue;
+  getKeys: Array<{ argv: string[]; keys?: string[]; error?: string }>;
+}
+
+const fixturesDir = new URL("../fixtures/commands/", import.meta.url);
+const serverFixtures: ServerFixture[] = readdirSync(fixturesDir)
+  .filter((file) => file.endsWith(".json"))
+  .map((file) => JSON.parse(readFileSync(new URL(file, fixturesDir), "utf8")) as ServerFixture);
+const label = (fixture: ServerFixture) => `${fixture.server} ${fixture.version}`;
+
+describe("the built-in table covers newer servers", () => {
+  it("was generated from every recorded server, and says so", () => {
+    expect(serverFixtures.map(label).sort()).toEqual([...TABLE_SOURCES].sort());
+    expect(TABLE_SOURCES[0]).toBe(`redis ${BUILT_IN_TABLE_VERSION}`);
+    expect(serverFixtures.length).toBeGreaterThanOrEqual(3);
+    expect(serverFixtures.some((fixture) => fixture.server === "valkey")).toBe(true);
+  });
+
+  it("has every command and subcommand of every recorded server", () => {
+    const missing: string[] = [];
+    for (const fixture of serverFixtures) {
+      for (const info of parseCommandInfoReply(fixture.info)) {
+        const builtIn = findCommand(info.name);
+        if (builtIn === undefined) missing.push(`${info.name} (${label(fixture)})`);
+        for (const [name] of info.subcommands ?? []) {
+          if (builtIn?.subcommands?.get(name) === undefined)
+            missing.push(`${info.name}|${name} (${label(fixture)})`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+    for (const name of ["hexpire", "httl", "hpersist", "waitaof"])
+      expect(findCommand(name), name).toBeDefined();
+    expect(resolveSubcommand(findCommand("cluster")!, ["SLOT-STATS"]).name).toBe("cluster|slot-stats");
+    expect(resolveSubcommand(findCommand("client")!, ["NO-TOUCH"]).name).toBe("client|no-touch");
+  });
+
+  it("describes each command the base lacks as the server it comes from does", () => {
+    expect(Object.keys(TABLE_ADDITIONS).length).toBeGreaterThan(10);
+    for (const [name, source] of Object.entries(TABLE_ADDITIONS)) {
+      const fixture = serverFixtures.find((candidate) => label(candidate) === source)!;
+      const [command, sub] = name.split("|");
+      const recorded = parseCommandInfoReply(fixture.info).find((info) => info.name === command)!;
+      const expected = sub === undefined ? recorded : recorded.subcommands!.get(sub)!;
+      const builtIn =
+        sub === undefined ? findCommand(command!)! : findCommand(command!)!.subcommands!.get(sub)!;
+      if (sub === undefined) expect(encodeRow(builtIn), name).toEqual(encodeRow(expected));
+      else expect(builtIn, name).toEqual(expected);
+    }
+  });
+
+  it("finds the keys each server's COMMAND GETKEYS found, wherever the table has that server's key specs", () => {
+    const mismatches: string[] = [];
+    const confirmed = new Set<string>();
+    for (const fixture of serverFixtures) {
+      const recorded = new Map(parseCommandInfoReply(fixture.info).map((info) => [info.name, info]));
+      for (const sample of fixture.getKeys) {
+        const [name, ...args] = sample.argv;
+        const builtIn = resolveSubcommand(findCommand(name!)!, args);
+        const top = recorded.get(name!.toLowerCase())!;
+        const theirs = resolveSubcommand(top, args);
+        // Only where this row is that server's description (key specs equal).
+        if (JSON.stringify(builtIn.keySpecs) !== JSON.stringify(theirs.keySpecs)) continue;
+        let ours: string[] | null | "refused";
+        try {
+          const positions = keyIndexes(builtIn, args);
+          ours = positions === null ? null : positions.map((position) => args[position]!);
+        } catch {
+          ours = "refused";
+        }
+        const shown = `${label(fixture)}: ${sample.argv.join(" ")}`;
+        if (sample.keys !== undefined) {
+          if (JSON.stringify(ours) !== JSON.stringify(sample.keys))
+            mismatches.push(`${shown}: server ${JSON.stringify(sample.keys)}, ours ${JSON.stringify(ours)}`);
+          else confirmed.add(builtIn.name);
+        } else if (Array.isArray(ours) && ours.length > 0) {
+          mismatches.push(`${shown}: server ${sample.error}, ours ${JSON.stringify(ours)}`);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    // Every added command with keys is confirmed by the server it comes from.
+    const addedWithKeys = Object.keys(TABLE_ADDITIONS).filter((name) => {
+      const [command, sub] = name.split("|");
+      const info = sub === undefined ? findCommand(command!)! : findCommand(command!)!.subcommands!.get(sub)!;
+      return info.keySpecs.some((spec) => !(spec.flags & KeySpecFlag.NOT_KEY));
+    });
+    expect(addedWithKeys.length).toBeGreaterThan(5);
+    expect(addedWithKeys.filter((name) => !confirmed.has(name))).toEqual([]);
+  });
+
+  it("routes the hash-field expiration commands by their key, with no round trip", () => {
+    const hexpire = findCommand("hexpire")!;
+    expect(hexpire.singleKeyIndex).toBe(0);
+    expect(keyIndexes(hexpire, ["h", 60, "NX", "FIELDS", 2, "a", "b"])).toEqual([0]);
+    expect(keyIndexes(findCommand("httl")!, ["h", "FIELDS", 1, "a"])).toEqual([0]);
+    expect(findCommand("waitaof")!.keySpecs).toEqual([]);
+    expect(resolveSubcommand(findCommand("cluster")!, ["SLOT-STATS"]).keySpecs).toEqual([]);
   });
 });
