@@ -29,9 +29,15 @@ import {
   type RedisClusterError,
   ReplyError,
 } from "../errors.js";
-import type { NodeRegistry } from "./nodes.js";
+import type { NodeEntry, NodeRegistry } from "./nodes.js";
 import { diffTopology, isEmptyChange, Topology, type TopologyChange } from "./topology.js";
-import { type AddressMapper, parseClusterShards, parseClusterSlots } from "./topology-parse.js";
+import {
+  type AddressMapper,
+  AmbiguousShardError,
+  type ParseContext,
+  parseClusterShards,
+  parseClusterSlots,
+} from "./topology-parse.js";
 
 export interface DiscoveryOptions {
   seeds: HostPort[];
@@ -377,6 +383,9 @@ export class Discovery {
         const reply = await entry.connection.request("CLUSTER", ["SHARDS"], { timeoutMs });
         return { topology: new Topology(parseClusterShards(reply, context)), address: entry.address };
       } catch (error) {
+        // A shard naming two primaries (around a failover, Redis 7.2+): this node's
+        // CLUSTER SLOTS says who serves what; the next refresh tries SHARDS again.
+        if (error instanceof AmbiguousShardError) return await this.#askSlots(entry, context);
         if (!(error instanceof ReplyError)) throw error;
         if (error.code === "NOPERM") {
           // A hardened ACL may allow only CLUSTER SLOTS; it says the same, less richly.
@@ -389,8 +398,14 @@ export class Discovery {
         }
       }
     }
+    return this.#askSlots(entry, context);
+  }
+
+  async #askSlots(entry: NodeEntry, context: ParseContext): Promise<View> {
     try {
-      const reply = await entry.connection.request("CLUSTER", ["SLOTS"], { timeoutMs });
+      const reply = await entry.connection.request("CLUSTER", ["SLOTS"], {
+        timeoutMs: this.#options.queryTimeoutMs,
+      });
       return { topology: new Topology(parseClusterSlots(reply, context)), address: entry.address };
     } catch (error) {
       if (error instanceof ReplyError && error.code === "NOPERM") throw permissionDenied(error);

@@ -36,19 +36,40 @@ export function parseClusterShards(reply: RespValue, context: ParseContext): Sha
       throw new TopologyParseError("CLUSTER SHARDS: a shard lacks slots or nodes");
     }
     const ranges = readRanges(slots);
-    let primary: ClusterNode | undefined;
+    const primaries: ClusterNode[] = [];
     const replicas: ClusterNode[] = [];
     for (const nodeEntry of nodes) {
       const node = readShardsNode(asFields(nodeEntry, "CLUSTER SHARDS node"), context);
       if (node === undefined) continue;
-      if (node.role === "primary") primary = node;
+      if (node.role === "primary") primaries.push(node);
       else replicas.push(node);
     }
+    const primary = primaryOfShard(primaries);
     // A shard without a reachable primary serves nothing we can route to; a primary without
     // slots (a new, empty primary) still counts, so that its replicas are known.
     if (primary !== undefined) shards.push({ primary, replicas, ranges });
   }
   return checkDisjoint(shards, "CLUSTER SHARDS");
+}
+
+/**
+ * The primary of a shard. Since Redis 7.2 a shard groups nodes by shard id, and during and
+ * after a failover it lists the old primary next to the new one, both as `master`: for a moment
+ * both healthy, and then — while the old one is down — the failed old one with the shard's
+ * slots reported as empty (7.2), for as long as it stays down. Such an entry cannot say which
+ * node serves the slots, so the view is not taken from it: the caller asks `CLUSTER SLOTS`
+ * instead, which maps slots to the nodes that serve them.
+ */
+function primaryOfShard(primaries: readonly ClusterNode[]): ClusterNode | undefined {
+  if (primaries.length > 1) throw new AmbiguousShardError();
+  return primaries[0];
+}
+
+/** A `CLUSTER SHARDS` entry lists two primaries (see `primaryOfShard`). */
+export class AmbiguousShardError extends TopologyParseError {
+  constructor() {
+    super("CLUSTER SHARDS: a shard lists two primaries (a failover under way or just done)");
+  }
 }
 
 export function parseClusterSlots(reply: RespValue, context: ParseContext): Shard[] {
