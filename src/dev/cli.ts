@@ -39,6 +39,7 @@ Options:
   --primaries <n>       start: number of primaries (default 3)
   --replicas <n>        start: replicas per primary (default 1)
   --redis-server <path> start: the redis-server to run (default: redis-server on PATH)
+  --tls                 start: TLS only, with a throwaway CA and certificates (printed)
   --name <name>         which cluster (default "current"); several can run side by side
   --json                start, status: print JSON
   -h, --help            show this help
@@ -49,6 +50,7 @@ not healthy.
 Examples:
   npx rediscluster dev start
   npx rediscluster dev start --primaries 3 --replicas 0 --json
+  npx rediscluster dev start --tls
   npx rediscluster dev status
   npx rediscluster dev stop
 `;
@@ -108,6 +110,7 @@ interface CommandLine {
   primaries: number | undefined;
   replicas: number | undefined;
   redisServer: string | undefined;
+  tls: boolean;
 }
 
 function parseCommandLine(argv: readonly string[]): CommandLine {
@@ -122,6 +125,7 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
       primaries: { type: "string" },
       replicas: { type: "string" },
       "redis-server": { type: "string" },
+      tls: { type: "boolean" },
     },
   });
   const [group, command, ...rest] = positionals;
@@ -131,6 +135,7 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
     primaries: integerOption(values.primaries, "--primaries", 1),
     replicas: integerOption(values.replicas, "--replicas", 0),
     redisServer: values["redis-server"],
+    tls: values.tls ?? false,
   };
   if (values.help || group === "help") return { help: true, command: undefined, ...base };
   if (group === undefined) return { help: false, command: undefined, ...base };
@@ -172,6 +177,7 @@ async function startCommand(options: CommandLine, output: CliOutput): Promise<nu
     replicasPerPrimary: options.replicas,
     redisServer: options.redisServer,
     detached: true,
+    tls: options.tls,
   });
   registerDevCluster(options.name, cluster.stateFile);
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
@@ -185,6 +191,9 @@ async function startCommand(options: CommandLine, output: CliOutput): Promise<nu
       `${cluster.nodes.length - primaries} replicas.\n` +
       `  seeds: ${cluster.seeds.join(",")}\n` +
       `  dir:   ${cluster.dir}\n` +
+      (cluster.tls
+        ? `  tls:   ca ${cluster.tls.caFile}\n         cert ${cluster.tls.certFile}\n         key ${cluster.tls.keyFile}\n`
+        : "") +
       `Stop it with: npx rediscluster dev stop${nameFlag(options.name)}\n`,
   );
   return 0;
@@ -289,6 +298,9 @@ function describe(cluster: DevCluster) {
     seeds: cluster.seeds,
     dir: cluster.dir,
     stateFile: cluster.stateFile,
+    ...(cluster.tls
+      ? { tls: { caFile: cluster.tls.caFile, certFile: cluster.tls.certFile, keyFile: cluster.tls.keyFile } }
+      : {}),
     nodes: cluster.nodes,
   };
 }

@@ -46,7 +46,7 @@ import {
 } from "./process.js";
 import { findRedisServer } from "./redis-server.js";
 import { type DevClusterState, readStateFile, stateFileOf, writeStateFile } from "./state.js";
-import { clientTlsMaterial, createTlsFiles, issueExtraClientMaterial, nodeTlsFiles } from "./tls-files.js";
+import { clientTlsMaterial, createTlsFiles, issueExtraMaterial, nodeTlsFiles } from "./tls-files.js";
 import type { DevAclUser, DevCluster, DevClusterOptions, DevHost, DevNode, DevTlsMaterial } from "./types.js";
 
 const SLOT_COUNT = 16_384;
@@ -270,9 +270,9 @@ class LocalDevCluster implements DevCluster {
     return this.#state.tls ? clientTlsMaterial(this.dir) : undefined;
   }
 
-  issueClientCertificate(options: { expired?: boolean; otherCa?: boolean } = {}): DevTlsMaterial {
-    if (!this.#state.tls) throw new Error("issueClientCertificate() needs a cluster started with tls");
-    return issueExtraClientMaterial(this.dir, options);
+  issueCertificate(options: { expired?: boolean; otherCa?: boolean } = {}): DevTlsMaterial {
+    if (!this.#state.tls) throw new Error("issueCertificate() needs a cluster started with tls");
+    return issueExtraMaterial(this.dir, options);
   }
 
   get nodes(): DevNode[] {
@@ -378,6 +378,11 @@ class LocalDevCluster implements DevCluster {
       },
       30,
     );
+  }
+
+  logFile(port: number): string {
+    this.#node(port);
+    return join(this.#nodeDirs.get(port)!, NODE_FILES.log);
   }
 
   async killNode(port: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {

@@ -35,10 +35,10 @@ export function tlsDirOf(dir: string): string {
   return join(dir, "tls");
 }
 
-/**
- * Makes the CA, the nodes' certificate and a client certificate. The nodes' certificate
- * names every address a client may use for them: `localhost`, 127.0.0.1 and ::1.
- */
+/** Every address a client may use for a node: what the nodes' certificate names. */
+const NODE_NAMES = ["localhost", "127.0.0.1", "::1"];
+
+/** Makes the CA, the nodes' certificate and a client certificate. */
 export function createTlsFiles(dir: string): void {
   const tlsDir = tlsDirOf(dir);
   mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
@@ -49,7 +49,7 @@ export function createTlsFiles(dir: string): void {
     "node",
     issueCertificate(ca, {
       commonName: "rediscluster dev node",
-      altNames: ["localhost", "127.0.0.1", "::1"],
+      altNames: NODE_NAMES,
     }),
   );
   write(tlsDir, "client", issueCertificate(ca, { commonName: "rediscluster dev client" }));
@@ -72,11 +72,11 @@ export function clientTlsMaterial(dir: string): DevTlsMaterial {
 }
 
 /**
- * Issues another client certificate (kept under `tls/extra-<n>/`): expired, or from a CA
- * that the nodes do not know (returned as its `ca`, so that a client trusting it does not
- * trust the nodes either).
+ * Issues another certificate (kept under `tls/extra-<n>/`): expired, or from a CA that the
+ * nodes do not know (returned as its `ca`, so that a client trusting it does not trust the
+ * nodes either). It names the nodes' addresses, so a node can present it too.
  */
-export function issueExtraClientMaterial(
+export function issueExtraMaterial(
   dir: string,
   options: { expired?: boolean; otherCa?: boolean },
 ): DevTlsMaterial {
@@ -100,7 +100,8 @@ export function issueExtraClientMaterial(
     extraDir,
     "client",
     issueCertificate(ca, {
-      commonName: `rediscluster dev client ${number}`,
+      commonName: `rediscluster dev certificate ${number}`,
+      altNames: NODE_NAMES,
       expired: options.expired ?? false,
     }),
   );

@@ -164,11 +164,12 @@ export interface DevCluster {
    */
   readonly tls: DevTlsMaterial | undefined;
   /**
-   * For a TLS cluster: issues another client certificate, for negative tests: `expired`
-   * (valid until yesterday), or `otherCa` (signed by a CA the nodes do not trust; its `ca` is
-   * that other CA, which did not sign the nodes' certificate either).
+   * For a TLS cluster: issues another certificate, for negative tests: `expired` (valid until
+   * yesterday), or `otherCa` (signed by a CA the nodes do not trust; its `ca` is that other
+   * CA, which did not sign the nodes' certificate either). It names the same addresses as the
+   * nodes' certificate, so it serves as a client's or as a node's (`CONFIG SET tls-cert-file`).
    */
-  issueClientCertificate(options?: { expired?: boolean; otherCa?: boolean }): DevTlsMaterial;
+  issueCertificate(options?: { expired?: boolean; otherCa?: boolean }): DevTlsMaterial;
   /** The folder that holds every node's config and data (removed by `stop()`). */
   readonly dir: string;
   /** The JSON state file in `dir` (ports, PIDs): what `attachDevCluster` takes. */
@@ -192,6 +193,8 @@ export interface DevCluster {
    * After killing a primary, this waits for its replica to take over.
    */
   waitForHealthy(timeoutMs?: number): Promise<void>;
+  /** The path of a node's own log file (`redis.log`): what the server says about refused connections. */
+  logFile(port: number): string;
   /** Kills a node's process (default SIGKILL) and waits until it has exited. */
   killNode(port: number, signal?: NodeJS.Signals): Promise<void>;
   /**
