@@ -95,6 +95,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
         "announced port, which is unreachable on purpose); announce unresolvable hostnames instead",
     );
   }
+  const deployment = deploymentState(options);
   const server = await findRedisServer(options.redisServer);
   let dir: string;
   if (options.dir === undefined) {
@@ -111,7 +112,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     startTimeoutMs,
     extraConfig: [...(options.extraConfig ?? [])],
     nodes: [],
-    ...deploymentState(options),
+    ...deployment,
   };
   // Before the cluster object, which reads the client certificate for its own connections.
   if (state.tls) createTlsFiles(dir);
