@@ -21,6 +21,13 @@ const ROTATED_PASSWORD = "rotated-Pw-c09b44-never-shown";
 const DEFAULT_PASSWORD = "default-Pw-a81e37-never-shown";
 const SECRETS = [APP_PASSWORD, WRONG_PASSWORD, ROTATED_PASSWORD, DEFAULT_PASSWORD];
 
+/**
+ * The permissions the README says a client's user needs, besides the data commands
+ * themselves: topology, replicas, redirections, health checks, the client name.
+ */
+const README_MINIMAL_RULES =
+  "+@read +@write +cluster|shards +cluster|info +readonly +asking +info +ping +client|setname";
+
 const cluster = withDevCluster({
   primaries: 3,
   replicasPerPrimary: 1,
@@ -29,6 +36,7 @@ const cluster = withDevCluster({
       { name: "app", password: APP_PASSWORD },
       { name: "blind", password: APP_PASSWORD, rules: "on ~* &* +@all -cluster|shards -cluster|slots" },
       { name: "slotsonly", password: APP_PASSWORD, rules: "on ~* &* +@all -cluster|shards" },
+      { name: "minimal", password: APP_PASSWORD, rules: `on ~* &* ${README_MINIMAL_RULES}` },
     ],
   },
 });
@@ -78,6 +86,11 @@ async function failedAuths(dev: DevCluster, username: string): Promise<Map<numbe
     counts.set(node.port, total);
   }
   return counts;
+}
+
+async function getCalls(dev: DevCluster, port: number): Promise<number> {
+  const info = String(await dev.command(port, "INFO", "commandstats"));
+  return Number(/cmdstat_get:calls=(\d+)/.exec(info)?.[1] ?? 0);
 }
 
 async function onEveryNode(dev: DevCluster, ...command: string[]): Promise<void> {
@@ -294,6 +307,33 @@ describe("password only (requirepass-style: the default user has a password)", (
     } finally {
       await onEveryNode(dev, "ACL", "SETUSER", "default", "reset", "off");
     }
+  });
+});
+
+describe("a user with only the permissions the README lists", () => {
+  it.each([2, 3] as const)("reads and writes, on primaries and replicas (RESP%s)", async (protocol) => {
+    const dev = cluster();
+    const client = clients.create({
+      nodes: dev.seeds,
+      username: "minimal",
+      password: APP_PASSWORD,
+      protocol,
+      readFrom: "replica",
+      clientName: "acl-minimal",
+    });
+    const keys = keyPerPrimary(dev, `acl-minimal-${protocol}`);
+    const replicas = dev.nodes.filter((node) => node.role === "replica");
+    const getsBefore = await Promise.all(replicas.map((node) => getCalls(dev, node.port)));
+    await client.mset(Object.fromEntries(keys.map((key) => [key, "m"])));
+    for (const key of keys)
+      await waitFor(`a replica to serve ${key}`, 10_000, async () => (await client.get(key)) === "m");
+    // Replicas served the reads: READONLY and their health check (INFO) were allowed.
+    const getsAfter = await Promise.all(replicas.map((node) => getCalls(dev, node.port)));
+    getsAfter.forEach((calls, i) =>
+      expect(calls, `GETs on ${replicas[i]!.address}`).toBeGreaterThan(getsBefore[i]!),
+    );
+    expect(client.nodes("replica")).toHaveLength(3);
+    expect(await client.del(...keys)).toBe(3);
   });
 });
 
