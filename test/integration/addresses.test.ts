@@ -179,6 +179,36 @@ describe("nodes announced by hostname (cluster-announce-hostname localhost, pref
   });
 });
 
+describe("nodes with unknown endpoints (cluster-preferred-endpoint-type unknown-endpoint)", () => {
+  const cluster = withDevCluster({
+    primaries: 3,
+    replicasPerPrimary: 0,
+    announce: { preferredEndpoint: "unknown-endpoint" },
+  });
+
+  it("are reached at the host the client asked, MOVED and ASK targets (`:port`) included", async () => {
+    const dev = cluster();
+    // Redis 7.0 sends an empty endpoint in CLUSTER SHARDS, null in CLUSTER SLOTS, ":port" in MOVED.
+    const shards = JSON.stringify(await dev.command(dev.nodes[0]!.port, "CLUSTER", "SHARDS"));
+    expect(shards).toContain('"endpoint",""');
+    const client = clients.create({ nodes: dev.seeds, refreshInterval: 0 });
+    await exerciseEveryPrimary(dev, client, "unknown-endpoint");
+    expect(
+      client
+        .nodes("all")
+        .map((node) => node.address)
+        .sort(),
+    ).toEqual(dev.nodes.map((node) => node.address).sort());
+    const { moved, asked, slot, source, target } = await redirectThrough(
+      dev,
+      client,
+      keyInSlot(400, "unknown"),
+    );
+    expect(moved).toContainEqual(expect.objectContaining({ slot, to: target.address }));
+    expect(asked).toContainEqual(expect.objectContaining({ slot, to: source.address }));
+  });
+});
+
 describe("hostnames only natMap can resolve (Kubernetes-style), with replicas", () => {
   const hostnameOf = (port: number) => `node-${port}.rediscluster.invalid`;
   const cluster = withDevCluster({
