@@ -44,8 +44,10 @@ const clients = useClients();
 
 const CONNECT_TIMEOUT_MS = 1000;
 const COMMAND_TIMEOUT_MS = 1000;
+/** Timers of a loaded, shared machine fire late; this much on top of connectTimeout is still no hang. */
+const SCHEDULING_SLACK_MS = 1000;
 /** How long a client with a wrong password is kept busy while its AUTH attempts are counted. */
-const PRESS_WINDOW_MS = 2500;
+const PRESS_WINDOW_MS = 2000;
 
 function primaries(dev: DevCluster): DevNode[] {
   return dev.nodes.filter((node) => node.role === "primary");
@@ -176,7 +178,7 @@ describe("user name and password", () => {
       () => undefined,
       (caught: unknown) => caught,
     );
-    expect(performance.now() - startedAt).toBeLessThan(CONNECT_TIMEOUT_MS);
+    expect(performance.now() - startedAt).toBeLessThan(CONNECT_TIMEOUT_MS + SCHEDULING_SLACK_MS);
     // TODO(AuthError): once the AuthError class lands, expect it here (and in nodeError).
     expect(error).toBeInstanceOf(ConnectionError);
     expect((error as Error).message).toMatch(/AUTH failed during the handshake with .*: WRONGPASS/);
@@ -329,9 +331,9 @@ describe("a user with only the permissions the README lists", () => {
       await waitFor(`a replica to serve ${key}`, 10_000, async () => (await client.get(key)) === "m");
     // Replicas served the reads: READONLY and their health check (INFO) were allowed.
     const getsAfter = await Promise.all(replicas.map((node) => getCalls(dev, node.port)));
-    getsAfter.forEach((calls, i) =>
-      expect(calls, `GETs on ${replicas[i]!.address}`).toBeGreaterThan(getsBefore[i]!),
-    );
+    for (const [i, calls] of getsAfter.entries()) {
+      expect(calls, `GETs on ${replicas[i]!.address}`).toBeGreaterThan(getsBefore[i]!);
+    }
     expect(client.nodes("replica")).toHaveLength(3);
     expect(await client.del(...keys)).toBe(3);
   });

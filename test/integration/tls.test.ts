@@ -26,7 +26,7 @@ const COMMAND_TIMEOUT_MS = 1000;
  */
 const SCHEDULING_SLACK_MS = 1000;
 /** How long a refused client is kept busy while its connection attempts are counted. */
-const PRESS_WINDOW_MS = 2500;
+const PRESS_WINDOW_MS = 2000;
 /** What redis.log says for each refused TLS connection. */
 const REFUSED_CONNECTION = /Error accepting a client connection/;
 
