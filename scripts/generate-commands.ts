@@ -664,8 +664,8 @@ interface Fixture {
 }
 
 async function recordFixture(port: number): Promise<Fixture> {
-  const resp2 = await AdminConnection.open(port, 30_000);
-  const resp3 = await AdminConnection.open(port, 30_000);
+  const resp2 = await AdminConnection.open(port, { host: "127.0.0.1" }, 30_000);
+  const resp3 = await AdminConnection.open(port, { host: "127.0.0.1" }, 30_000);
   try {
     const serverInfo = String(await resp2.call(["INFO", "server"]));
     const valkey = /valkey_version:(\S+)/.exec(serverInfo)?.[1];

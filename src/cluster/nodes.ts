@@ -16,13 +16,18 @@ import { DedicatedPool } from "./dedicated.js";
 import type { NodeRole, Topology } from "./topology.js";
 
 /** Options every node connection shares (host, port and role are per node). */
-export type SharedConnectionOptions = Omit<ConnectionOptions, "host" | "port" | "readOnly" | "onDisconnect">;
+export type SharedConnectionOptions = Omit<
+  ConnectionOptions,
+  "host" | "port" | "servername" | "readOnly" | "onDisconnect"
+>;
 
 export class NodeEntry {
   readonly address: string;
   readonly host: string;
   readonly port: number;
   role: NodeRole;
+  /** The hostname the node announces (CLUSTER SHARDS): the TLS server name of its connections. */
+  hostname: string | undefined = undefined;
   /** Smoothed PING round-trip time in ms (for `readFrom: "nearest"`); undefined until sampled. */
   rttMs: number | undefined = undefined;
   /** A replica whose link to its primary is down (`INFO replication`): it gets no reads. */
@@ -154,8 +159,11 @@ export class NodeRegistry {
    * anything they get wrong comes back as MOVED or a failure and is retried).
    */
   sync(topology: Topology): void {
-    for (const node of topology.nodes.values())
-      this.ensure(node.host, node.port, node.role).setRole(node.role);
+    for (const node of topology.nodes.values()) {
+      const entry = this.ensure(node.host, node.port, node.role);
+      entry.setRole(node.role);
+      entry.hostname = node.hostname;
+    }
     for (const [address, entry] of this.#entries) {
       if (topology.nodes.has(address)) continue;
       this.#entries.delete(address);
@@ -187,6 +195,7 @@ export class NodeRegistry {
       ...this.#shared,
       host: entry.host,
       port: entry.port,
+      servername: entry.hostname,
       readOnly: entry.role === "replica",
       onDisconnect: (error) => this.#onDisconnect(entry, error),
     });

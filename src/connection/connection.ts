@@ -96,6 +96,14 @@ export class Connection {
   #flushTask = () => this.#flush();
 
   #connectFailures = 0;
+  /**
+   * Whether the current socket has delivered a byte. A socket that is "ready" without having
+   * answered anything (no handshake steps) has not proven the node accepts us: a TLS 1.3
+   * server checks the client certificate after the client's handshake is done, and a TLS
+   * port closes on a plain-text client after its first write. Such a failure counts as a
+   * failed connect, so the reconnect delay grows instead of retrying every 50 ms.
+   */
+  #socketAnswered = false;
   #connectAllowedAt = 0;
   #connectTimer: NodeJS.Timeout | undefined;
   /** Why the last socket failed, while reconnecting is held back (commands fail with it). */
@@ -258,11 +266,18 @@ export class Connection {
   #openSocket(): void {
     // A close() requested while waiting to reconnect still connects, to drain what waits.
     if (this.#state !== "closing") this.#state = "connecting";
-    const { host, port, tls, connectTimeoutMs } = this.#options;
+    const { host, port, tls, connectTimeoutMs, servername } = this.#options;
     const socket: Socket = tls
-      ? tlsConnect({ host, port, servername: isIp(host) ? undefined : host, ...(tls === true ? {} : tls) })
+      ? tlsConnect({
+          host,
+          port,
+          // Node refuses an IP address as SNI; the certificate is then checked against `host`.
+          servername: [servername, host].find((name) => name !== undefined && !isIp(name)),
+          ...(tls === true ? {} : tls),
+        })
       : netConnect({ host, port });
     this.#socket = socket;
+    this.#socketAnswered = false;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);
     this.#decoder.reset();
@@ -283,6 +298,10 @@ export class Connection {
     socket.on("data", (chunk: Buffer) => {
       if (socket !== this.#socket) return;
       this.#lastReadAt = performance.now();
+      if (!this.#socketAnswered) {
+        this.#socketAnswered = true;
+        if (this.#state === "ready") this.#connectFailures = 0;
+      }
       try {
         this.#decoder.feed(chunk);
       } catch (error) {
@@ -293,7 +312,8 @@ export class Connection {
       }
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
-      failure ??= new ConnectionError(describeSocketError(error, this.address), this.address, {
+      const context = { tls: tls !== undefined && tls !== false, answered: this.#socketAnswered };
+      failure ??= new ConnectionError(describeSocketError(error, this.address, context), this.address, {
         cause: error,
       });
     });
@@ -349,7 +369,8 @@ export class Connection {
     const socket = this.#socket;
     if (!socket) return;
     clearTimeout(this.#connectTimer);
-    this.#connectFailures = 0;
+    // Reset only once the node has answered (see #socketAnswered); else at its first reply.
+    if (this.#socketAnswered) this.#connectFailures = 0;
     this.#lastFailure = undefined;
     this.#lastReadAt = performance.now();
     if (this.#options.idleTimeoutMs > 0) socket.setTimeout(this.#options.idleTimeoutMs);
@@ -520,7 +541,7 @@ export class Connection {
     this.#socket = undefined;
     clearTimeout(this.#connectTimer);
     const wasClosing = this.#state === "closing";
-    if (this.#state === "connecting") {
+    if (this.#state === "connecting" || (this.#state === "ready" && !this.#socketAnswered)) {
       this.#connectFailures++;
       const delayMs = Math.min(
         this.#options.reconnectMaxDelayMs,
@@ -658,12 +679,23 @@ function isIp(host: string): boolean {
   return /^[\d.]+$/.test(host) || host.includes(":");
 }
 
-function describeSocketError(error: NodeJS.ErrnoException, address: string): string {
+/**
+ * What failed, for a ConnectionError's message. TLS failures say which side refused what, and
+ * what to set, since OpenSSL's codes alone (`SELF_SIGNED_CERT_IN_CHAIN`) leave users guessing.
+ */
+function describeSocketError(
+  error: NodeJS.ErrnoException,
+  address: string,
+  context: { tls: boolean; answered: boolean },
+): string {
   switch (error.code) {
     case "ECONNREFUSED":
       return `connection to ${address} refused (is the node running?)`;
     case "ECONNRESET":
-      return `connection to ${address} reset by the peer`;
+      // A TLS port drops a plain-text client at its first bytes, without a word.
+      return context.tls || context.answered
+        ? `connection to ${address} reset by the peer`
+        : `connection to ${address} reset by the peer before it answered anything (a TLS port? then set the tls option)`;
     case "ETIMEDOUT":
       return `connection to ${address} timed out`;
     case "EHOSTUNREACH":
@@ -673,8 +705,36 @@ function describeSocketError(error: NodeJS.ErrnoException, address: string): str
     case "EAI_AGAIN":
       return `cannot resolve the host of ${address}`;
     default:
+      if (context.tls) return describeTlsError(error, address);
       return `connection to ${address} failed: ${error.code ?? error.message}`;
   }
+}
+
+/** Hints for the TLS failures users meet, by Node/OpenSSL error code. */
+const TLS_HINTS: Record<string, string> = {
+  SELF_SIGNED_CERT_IN_CHAIN: "the node's certificate is not signed by a CA you trust: set tls.ca",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "the node's certificate is self-signed: set tls.ca to it",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "the node's certificate is not signed by a CA you trust: set tls.ca",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the node's certificate is not signed by a CA you trust: set tls.ca",
+  CERT_HAS_EXPIRED: "the node's certificate has expired",
+  CERT_NOT_YET_VALID: "the node's certificate is not valid yet (check the clocks)",
+  ERR_TLS_CERT_ALTNAME_INVALID:
+    "the node's certificate does not name the address connected to: set tls.servername, or natMap to a name it has",
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    "the node requires a client certificate (mutual TLS): set tls.cert and tls.key",
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: "the node refused the client certificate: it has expired",
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: "the node does not trust the CA of the client certificate",
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: "the node refused the client certificate",
+  ERR_SSL_WRONG_VERSION_NUMBER: "the port does not speak TLS: is it the node's plain-text port?",
+  ERR_SSL_PACKET_LENGTH_TOO_LONG: "the port does not speak TLS: is it the node's plain-text port?",
+};
+
+function describeTlsError(error: NodeJS.ErrnoException, address: string): string {
+  const hint = error.code === undefined ? undefined : TLS_HINTS[error.code];
+  // "...:error:0A000415:SSL routines:ssl3_read_bytes:sslv3 alert certificate expired:<file>:..."
+  const reason = /SSL routines:[^:]*:([^:\n]+)/.exec(error.message)?.[1] ?? error.message;
+  const code = error.code === undefined ? "" : ` (${error.code})`;
+  return `TLS connection to ${address} failed: ${hint ?? reason}${code}`;
 }
 
 function stripUndefined<T extends object>(value: T): T {

@@ -34,6 +34,12 @@ export interface ConnectionOptions {
   port: number;
   /** TLS options, or true for TLS with Node's defaults. */
   tls?: TlsOptions | boolean | undefined;
+  /**
+   * The TLS server name (SNI, and the name the certificate must have): the node's hostname
+   * from CLUSTER SHARDS. Default: `host`, unless it is an IP address (SNI takes no IPs).
+   * `tls.servername` overrides both.
+   */
+  servername?: string | undefined;
   /** Give up connecting (TCP + TLS + handshake) after this long. Default 2000. */
   connectTimeoutMs?: number;
   /** ACL user name (default user when only a password is given). */

@@ -1,7 +1,8 @@
 /**
  * The dev cluster's own connection to its nodes: a small request/response client over
- * node:net, built on the package's RESP encoder and decoder. It speaks RESP2, sends
- * commands in pipelines, and matches replies to requests in order (the FIFO below).
+ * node:net (node:tls for a TLS cluster), built on the package's RESP encoder and decoder. It
+ * speaks RESP2, sends commands in pipelines, and matches replies to requests in order (the
+ * FIFO below). On an ACL cluster it authenticates first, as the dev cluster's admin user.
  *
  * It is deliberately simpler than the client's connection layer: no reconnect, no
  * handshake, no pub/sub. A request that times out destroys the connection (its reply
@@ -9,6 +10,8 @@
  * Idle sockets are unref'd, so a handle that is never stopped does not keep a script alive.
  */
 import { connect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import { formatAddress } from "../connection/address.js";
 import { ClosedError, ConnectionError, ReplyError, TimeoutError } from "../errors.js";
 import { CommandWriter, type RedisArg, RespDecoder, type RespValue } from "../resp/index.js";
 
@@ -28,11 +31,22 @@ interface PendingReply {
   reject(error: Error): void;
 }
 
+/** Where the nodes are and how to talk to them: the same for every node of a cluster. */
+export interface AdminEndpoint {
+  /** The loopback address the nodes listen on. */
+  host: string;
+  /** TLS, with the cluster's CA and a client certificate (PEM). */
+  tls?: { ca: string; cert: string; key: string } | undefined;
+  /** Sent as `AUTH <username> <password>` before anything else. */
+  auth?: { username: string; password: string } | undefined;
+}
+
 const CONNECT_TIMEOUT_MS = 3_000;
 
 /** One TCP connection to one node. */
 export class AdminConnection {
   readonly port: number;
+  readonly address: string;
   readonly #socket: Socket;
   readonly #writer = new CommandWriter();
   readonly #decoder: RespDecoder;
@@ -40,8 +54,9 @@ export class AdminConnection {
   readonly #timeoutMs: number;
   #closedBy: Error | undefined;
 
-  private constructor(port: number, socket: Socket, timeoutMs: number) {
+  private constructor(port: number, address: string, socket: Socket, timeoutMs: number) {
     this.port = port;
+    this.address = address;
     this.#socket = socket;
     this.#timeoutMs = timeoutMs;
     this.#decoder = new RespDecoder({
@@ -66,44 +81,55 @@ export class AdminConnection {
   }
 
   /**
-   * Opens a connection to `127.0.0.1:port`; `timeoutMs` bounds each request, and
-   * `connectTimeoutMs` the connect (a paused node accepts the TCP connection from its
-   * backlog but answers nothing, so requests need their own bound too).
+   * Opens a connection to `host:port` (TLS, AUTH as the endpoint says); `timeoutMs` bounds
+   * each request, and `connectTimeoutMs` the connect (a paused node accepts the TCP
+   * connection from its backlog but answers nothing, so requests need their own bound too).
    *
    * @example
-   * const admin = await AdminConnection.open(7000, 10_000);
+   * const admin = await AdminConnection.open(7000, { host: "127.0.0.1" }, 10_000);
    * await admin.call(["PING"]); // "PONG"
    */
-  static open(
+  static async open(
     port: number,
+    endpoint: AdminEndpoint,
     timeoutMs: number,
     connectTimeoutMs = CONNECT_TIMEOUT_MS,
   ): Promise<AdminConnection> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host: "127.0.0.1", port });
+    const address = formatAddress(endpoint.host, port);
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const { host, tls } = endpoint;
+      // The nodes' certificate names 127.0.0.1 and ::1, which Node checks against `host`.
+      const socket = tls ? tlsConnect({ host, port, ...tls }) : connect({ host, port });
       socket.setNoDelay(true);
       const onError = (error: Error) => {
         clearTimeout(timer);
         socket.destroy();
-        reject(
-          new ConnectionError(`cannot connect to 127.0.0.1:${port}: ${error.message}`, `127.0.0.1:${port}`),
-        );
+        reject(new ConnectionError(`cannot connect to ${address}: ${error.message}`, address));
       };
       const timer = setTimeout(
         () => onError(new Error(`no answer within ${connectTimeoutMs} ms`)),
         connectTimeoutMs,
       );
       socket.once("error", onError);
-      socket.once("connect", () => {
+      socket.once(tls ? "secureConnect" : "connect", () => {
         clearTimeout(timer);
         socket.off("error", onError);
-        resolve(new AdminConnection(port, socket, timeoutMs));
+        resolve(socket);
       });
     });
-  }
-
-  get address(): string {
-    return `127.0.0.1:${this.port}`;
+    const connection = new AdminConnection(port, address, socket, timeoutMs);
+    if (endpoint.auth) {
+      const { username, password } = endpoint.auth;
+      const [reply] = await connection.pipeline([["AUTH", username, password]], {
+        timeoutMs: CONNECT_TIMEOUT_MS,
+      });
+      if (reply instanceof ReplyError) {
+        connection.close();
+        // The server's message never repeats the password; ours names the user only.
+        throw new ConnectionError(`AUTH as ${username} failed on ${address}: ${reply.message}`, address);
+      }
+    }
+    return connection;
   }
 
   get closed(): boolean {
@@ -170,9 +196,16 @@ export class AdminConnection {
 export class AdminPool {
   readonly #connections = new Map<number, Promise<AdminConnection>>();
   readonly #timeoutMs: number;
+  readonly #endpoint: AdminEndpoint;
 
-  constructor(timeoutMs: number) {
+  constructor(timeoutMs: number, endpoint: AdminEndpoint) {
     this.#timeoutMs = timeoutMs;
+    this.#endpoint = endpoint;
+  }
+
+  /** The nodes' address and credentials (MIGRATE needs them too). */
+  get endpoint(): AdminEndpoint {
+    return this.#endpoint;
   }
 
   async connection(port: number): Promise<AdminConnection> {
@@ -182,7 +215,7 @@ export class AdminPool {
       if (connection && !connection.closed) return connection;
       if (this.#connections.get(port) !== existing) return this.connection(port);
     }
-    const opening = AdminConnection.open(port, this.#timeoutMs);
+    const opening = AdminConnection.open(port, this.#endpoint, this.#timeoutMs);
     this.#connections.set(port, opening);
     opening.catch(() => {
       if (this.#connections.get(port) === opening) this.#connections.delete(port);

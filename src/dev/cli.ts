@@ -18,7 +18,6 @@ import { parseArgs } from "node:util";
 import { RedisCluster } from "../client.js";
 import { ConnectionError, RedisClusterError, ReplyError } from "../errors.js";
 import type { RespValue } from "../resp/types.js";
-import { AdminConnection } from "./admin.js";
 import { attachDevCluster, startDevCluster } from "./cluster.js";
 import { type ClusterNodesEntry, formatRanges, parseClusterNodes } from "./cluster-view.js";
 import { isProcessStopped, isRedisServerProcess } from "./process.js";
@@ -128,6 +127,7 @@ Options:
   --shards <n>          start: number of primaries (default 3); --primaries is the same
   --replicas <n>        start: replicas per primary (default 1)
   --redis-server <path> start: the redis-server to run (default: redis-server on PATH)
+  --tls                 start: TLS only, with a throwaway CA and certificates (printed)
   --name <name>         which cluster (default "current"); several can run side by side
   --json                start, status: print JSON
   -h, --help            show this help
@@ -137,6 +137,7 @@ ${EXIT_CODES_HELP}  (dev status exits 1 when the cluster runs but is not healthy
 Examples:
   npx rediscluster dev start
   npx rediscluster dev start --shards 3 --replicas 0 --json
+  npx rediscluster dev start --tls
   npx rediscluster dev status
   npx rediscluster dev stop
 `;
@@ -229,7 +230,7 @@ interface DevCommandLine {
   primaries: number | undefined;
   replicas: number | undefined;
   redisServer: string | undefined;
-  // The place of `tls: boolean` (dev start --tls), when the dev cluster learns TLS.
+  tls: boolean;
 }
 
 interface ClusterCommandLine {
@@ -272,6 +273,7 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
       primaries: { type: "string" },
       replicas: { type: "string" },
       "redis-server": { type: "string" },
+      tls: { type: "boolean" },
     },
   });
   const [, command, ...rest] = positionals;
@@ -308,6 +310,7 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
     ),
     replicas: integerOption(values.replicas, "--replicas", 0),
     redisServer: values["redis-server"],
+    tls: values.tls ?? false,
   };
 }
 
@@ -711,6 +714,7 @@ async function startCommand(options: DevCommandLine, output: CliOutput): Promise
     replicasPerPrimary: options.replicas,
     redisServer: options.redisServer,
     detached: true,
+    tls: options.tls,
   });
   registerDevCluster(options.name, cluster.stateFile);
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
@@ -724,6 +728,9 @@ async function startCommand(options: DevCommandLine, output: CliOutput): Promise
       `${cluster.nodes.length - primaries} replicas.\n` +
       `  seeds: ${cluster.seeds.join(",")}\n` +
       `  dir:   ${cluster.dir}\n` +
+      (cluster.tls
+        ? `  tls:   ca ${cluster.tls.caFile}\n         cert ${cluster.tls.certFile}\n         key ${cluster.tls.keyFile}\n`
+        : "") +
       `Stop it with: npx rediscluster dev stop${nameFlag(options.name)}\n`,
   );
   return 0;
@@ -800,14 +807,12 @@ async function forget(name: string, stateFile: string): Promise<number> {
 async function clusterView(cluster: DevCluster): Promise<ClusterNodesEntry[]> {
   for (const node of cluster.nodes) {
     if (node.pid === undefined || isProcessStopped(node.pid)) continue;
-    let connection: AdminConnection | undefined;
     try {
-      connection = await AdminConnection.open(node.port, PROBE_TIMEOUT_MS, PROBE_TIMEOUT_MS);
-      return parseClusterNodes(String(await connection.call(["CLUSTER", "NODES"])));
+      return parseClusterNodes(
+        String(await cluster.probe(node.port, ["CLUSTER", "NODES"], PROBE_TIMEOUT_MS)),
+      );
     } catch {
       // Paused, dying or too slow: ask the next one.
-    } finally {
-      connection?.close();
     }
   }
   return [];
@@ -836,6 +841,9 @@ function describe(cluster: DevCluster) {
     seeds: cluster.seeds,
     dir: cluster.dir,
     stateFile: cluster.stateFile,
+    ...(cluster.tls
+      ? { tls: { caFile: cluster.tls.caFile, certFile: cluster.tls.certFile, keyFile: cluster.tls.keyFile } }
+      : {}),
     nodes: cluster.nodes,
   };
 }

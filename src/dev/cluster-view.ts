@@ -65,6 +65,20 @@ export function parseNodeReport(port: number, replies: readonly RespValue[]): No
   };
 }
 
+/**
+ * The report with every node port moved by `delta`: nodes that announce `port + offset`
+ * (natMap tests) are named by the ports they listen on again.
+ */
+export function shiftReportPorts(report: NodeReport, delta: number): NodeReport {
+  if (delta === 0) return report;
+  return {
+    ...report,
+    nodes: report.nodes.map((entry) => ({ ...entry, port: entry.port + delta })),
+    slots: report.slots.map((range) => ({ ...range, ports: range.ports.map((port) => port + delta) })),
+    shards: report.shards.map((shard) => shard.map((node) => ({ ...node, port: node.port + delta }))),
+  };
+}
+
 /** `field:value` lines of INFO / CLUSTER INFO. */
 export function parseInfo(text: string): Map<string, string> {
   const fields = new Map<string, string>();

@@ -1,21 +1,25 @@
 /**
  * A throwaway local Redis Cluster: N primaries × R replicas of the redis-server on PATH,
- * on free ports of 127.0.0.1, in a temporary folder. Built with commands (ADDSLOTSRANGE,
- * MEET, REPLICATE) rather than `redis-cli --cluster create`, so each step can be waited
- * for precisely: start-up is a few polls at 20–30 ms intervals, never a fixed sleep.
+ * on free ports of 127.0.0.1 (or ::1), in a temporary folder; optionally with TLS, ACL users
+ * and announced addresses, the shapes of managed and containerised deployments. Built with
+ * commands (ADDSLOTSRANGE, MEET, REPLICATE) rather than `redis-cli --cluster create`, so each
+ * step can be waited for precisely: start-up is a few polls at 20–30 ms intervals, never a
+ * fixed sleep.
  *
  * Everything is addressed by port and PID and recorded in a state file, so another
  * process (the CLI's `stop`, a test worker) can take over the cluster with
  * `attachDevCluster`.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { keySlot } from "../command/slot.js";
+import { formatAddress } from "../connection/address.js";
 import { ReplyError } from "../errors.js";
 import type { RespValue } from "../resp/index.js";
-import { type AdminCommand, AdminPool } from "./admin.js";
+import { type AdminCommand, AdminConnection, type AdminEndpoint, AdminPool } from "./admin.js";
 import {
   type ClusterNodesEntry,
   judgeHealth,
@@ -24,10 +28,11 @@ import {
   parseInfo,
   parseNodeReport,
   REPORT_COMMANDS,
+  shiftReportPorts,
 } from "./cluster-view.js";
 import { guardOnExit, unguard } from "./exit-guard.js";
 import { assignSlots, moveSlotKeys, openSlotMigration } from "./migration.js";
-import { NODE_FILES, renderNodeConfig } from "./node-config.js";
+import { ALL_PERMISSIONS, NODE_FILES, type NodeConfig, renderNodeConfig } from "./node-config.js";
 import { pollUntil } from "./poll.js";
 import { markNodePortUsed, releaseNodePort, reserveNodePort } from "./ports.js";
 import {
@@ -41,10 +46,12 @@ import {
 } from "./process.js";
 import { findRedisServer } from "./redis-server.js";
 import { type DevClusterState, readStateFile, stateFileOf, writeStateFile } from "./state.js";
-import type { DevCluster, DevClusterOptions, DevNode } from "./types.js";
+import { clientTlsMaterial, createTlsFiles, issueExtraMaterial, nodeTlsFiles } from "./tls-files.js";
+import type { DevAclUser, DevCluster, DevClusterOptions, DevHost, DevNode, DevTlsMaterial } from "./types.js";
 
 const SLOT_COUNT = 16_384;
-const HOST = "127.0.0.1";
+/** The user the dev cluster's own connections (and replicas, to their primary) log in as. */
+const ADMIN_USER = "rediscluster-dev-admin";
 /** Timeout of one admin request (a paused node must not hang a caller forever). */
 const ADMIN_TIMEOUT_MS = 10_000;
 /** Timeout of command(): long enough for the DEBUG SLEEPs that tests use to make a node slow. */
@@ -81,6 +88,14 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   const nodeTimeoutMs = positiveInteger(options.nodeTimeoutMs ?? 2_000, "nodeTimeoutMs", 100);
   const startTimeoutMs = positiveInteger(options.startTimeoutMs ?? 30_000, "startTimeoutMs", 1);
   if (primaries > SLOT_COUNT) throw new RangeError(`primaries must be at most ${SLOT_COUNT}`);
+  if (options.announce?.portOffset && replicasPerPrimary > 0) {
+    // Redis replicates from the primary's announced address, which nothing reaches here.
+    throw new RangeError(
+      "announce.portOffset needs replicasPerPrimary: 0 (replicas connect to their primary's " +
+        "announced port, which is unreachable on purpose); announce unresolvable hostnames instead",
+    );
+  }
+  const deployment = deploymentState(options);
   const server = await findRedisServer(options.redisServer);
   let dir: string;
   if (options.dir === undefined) {
@@ -97,9 +112,17 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     startTimeoutMs,
     extraConfig: [...(options.extraConfig ?? [])],
     nodes: [],
+    ...deployment,
   };
+  // Before the cluster object, which reads the client certificate for its own connections.
+  if (state.tls) createTlsFiles(dir);
   const detached = options.detached ?? false;
-  const cluster = new LocalDevCluster(state, { spawnDetached: detached, guardOnExit: !detached });
+  const hostname = options.announce?.hostname;
+  const cluster = new LocalDevCluster(state, {
+    spawnDetached: detached,
+    guardOnExit: !detached,
+    hostnameOf: typeof hostname === "string" ? () => hostname : hostname,
+  });
   try {
     await cluster.create(primaries, replicasPerPrimary);
   } catch (error) {
@@ -121,25 +144,74 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
 export async function attachDevCluster(stateFile: string): Promise<DevCluster> {
   const state = readStateFile(stateFile);
   for (const node of state.nodes) markNodePortUsed(node.port);
-  const cluster = new LocalDevCluster(state, { spawnDetached: true, guardOnExit: false });
+  const cluster = new LocalDevCluster(state, {
+    spawnDetached: true,
+    guardOnExit: false,
+    hostnameOf: undefined,
+  });
   // A cluster whose processes are all gone can still be stopped (which cleans its folder).
   if (cluster.livePorts().length > 0) await cluster.refresh();
   return cluster;
 }
 
+/** The deployment options, checked, as the state file records them. */
+function deploymentState(options: DevClusterOptions): Partial<DevClusterState> {
+  const state: Partial<DevClusterState> = {};
+  const host = options.host ?? "127.0.0.1";
+  if (host !== "127.0.0.1" && host !== "::1") throw new RangeError('host must be "127.0.0.1" or "::1"');
+  state.host = host;
+  if (options.tls) state.tls = { mutual: options.tls !== true && options.tls.mutual === true };
+  if (options.acl) {
+    const users = options.acl.users ?? [];
+    for (const user of users) {
+      if (!/^[^\s"']+$/.test(user.name) || user.name === ADMIN_USER)
+        throw new RangeError(
+          `acl user name "${user.name}" is not allowed (no spaces or quotes; not ${ADMIN_USER})`,
+        );
+    }
+    state.acl = {
+      users: users.map((user) => ({ ...user })),
+      disableDefault: options.acl.disableDefault ?? true,
+      adminPassword: randomBytes(18).toString("base64url"),
+    };
+  }
+  const announce = options.announce;
+  if (announce) {
+    const offset = announce.portOffset;
+    if (offset !== undefined && (!Number.isInteger(offset) || offset < 0 || offset > 42_768))
+      throw new RangeError("announce.portOffset must be an integer from 0 to 42768 (ports end at 65535)");
+    const preferred = announce.preferredEndpoint;
+    if (preferred !== undefined && !["ip", "hostname", "unknown-endpoint"].includes(preferred))
+      throw new RangeError('announce.preferredEndpoint must be "ip", "hostname" or "unknown-endpoint"');
+    state.announce = {
+      ip: announce.ip,
+      portOffset: offset,
+      preferredEndpoint: preferred,
+      hostnames: announce.hostname !== undefined,
+    };
+  }
+  return state;
+}
+
 class LocalDevCluster implements DevCluster {
   readonly dir: string;
   readonly stateFile: string;
+  readonly host: DevHost;
   readonly #state: Omit<DevClusterState, "nodes">;
   readonly #spawnDetached: boolean;
   readonly #guarded: boolean;
-  readonly #admin = new AdminPool(ADMIN_TIMEOUT_MS);
+  readonly #admin: AdminPool;
   /**
    * command()'s own connections: a health poll that times out drops its connection, and
    * must not take a caller's DEBUG SLEEP down with it, nor slip a command between a
    * caller's ASKING and the command it is meant for.
    */
-  readonly #callerConnections = new AdminPool(COMMAND_TIMEOUT_MS);
+  readonly #callerConnections: AdminPool;
+  /** Announced port − real port (announce.portOffset). */
+  readonly #portOffset: number;
+  /** The hostname a new node announces; undefined on attached handles (not serialisable). */
+  readonly #hostnameOf: ((port: number) => string) | undefined;
+  readonly #hostnames = new Map<number, string>();
   #nodes: DevNode[];
   readonly #nodeDirs = new Map<number, string>();
   /** PIDs spawned whose node is not in #nodes yet (still starting): the exit guard kills them too. */
@@ -150,25 +222,34 @@ class LocalDevCluster implements DevCluster {
   readonly #paused = new Set<number>();
   #stopping: Promise<void> | undefined;
 
-  constructor(state: DevClusterState, options: { spawnDetached: boolean; guardOnExit: boolean }) {
+  constructor(
+    state: DevClusterState,
+    options: {
+      spawnDetached: boolean;
+      guardOnExit: boolean;
+      hostnameOf: ((port: number) => string) | undefined;
+    },
+  ) {
     const { nodes, ...settings } = state;
     this.#state = settings;
     this.dir = state.dir;
+    this.host = state.host ?? "127.0.0.1";
     this.stateFile = stateFileOf(state.dir);
     this.#spawnDetached = options.spawnDetached;
     this.#guarded = options.guardOnExit;
+    this.#portOffset = state.announce?.portOffset ?? 0;
+    this.#hostnameOf = options.hostnameOf;
+    const endpoint: AdminEndpoint = {
+      host: this.host,
+      tls: state.tls ? clientTlsMaterial(state.dir) : undefined,
+      auth: state.acl ? { username: ADMIN_USER, password: state.acl.adminPassword } : undefined,
+    };
+    this.#admin = new AdminPool(ADMIN_TIMEOUT_MS, endpoint);
+    this.#callerConnections = new AdminPool(COMMAND_TIMEOUT_MS, endpoint);
     this.#nodes = nodes.map((node) => {
       this.#nodeDirs.set(node.port, node.dir);
-      return {
-        id: "",
-        host: HOST,
-        port: node.port,
-        address: `${HOST}:${node.port}`,
-        role: "primary",
-        primaryId: undefined,
-        slots: [],
-        pid: node.pid ?? undefined,
-      };
+      if (node.hostname !== undefined) this.#hostnames.set(node.port, node.hostname);
+      return this.#newNode(node.port, node.pid ?? undefined);
     });
     if (this.#guarded) {
       guardOnExit({
@@ -184,6 +265,15 @@ class LocalDevCluster implements DevCluster {
     const primaries = this.#nodes.filter((node) => node.role === "primary");
     const replicas = this.#nodes.filter((node) => node.role === "replica");
     return [...primaries, ...replicas].map((node) => node.address);
+  }
+
+  get tls(): DevTlsMaterial | undefined {
+    return this.#state.tls ? clientTlsMaterial(this.dir) : undefined;
+  }
+
+  issueCertificate(options: { expired?: boolean; otherCa?: boolean } = {}): DevTlsMaterial {
+    if (!this.#state.tls) throw new Error("issueCertificate() needs a cluster started with tls");
+    return issueExtraMaterial(this.dir, options);
   }
 
   get nodes(): DevNode[] {
@@ -234,14 +324,14 @@ class LocalDevCluster implements DevCluster {
     // meets its primary itself, so that it can REPLICATE without waiting for that gossip.
     await this.#expectOk(
       ports[0]!,
-      ports.slice(1).map((port) => ["CLUSTER", "MEET", HOST, port]),
+      ports.slice(1).map((port) => ["CLUSTER", "MEET", this.host, port]),
     );
     await Promise.all(
       ports.slice(primaries).map((port, index) => {
         const primaryPort = ports[Math.floor(index / replicasPerPrimary)]!;
         return primaryPort === ports[0]
           ? undefined
-          : this.#expectOk(port, [["CLUSTER", "MEET", HOST, primaryPort]]);
+          : this.#expectOk(port, [["CLUSTER", "MEET", this.host, primaryPort]]);
       }),
     );
     await Promise.all(
@@ -267,6 +357,15 @@ class LocalDevCluster implements DevCluster {
     throw new Error(`no node of the dev cluster in ${this.dir} answered CLUSTER NODES`, { cause: lastError });
   }
 
+  async probe(port: number, args: Array<string | number>, timeoutMs: number): Promise<unknown> {
+    const connection = await AdminConnection.open(port, this.#admin.endpoint, timeoutMs, timeoutMs);
+    try {
+      return await connection.call(args);
+    } finally {
+      connection.close();
+    }
+  }
+
   async command(port: number, ...args: Array<string | number | Buffer>): Promise<unknown> {
     if (args.length === 0) throw new TypeError("command() needs a command name");
     return this.#callerConnections.call(port, args);
@@ -289,6 +388,11 @@ class LocalDevCluster implements DevCluster {
       },
       30,
     );
+  }
+
+  logFile(port: number): string {
+    this.#node(port);
+    return join(this.#nodeDirs.get(port)!, NODE_FILES.log);
   }
 
   async killNode(port: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
@@ -334,7 +438,7 @@ class LocalDevCluster implements DevCluster {
     const id = await this.#myId(replicaPort);
     await this.#admin.call(replicaPort, mode ? ["CLUSTER", "FAILOVER", mode] : ["CLUSTER", "FAILOVER"]);
     await pollUntil(
-      `${HOST}:${replicaPort} to be primary for every node`,
+      `${formatAddress(this.host, replicaPort)} to be primary for every node`,
       deadlineAt - Date.now(),
       async () => {
         for (const port of this.livePorts()) {
@@ -393,7 +497,7 @@ class LocalDevCluster implements DevCluster {
     const { port } = await this.#launchNewNode(dir);
     const node = this.#node(port);
     node.id = await this.#myId(port);
-    await this.#admin.call(introducer, ["CLUSTER", "MEET", HOST, port]);
+    await this.#admin.call(introducer, ["CLUSTER", "MEET", this.host, port]);
     if (primaryId !== undefined) await this.#replicate(port, primaryId, deadlineAt);
     await this.waitForHealthy(Math.max(1, deadlineAt - Date.now()));
     await this.refresh();
@@ -460,21 +564,76 @@ class LocalDevCluster implements DevCluster {
   /** Starts a node on a fresh port and adds it to the cluster's list (role unknown yet). */
   async #launchNewNode(dir: string): Promise<DevNode> {
     const { port, pid } = await this.#launch(dir, undefined);
-    const node: DevNode = {
-      id: "",
-      host: HOST,
-      port,
-      address: `${HOST}:${port}`,
-      role: "primary",
-      primaryId: undefined,
-      slots: [],
-      pid,
-    };
+    const node = this.#newNode(port, pid);
     this.#nodes.push(node);
     this.#nodeDirs.set(port, dir);
     this.#starting.delete(pid);
     this.#saveState();
     return node;
+  }
+
+  #newNode(port: number, pid: number | undefined): DevNode {
+    return {
+      id: "",
+      host: this.host,
+      port,
+      address: formatAddress(this.host, port),
+      announcedAddress: this.#announcedAddress(port),
+      role: "primary",
+      primaryId: undefined,
+      slots: [],
+      pid,
+    };
+  }
+
+  /** What MOVED and CLUSTER SHARDS call the node at `port`. */
+  #announcedAddress(port: number): string {
+    const announce = this.#state.announce;
+    const announcedPort = port + this.#portOffset;
+    switch (announce?.preferredEndpoint) {
+      case "unknown-endpoint":
+        return `:${announcedPort}`;
+      case "hostname": {
+        const hostname = this.#hostnames.get(port);
+        // A node without a hostname is announced as "?" (unknown) in this mode.
+        return formatAddress(hostname ?? "?", announcedPort);
+      }
+      default:
+        return formatAddress(announce?.ip ?? this.host, announcedPort);
+    }
+  }
+
+  /** The config of the node at `port`: everything the cluster's options say. */
+  #nodeConfig(dir: string, port: number): NodeConfig {
+    const { tls, acl, announce } = this.#state;
+    let hostname = this.#hostnames.get(port);
+    if (announce?.hostnames && hostname === undefined) {
+      if (this.#hostnameOf === undefined) {
+        throw new Error(
+          "this cluster's nodes announce hostnames chosen by a function, which an attached handle " +
+            "does not have: add nodes from the handle that started the cluster",
+        );
+      }
+      hostname = this.#hostnameOf(port);
+      this.#hostnames.set(port, hostname);
+    }
+    return {
+      host: this.host,
+      port,
+      dir,
+      nodeTimeoutMs: this.#state.nodeTimeoutMs,
+      extraConfig: this.#state.extraConfig,
+      tls: tls ? { ...nodeTlsFiles(this.dir), mutual: tls.mutual } : undefined,
+      acl: acl ? aclConfig(acl) : undefined,
+      announce: announce
+        ? {
+            ip: announce.ip,
+            port: announce.portOffset === undefined ? undefined : port + announce.portOffset,
+            hostname,
+            preferredEndpoint: announce.preferredEndpoint,
+          }
+        : undefined,
+    };
   }
 
   /**
@@ -483,16 +642,8 @@ class LocalDevCluster implements DevCluster {
    */
   async #launch(dir: string, fixedPort: number | undefined): Promise<{ port: number; pid: number }> {
     for (let attempt = 1; ; attempt++) {
-      const port = fixedPort ?? (await reserveNodePort());
-      writeFileSync(
-        join(dir, NODE_FILES.config),
-        renderNodeConfig({
-          port,
-          dir,
-          nodeTimeoutMs: this.#state.nodeTimeoutMs,
-          extraConfig: this.#state.extraConfig,
-        }),
-      );
+      const port = fixedPort ?? (await reserveNodePort(this.host));
+      writeFileSync(join(dir, NODE_FILES.config), renderNodeConfig(this.#nodeConfig(dir, port)));
       const logOffsets = [logSize(dir, NODE_FILES.log), logSize(dir, NODE_FILES.output)] as const;
       const { pid } = await spawnRedisServer({
         redisServer: this.#state.redisServer,
@@ -602,7 +753,7 @@ class LocalDevCluster implements DevCluster {
     const replies = await this.#admin.pipeline(port, REPORT_COMMANDS, { timeoutMs: REPORT_TIMEOUT_MS });
     const error = replies.find((reply) => reply instanceof ReplyError);
     if (error) throw new Error(`${port}: ${(error as ReplyError).message}`);
-    return parseNodeReport(port, replies);
+    return shiftReportPorts(parseNodeReport(port, replies), -this.#portOffset);
   }
 
   /**
@@ -679,9 +830,9 @@ class LocalDevCluster implements DevCluster {
   }
 
   async #clusterNodes(port: number): Promise<ClusterNodesEntry[]> {
-    return parseClusterNodes(
-      text(await this.#admin.call(port, ["CLUSTER", "NODES"], { timeoutMs: REPORT_TIMEOUT_MS })),
-    );
+    const reply = await this.#admin.call(port, ["CLUSTER", "NODES"], { timeoutMs: REPORT_TIMEOUT_MS });
+    // Nodes name each other by their announced ports; everything here goes by real ports.
+    return parseClusterNodes(text(reply)).map((entry) => ({ ...entry, port: entry.port - this.#portOffset }));
   }
 
   async #myId(port: number): Promise<string> {
@@ -738,9 +889,22 @@ class LocalDevCluster implements DevCluster {
         port: node.port,
         pid: node.pid ?? null,
         dir: this.#nodeDirs.get(node.port)!,
+        ...(this.#hostnames.has(node.port) ? { hostname: this.#hostnames.get(node.port)! } : {}),
       })),
     });
   }
+}
+
+/**
+ * The `user` lines: the admin user first (everything; replicas log in to their primary as
+ * it), the default user off unless listed or kept, then the caller's users.
+ */
+function aclConfig(acl: NonNullable<DevClusterState["acl"]>): NonNullable<NodeConfig["acl"]> {
+  const users: DevAclUser[] = [{ name: ADMIN_USER, password: acl.adminPassword, rules: ALL_PERMISSIONS }];
+  if (acl.disableDefault && !acl.users.some((user) => user.name === "default"))
+    users.push({ name: "default", rules: "off" });
+  users.push(...acl.users);
+  return { users, replicationUser: { name: ADMIN_USER, password: acl.adminPassword } };
 }
 
 /** The `index`-th of `count` equal shares of the slots, as redis-cli splits them. */

@@ -4,4 +4,15 @@
  */
 export { attachDevCluster, startDevCluster } from "./cluster.js";
 export { findDevClusterStateFile } from "./registry.js";
-export type { DevCluster, DevClusterOptions, DevNode, DevNodeRole } from "./types.js";
+export type {
+  DevAclOptions,
+  DevAclUser,
+  DevAnnounceOptions,
+  DevCluster,
+  DevClusterOptions,
+  DevHost,
+  DevNode,
+  DevNodeRole,
+  DevTlsMaterial,
+  DevTlsOptions,
+} from "./types.js";

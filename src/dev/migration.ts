@@ -59,6 +59,10 @@ export async function moveSlotKeys(
   limitPerSlot = Number.POSITIVE_INFINITY,
 ): Promise<number> {
   let moved = 0;
+  // The source connects to the target itself (over TLS on a TLS cluster, as tls-cluster says)
+  // and, on an ACL cluster, must log in there as the admin user.
+  const { host, auth: credentials } = admin.endpoint;
+  const auth = credentials ? ["AUTH2", credentials.username, credentials.password] : [];
   const leftToMove = new Map(slots.map((slot) => [slot, limitPerSlot]));
   while (leftToMove.size > 0) {
     const round = [...leftToMove.keys()].slice(0, SLOTS_PER_ROUND);
@@ -85,11 +89,12 @@ export async function moveSlotKeys(
       if (list.length > 0) {
         migrations.push([
           "MIGRATE",
-          "127.0.0.1",
+          host,
           targetPort,
           "",
           0,
           MIGRATE_TIMEOUT_MS,
+          ...auth,
           "KEYS",
           ...(list as Buffer[]),
         ]);

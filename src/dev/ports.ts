@@ -24,20 +24,20 @@ let nextCandidate = LOWEST_PORT + Math.floor(Math.random() * (HIGHEST_PORT - LOW
  * {@link releaseNodePort}.
  *
  * @example
- * const port = await reserveNodePort(); // e.g. 14203 (bus 24203)
+ * const port = await reserveNodePort("127.0.0.1"); // e.g. 14203 (bus 24203)
  */
-export async function reserveNodePort(): Promise<number> {
+export async function reserveNodePort(host = "127.0.0.1"): Promise<number> {
   for (let tried = 0; tried < MAX_CANDIDATES; tried++) {
     const port = nextCandidate;
     nextCandidate = port >= HIGHEST_PORT ? LOWEST_PORT : port + 1;
     if (reserved.has(port)) continue;
     // Reserve before the (asynchronous) bind tests so a concurrent call skips this port.
     reserved.add(port);
-    if ((await canBind(port)) && (await canBind(port + BUS_PORT_OFFSET))) return port;
+    if ((await canBind(host, port)) && (await canBind(host, port + BUS_PORT_OFFSET))) return port;
     reserved.delete(port);
   }
   throw new Error(
-    `no free port pair (port and port+${BUS_PORT_OFFSET}) found on 127.0.0.1 between ${LOWEST_PORT} and ${HIGHEST_PORT}`,
+    `no free port pair (port and port+${BUS_PORT_OFFSET}) found on ${host} between ${LOWEST_PORT} and ${HIGHEST_PORT}`,
   );
 }
 
@@ -51,11 +51,11 @@ export function markNodePortUsed(port: number): void {
   reserved.add(port);
 }
 
-function canBind(port: number): Promise<boolean> {
+function canBind(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once("error", () => resolve(false));
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => {
+    server.listen({ host, port, exclusive: true }, () => {
       server.close(() => resolve(true));
     });
   });

@@ -5,6 +5,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { DevAclUser, DevAnnounceOptions, DevHost } from "./types.js";
 
 export const STATE_FILE_NAME = "state.json";
 
@@ -14,6 +15,8 @@ export interface DevNodeState {
   pid: number | null;
   /** The node's own folder (absolute). */
   dir: string;
+  /** Its `cluster-announce-hostname`, if any (kept for restarts). */
+  hostname?: string;
 }
 
 export interface DevClusterState {
@@ -25,6 +28,17 @@ export interface DevClusterState {
   startTimeoutMs: number;
   extraConfig: string[];
   nodes: DevNodeState[];
+  /** Where the nodes listen; absent (127.0.0.1) in files of clusters without the option. */
+  host?: DevHost;
+  /** A TLS cluster; its certificates are in `<dir>/tls/`. */
+  tls?: { mutual: boolean };
+  /**
+   * An ACL cluster: its users, and the password of the dev cluster's admin user (a
+   * throwaway, like the cluster; redis.conf holds it too).
+   */
+  acl?: { users: DevAclUser[]; disableDefault: boolean; adminPassword: string };
+  /** Announced addresses; per-node hostnames are in each node's entry. */
+  announce?: Omit<DevAnnounceOptions, "hostname"> & { hostnames: boolean };
 }
 
 /** Where the state file of the cluster in `dir` is. */
@@ -61,6 +75,7 @@ function isDevClusterState(value: unknown): value is DevClusterState {
     typeof state.nodeTimeoutMs === "number" &&
     typeof state.startTimeoutMs === "number" &&
     Array.isArray(state.extraConfig) &&
+    (state.host === undefined || state.host === "127.0.0.1" || state.host === "::1") &&
     Array.isArray(state.nodes) &&
     state.nodes.every(
       (node) =>

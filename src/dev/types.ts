@@ -1,7 +1,77 @@
 /**
  * The shape of a throwaway local cluster, as the CLI, the tests, the demo and the benchmark
- * use it. Everything listens on 127.0.0.1 only.
+ * use it. Everything listens on one loopback address only: 127.0.0.1, or ::1.
  */
+
+/** The loopback address every node binds. */
+export type DevHost = "127.0.0.1" | "::1";
+
+/** TLS for every node: client connections, the cluster bus and replication. */
+export interface DevTlsOptions {
+  /**
+   * Mutual TLS: nodes refuse clients without a certificate of the cluster's CA
+   * (`tls-auth-clients yes`). Default false (`optional`: a certificate is checked if sent).
+   */
+  mutual?: boolean;
+}
+
+/** One ACL user a dev cluster starts with (a `user` line of redis.conf). */
+export interface DevAclUser {
+  name: string;
+  /** The user's password (`>password`); without one the user needs `nopass` in `rules`. */
+  password?: string;
+  /**
+   * ACL rules as `ACL SETUSER` takes them, space-separated (default `"on ~* &* +@all"`), e.g.
+   * `"on ~* &* +@all -cluster|shards -cluster|slots"`. A user named `default` replaces the
+   * default user's rules (`requirepass`-style clusters: `{ name: "default", password }`).
+   */
+  rules?: string;
+}
+
+/** Users and the default user of an ACL dev cluster. */
+export interface DevAclOptions {
+  users?: DevAclUser[];
+  /**
+   * Turn the `default` user off (default true), unless `users` lists it. The dev cluster's own
+   * connections (and replicas, through `masteruser` / `masterauth`) use an admin user of their
+   * own, `rediscluster-dev-admin`, with a random password.
+   */
+  disableDefault?: boolean;
+}
+
+/**
+ * What nodes tell clients about themselves, instead of the address they listen on: the
+ * shapes of clusters behind NAT, in Docker or in Kubernetes. The cluster bus keeps working
+ * (its own port is announced as it is).
+ */
+export interface DevAnnounceOptions {
+  /** `cluster-announce-ip`: must still reach the node, as the other nodes use it too. */
+  ip?: string;
+  /**
+   * Announce `port + portOffset` (`cluster-announce-port`, or `-tls-port`): an address a
+   * client cannot reach, so that it needs `natMap`. Keep port + offset clear of listening
+   * ports: an offset of 30000 or more puts it in the ephemeral range (dev ports are
+   * 10000–22767).
+   */
+  portOffset?: number;
+  /** `cluster-announce-hostname`, per node port (or one name for all), e.g. `"localhost"`. */
+  hostname?: string | ((port: number) => string);
+  /** `cluster-preferred-endpoint-type`: what MOVED, CLUSTER SLOTS and SHARDS name a node by. */
+  preferredEndpoint?: "ip" | "hostname" | "unknown-endpoint";
+}
+
+/** A certificate for a client: PEM text, and the files that hold it. */
+export interface DevTlsMaterial {
+  /** The CA certificate that signed it (PEM): what a client trusts. */
+  ca: string;
+  /** The certificate (PEM). */
+  cert: string;
+  /** Its private key (PEM, PKCS#8). */
+  key: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
 
 /**
  * How to build a dev cluster; every field is optional.
@@ -33,6 +103,17 @@ export interface DevClusterOptions {
    * When false, the processes are killed when this process exits, even without `stop()`.
    */
   detached?: boolean;
+  /** The loopback address nodes bind and are addressed by (default `"127.0.0.1"`). */
+  host?: DevHost;
+  /**
+   * TLS only (`port 0`, `tls-port`, `tls-cluster yes`, `tls-replication yes`), with a
+   * throwaway CA and certificates made at start in the cluster's folder (see `cluster.tls`).
+   */
+  tls?: boolean | DevTlsOptions;
+  /** ACL users; the default user off. */
+  acl?: DevAclOptions;
+  /** Announced addresses and hostnames. */
+  announce?: DevAnnounceOptions;
 }
 
 export type DevNodeRole = "primary" | "replica";
@@ -41,10 +122,17 @@ export type DevNodeRole = "primary" | "replica";
 export interface DevNode {
   /** The node's cluster id (40 hex characters). */
   id: string;
-  host: "127.0.0.1";
+  host: DevHost;
+  /** The port it listens on (the TLS port of a TLS cluster). */
   port: number;
-  /** `127.0.0.1:<port>` */
+  /** `127.0.0.1:<port>` (or `[::1]:<port>`): where it listens. */
   address: string;
+  /**
+   * The address it announces (MOVED, CLUSTER SHARDS' endpoint): `address` unless the cluster
+   * was started with `announce`, e.g. `127.0.0.1:<port + portOffset>` or `localhost:<port>`;
+   * `:<port>` for `preferredEndpoint: "unknown-endpoint"`.
+   */
+  announcedAddress: string;
   role: DevNodeRole;
   /** For a replica: the id of its primary. */
   primaryId: string | undefined;
@@ -68,6 +156,20 @@ export interface DevNode {
 export interface DevCluster {
   /** `127.0.0.1:<port>` of every node, primaries first: what a client takes as seeds. */
   readonly seeds: string[];
+  /** The loopback address of the nodes. */
+  readonly host: DevHost;
+  /**
+   * For a TLS cluster: the CA and a client certificate of it, for clients
+   * (`tls: { ca, cert, key }`); undefined otherwise.
+   */
+  readonly tls: DevTlsMaterial | undefined;
+  /**
+   * For a TLS cluster: issues another certificate, for negative tests: `expired` (valid until
+   * yesterday), or `otherCa` (signed by a CA the nodes do not trust; its `ca` is that other
+   * CA, which did not sign the nodes' certificate either). It names the same addresses as the
+   * nodes' certificate, so it serves as a client's or as a node's (`CONFIG SET tls-cert-file`).
+   */
+  issueCertificate(options?: { expired?: boolean; otherCa?: boolean }): DevTlsMaterial;
   /** The folder that holds every node's config and data (removed by `stop()`). */
   readonly dir: string;
   /** The JSON state file in `dir` (ports, PIDs): what `attachDevCluster` takes. */
@@ -80,9 +182,16 @@ export interface DevCluster {
    * Sends one command to one node and returns its decoded reply (strings, numbers, arrays;
    * RESP2). An error reply rejects with a `ReplyError` (e.g. `MOVED 42 127.0.0.1:7001`).
    * Commands sent one after the other go over one connection, so `ASKING` then `GET` works.
+   * On a TLS or ACL cluster it speaks TLS and authenticates as the dev cluster's admin user.
    * Rejects with a `TimeoutError` after 60 s without a reply.
    */
   command(port: number, ...args: Array<string | number | Buffer>): Promise<unknown>;
+  /**
+   * One command on a connection of its own, connect included within `timeoutMs`: for status
+   * checks of nodes that may be paused (which accept a TCP connection and answer nothing).
+   * Rejects with a `TimeoutError` or `ConnectionError` past it.
+   */
+  probe(port: number, args: Array<string | number>, timeoutMs: number): Promise<unknown>;
   /**
    * Resolves once every live (running, not paused) node reports `cluster_state:ok`, all
    * agree on roles and slot owners, every slot belongs to a live node, and every live
@@ -90,6 +199,8 @@ export interface DevCluster {
    * After killing a primary, this waits for its replica to take over.
    */
   waitForHealthy(timeoutMs?: number): Promise<void>;
+  /** The path of a node's own log file (`redis.log`): what the server says about refused connections. */
+  logFile(port: number): string;
   /** Kills a node's process (default SIGKILL) and waits until it has exited. */
   killNode(port: number, signal?: NodeJS.Signals): Promise<void>;
   /**

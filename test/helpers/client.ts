@@ -7,6 +7,7 @@
  * fails, so that a hanging close is reported instead of hanging the run.
  */
 import { afterAll, afterEach } from "vitest";
+import type { RespVersion } from "../../src/command/types.js";
 import { PartialFailureError } from "../../src/errors.js";
 import {
   ArgumentError,
@@ -28,7 +29,7 @@ const CLOSE_BUDGET_MS = 15_000;
 
 export interface ClientFactory {
   /** A new client, closed after the test (or after the file, see {@link useClients}). */
-  create(options: RedisClusterOptions): RedisCluster;
+  create<R extends RespVersion = 2>(options: RedisClusterOptions<R>): RedisCluster<R>;
 }
 
 /**
@@ -43,7 +44,7 @@ export interface ClientFactory {
  * });
  */
 export function useClients(scope: "each" | "all" = "each"): ClientFactory {
-  const open = new Set<RedisCluster>();
+  const open = new Set<RedisCluster<RespVersion>>();
   const closeAll = async () => {
     const clients = [...open];
     open.clear();
@@ -62,16 +63,19 @@ export function useClients(scope: "each" | "all" = "each"): ClientFactory {
   if (scope === "each") afterEach(closeAll);
   else afterAll(closeAll);
   return {
-    create(options) {
-      const client = new RedisCluster(options);
-      open.add(client);
+    create<R extends RespVersion = 2>(options: RedisClusterOptions<R>): RedisCluster<R> {
+      const client = new RedisCluster<R>(options);
+      open.add(client as unknown as RedisCluster<RespVersion>);
       return client;
     },
   };
 }
 
 /** Closes gracefully; past `budgetMs`, destroys the client and returns false. */
-export async function closeWithin(client: RedisCluster, budgetMs: number): Promise<boolean> {
+export async function closeWithin(
+  client: Pick<RedisCluster<RespVersion>, "close" | "disconnect">,
+  budgetMs: number,
+): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), budgetMs);
