@@ -126,7 +126,7 @@ function expectNoSecret(what: string, value: unknown): void {
 function recordEvents(client: RedisCluster<2 | 3>): unknown[] {
   const events: unknown[] = [];
   for (const name of ["error", "nodeError", "ready", "topology", "moved", "ask"] as const) {
-    client.on(name, (...payload: unknown[]) => events.push({ name, payload }));
+    client.on(name, (...payload: unknown[]) => events.push({ name, payload: payload[0] }));
   }
   return events;
 }
