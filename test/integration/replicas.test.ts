@@ -7,6 +7,7 @@ import type { DevCluster, DevNode } from "../../src/dev/index.js";
 import { RedisCluster, RedisClusterError, type RedisClusterOptions } from "../../src/index.js";
 import { withDevCluster } from "../helpers/cluster.js";
 import { type DelayProxy, startDelayProxy } from "../helpers/delay-proxy.js";
+import { restoreNodesAfterEach } from "../helpers/restore.js";
 import { waitFor } from "../helpers/wait.js";
 
 const dev = withDevCluster({ primaries: 3, replicasPerPrimary: 1 });
@@ -17,6 +18,8 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.close()));
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
+// A node a test killed is back before the next test (this runs before the clients close).
+restoreNodesAfterEach(dev);
 
 function client(options: Omit<RedisClusterOptions, "nodes"> = {}): RedisCluster {
   const cluster = new RedisCluster({ nodes: dev().seeds, ...options });
@@ -43,6 +46,27 @@ async function resetStats(cluster: DevCluster): Promise<void> {
 
 function byRole(cluster: DevCluster, role: "primary" | "replica"): DevNode[] {
   return cluster.nodes.filter((node) => node.role === role && node.pid !== undefined);
+}
+
+/**
+ * Sets a config parameter on `nodes`; resolves with a function that sets each node's
+ * previous value back.
+ */
+async function setConfig(
+  cluster: DevCluster,
+  nodes: readonly DevNode[],
+  parameter: string,
+  value: string,
+): Promise<() => Promise<void>> {
+  const previous = new Map<number, string>();
+  for (const node of nodes) {
+    const [, was] = (await cluster.command(node.port, "CONFIG", "GET", parameter)) as [string, string];
+    previous.set(node.port, was);
+    await cluster.command(node.port, "CONFIG", "SET", parameter, value);
+  }
+  return async () => {
+    for (const [port, was] of previous) await cluster.command(port, "CONFIG", "SET", parameter, was);
+  };
 }
 
 const KEYS = Array.from({ length: 300 }, (_, i) => `replica-test:${i}`);
@@ -165,15 +189,14 @@ describe("replica failures", () => {
     const replica = byRole(dev(), "replica")[1]!;
     const primary = dev().nodes.find((node) => node.id === replica.primaryId)!;
     // Keep the rest of the cluster serving and this replica from taking over: its link just stays down.
-    for (const node of dev().nodes)
-      await dev().command(node.port, "CONFIG", "SET", "cluster-require-full-coverage", "no");
-    await dev().command(replica.port, "CONFIG", "SET", "cluster-replica-no-failover", "yes");
-
-    const cluster = client({ readFrom: "replica", refreshInterval: 200, commandTimeout: 300 });
-    await cluster.connect();
-    await Promise.all(KEYS.map((key) => cluster.set(key, "v")));
-    await dev().killNode(primary.port);
+    const restorers: Array<() => Promise<void>> = [];
     try {
+      restorers.push(await setConfig(dev(), dev().nodes, "cluster-require-full-coverage", "no"));
+      restorers.push(await setConfig(dev(), [replica], "cluster-replica-no-failover", "yes"));
+      const cluster = client({ readFrom: "replica", refreshInterval: 200, commandTimeout: 300 });
+      await cluster.connect();
+      await Promise.all(KEYS.map((key) => cluster.set(key, "v")));
+      await dev().killNode(primary.port);
       await waitFor("the replica to see its link down", 10_000, async () =>
         /master_link_status:down/.test(String(await dev().command(replica.port, "INFO", "replication"))),
       );
@@ -197,8 +220,9 @@ describe("replica failures", () => {
         expect((failure as PromiseRejectedResult).reason).toBeInstanceOf(RedisClusterError);
       }
     } finally {
-      await dev().restartNode(primary.port);
-      await dev().command(replica.port, "CONFIG", "SET", "cluster-replica-no-failover", "no");
+      if (dev().nodes.find((node) => node.port === primary.port)?.pid === undefined)
+        await dev().restartNode(primary.port);
+      for (const restore of restorers.reverse()) await restore();
       await dev().waitForHealthy();
     }
   });
