@@ -7,6 +7,7 @@ import { keySlot } from "../../src/command/slot.js";
 import type { DevCluster } from "../../src/dev/index.js";
 import {
   ArgumentError,
+  ClosedError,
   CrossSlotError,
   PartialFailureError,
   RedisCluster,
@@ -14,6 +15,7 @@ import {
 } from "../../src/index.js";
 import { countByteWork, totalBytes } from "../helpers/byte-work.js";
 import { sharedDevCluster, withDevCluster } from "../helpers/cluster.js";
+import { keyInSlot } from "../helpers/keys.js";
 
 const clients: RedisCluster[] = [];
 afterEach(async () => {
@@ -129,6 +131,90 @@ describe("pipeline on a stable cluster", () => {
     cluster.cancelPipeline();
     expect(await dropped).toBeInstanceOf(Error);
     expect(await cluster.exists(`${key}:dropped`)).toBe(0);
+  });
+
+  it("resty style across nodes, from several callers: results in call order, each call's promise its own entry", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    await cluster.connect();
+    const stamp = `resty-callers:${process.pid}:${Date.now()}`;
+    // One slot per primary, so that the pipeline spans every node.
+    const slots = cluster.nodes("primary").map((node) => {
+      const shard = cluster.topology!.shards.find((candidate) => candidate.primary.address === node.address)!;
+      return shard.ranges[0]![0];
+    });
+    expect(slots.length).toBe(3);
+    await cluster.set(`${stamp}:text`, "not a number");
+
+    cluster.initPipeline();
+    /** What each call must come to, in the order the calls were made (by any caller). */
+    const calls: unknown[] = [];
+    const callers = ["a", "b", "c"].map(async (name, c) => {
+      const mine: Array<{ promise: Promise<unknown>; expected: unknown }> = [];
+      const call = (promise: Promise<unknown>, expected: unknown) => {
+        calls.push(expected);
+        mine.push({ promise, expected });
+      };
+      for (let i = 0; i < 6; i++) {
+        const key = keyInSlot(slots[(i + c) % slots.length]!, `${stamp}:${name}:${i}`);
+        call(cluster.set(key, `${name}-${i}`), "OK");
+        await null; // the other callers run in between
+        call(cluster.get(key), `${name}-${i}`);
+        if (i === 2) call(cluster.incr(`${stamp}:text`), "error");
+        await null;
+      }
+      return mine;
+    });
+    const byCaller = await Promise.all(callers);
+    const results = await cluster.commitPipeline();
+
+    // The callers' calls interleaved, and the results follow that order.
+    expect(calls.slice(0, 3)).toEqual(["OK", "OK", "OK"]);
+    expect(results.map((result) => (result instanceof ReplyError ? "error" : result))).toEqual(calls);
+    // Each promise resolves (never rejects) with its own entry, errors included.
+    for (const mine of byCaller) {
+      const settled = await Promise.all(mine.map(({ promise }) => promise));
+      expect(settled.map((value) => (value instanceof ReplyError ? "error" : value))).toEqual(
+        mine.map(({ expected }) => expected),
+      );
+    }
+  });
+
+  // BUG: close() while initPipeline() is open never settles the calls it queued (issue 9, item 8).
+  it.fails("close() while a resty pipeline is open settles its queued calls with ClosedError", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    await cluster.connect();
+    cluster.initPipeline();
+    let outcome: unknown = "still pending";
+    void cluster.get("resty-close").then(
+      (value) => {
+        outcome = value;
+      },
+      (error: unknown) => {
+        outcome = error;
+      },
+    );
+    await cluster.close();
+    await new Promise((resolve) => setImmediate(resolve)); // settlements under way land
+    expect(outcome).toBeInstanceOf(ClosedError);
+  });
+
+  // BUG: disconnect() while initPipeline() is open never settles the calls it queued (issue 9, item 8).
+  it.fails("disconnect() while a resty pipeline is open settles its queued calls with ClosedError", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    await cluster.connect();
+    cluster.initPipeline();
+    let outcome: unknown = "still pending";
+    void cluster.get("resty-disconnect").then(
+      (value) => {
+        outcome = value;
+      },
+      (error: unknown) => {
+        outcome = error;
+      },
+    );
+    cluster.disconnect();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(outcome).toBeInstanceOf(ClosedError);
   });
 
   it("autoPipelining: false still answers everything", async () => {
