@@ -36,3 +36,51 @@ export function restoreNodesAfterEach(cluster: () => DevCluster): void {
     await restoreNodes(cluster());
   });
 }
+
+/** A slot migration begun by a test; `finish()` completes it (once). */
+export interface OpenMigration {
+  finish(): Promise<void>;
+}
+
+/**
+ * Slot migrations that are finished after each test if the test did not finish them (an
+ * assertion failed half-way): a slot left half-migrated would answer ASK and TRYAGAIN to
+ * the file's later tests.
+ *
+ * @example
+ * const migrations = finishMigrationsAfterEach();
+ * const migration = await migrations.begin(dev, source.port, target.port, slot, 5);
+ * ...
+ * await migration.finish();
+ */
+export function finishMigrationsAfterEach(): {
+  begin(
+    dev: DevCluster,
+    fromPort: number,
+    toPort: number,
+    slot: number,
+    keysToMove?: number,
+  ): Promise<OpenMigration>;
+} {
+  const open = new Set<OpenMigration>();
+  afterEach(async () => {
+    const unfinished = [...open];
+    open.clear();
+    for (const migration of unfinished) await migration.finish();
+  });
+  return {
+    async begin(dev, fromPort, toPort, slot, keysToMove) {
+      await dev.beginSlotMigration(fromPort, toPort, slot, keysToMove);
+      let finished: Promise<void> | undefined;
+      const migration: OpenMigration = {
+        finish() {
+          open.delete(migration);
+          finished ??= dev.finishMigration(fromPort, toPort, slot);
+          return finished;
+        },
+      };
+      open.add(migration);
+      return migration;
+    },
+  };
+}

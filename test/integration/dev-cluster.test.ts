@@ -108,11 +108,13 @@ describe("a 3 + 3 dev cluster", () => {
     const replica = byRole(cluster(), "replica")[0]!;
     const oldPid = replica.pid!;
     await cluster().killNode(replica.port);
-    expect(isProcessAlive(oldPid)).toBe(false);
-    expect(cluster().nodes.find((node) => node.port === replica.port)!.pid).toBeUndefined();
-    await expect(cluster().command(replica.port, "PING")).rejects.toThrow();
-
-    await cluster().restartNode(replica.port);
+    try {
+      expect(isProcessAlive(oldPid)).toBe(false);
+      expect(cluster().nodes.find((node) => node.port === replica.port)!.pid).toBeUndefined();
+      await expect(cluster().command(replica.port, "PING")).rejects.toThrow();
+    } finally {
+      await cluster().restartNode(replica.port);
+    }
     const restarted = cluster().nodes.find((node) => node.port === replica.port)!;
     expect(restarted.pid).not.toBe(oldPid);
     expect(isProcessAlive(restarted.pid!)).toBe(true);
@@ -136,8 +138,8 @@ describe("a 3 + 3 dev cluster", () => {
     } finally {
       squatter.close();
       await once(squatter, "close");
+      await cluster().restartNode(replica.port);
     }
-    await cluster().restartNode(replica.port);
     await cluster().waitForHealthy();
   });
 
@@ -211,24 +213,26 @@ describe("a 3 + 3 dev cluster", () => {
     for (const key of keys) await cluster().command(source.port, "SET", key, `v-${key}`);
 
     await cluster().beginSlotMigration(source.port, target.port, slot, 2);
-    const asked: string[] = [];
-    for (const key of keys) {
-      try {
-        expect(await cluster().command(source.port, "GET", key)).toBe(`v-${key}`);
-      } catch (error) {
-        expect((error as Error).message).toBe(`ASK ${slot} 127.0.0.1:${target.port}`);
-        asked.push(key);
+    try {
+      const asked: string[] = [];
+      for (const key of keys) {
+        try {
+          expect(await cluster().command(source.port, "GET", key)).toBe(`v-${key}`);
+        } catch (error) {
+          expect((error as Error).message).toBe(`ASK ${slot} 127.0.0.1:${target.port}`);
+          asked.push(key);
+        }
       }
+      expect(asked).toHaveLength(2);
+      for (const key of asked) {
+        // Without ASKING the target still redirects to the owner; with it, it serves the key.
+        await expect(cluster().command(target.port, "GET", key)).rejects.toThrow(/^MOVED /);
+        expect(await cluster().command(target.port, "ASKING")).toBe("OK");
+        expect(await cluster().command(target.port, "GET", key)).toBe(`v-${key}`);
+      }
+    } finally {
+      await cluster().finishMigration(source.port, target.port, slot);
     }
-    expect(asked).toHaveLength(2);
-    for (const key of asked) {
-      // Without ASKING the target still redirects to the owner; with it, it serves the key.
-      await expect(cluster().command(target.port, "GET", key)).rejects.toThrow(/^MOVED /);
-      expect(await cluster().command(target.port, "ASKING")).toBe("OK");
-      expect(await cluster().command(target.port, "GET", key)).toBe(`v-${key}`);
-    }
-
-    await cluster().finishMigration(source.port, target.port, slot);
     for (const key of keys) expect(await cluster().command(target.port, "GET", key)).toBe(`v-${key}`);
     await expect(cluster().command(source.port, "GET", keys[0]!)).rejects.toThrow(/^MOVED /);
   });
@@ -272,14 +276,16 @@ describe("a 3 + 3 dev cluster", () => {
     const primary = byRole(cluster(), "primary")[0]!;
     const replica = cluster().nodes.find((node) => node.primaryId === primary.id)!;
     await cluster().killNode(primary.port);
-    await cluster().waitForHealthy();
-    await cluster().refresh();
-    expect(cluster().nodes.find((node) => node.port === replica.port)!.role).toBe("primary");
-    expect(
-      await cluster().command(replica.port, "CLUSTER", "COUNTKEYSINSLOT", primary.slots[0]![0]),
-    ).toBeTypeOf("number");
-
-    await cluster().restartNode(primary.port);
+    try {
+      await cluster().waitForHealthy();
+      await cluster().refresh();
+      expect(cluster().nodes.find((node) => node.port === replica.port)!.role).toBe("primary");
+      expect(
+        await cluster().command(replica.port, "CLUSTER", "COUNTKEYSINSLOT", primary.slots[0]![0]),
+      ).toBeTypeOf("number");
+    } finally {
+      await cluster().restartNode(primary.port);
+    }
     await cluster().waitForHealthy();
     await cluster().refresh();
     const back = cluster().nodes.find((node) => node.port === primary.port)!;

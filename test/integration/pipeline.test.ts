@@ -16,6 +16,7 @@ import {
 import { countByteWork, totalBytes } from "../helpers/byte-work.js";
 import { sharedDevCluster, withDevCluster } from "../helpers/cluster.js";
 import { keyInSlot } from "../helpers/keys.js";
+import { finishMigrationsAfterEach } from "../helpers/restore.js";
 
 const clients: RedisCluster[] = [];
 afterEach(async () => {
@@ -302,6 +303,7 @@ describe("cross-slot multi-key commands", () => {
 
 describe("pipeline while slots migrate", () => {
   const dev = withDevCluster({ primaries: 3, replicasPerPrimary: 0 });
+  const migrations = finishMigrationsAfterEach();
 
   it("returns every right value while ASK and MOVED both happen", async () => {
     const cluster = clientFor(dev());
@@ -327,7 +329,7 @@ describe("pipeline while slots migrate", () => {
 
     // Half the slots fully moved behind the client's back (→ MOVED), one left half-migrated (→ ASK).
     await dev().migrateSlots(from!.port, to!.port, slots.slice(0, 20));
-    await dev().beginSlotMigration(from!.port, to!.port, slots[20]!, 2);
+    const migration = await migrations.begin(dev(), from!.port, to!.port, slots[20]!, 2);
 
     const pipeline = cluster.pipeline();
     for (const key of keys) pipeline.get(key).set(key, `value:${key}`).get(key);
@@ -338,7 +340,7 @@ describe("pipeline while slots migrate", () => {
     expect(stats.moved).toBeGreaterThan(0);
     expect(stats.ask).toBeGreaterThan(0);
 
-    await dev().finishMigration(from!.port, to!.port, slots[20]!);
+    await migration.finish();
     expect(await cluster.mget(...keys)).toEqual(keys.map((key) => `value:${key}`));
   });
 });
