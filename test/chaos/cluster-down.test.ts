@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { parseInfo } from "../../src/dev/cluster-view.js";
 import type { DevCluster } from "../../src/dev/index.js";
 import { delay, pollUntil } from "../../src/dev/poll.js";
-import { ClusterDownError, type RedisCluster } from "../../src/index.js";
+import { ClusterDownError, type RedisCluster, TimeoutError } from "../../src/index.js";
 import {
   closeWithin,
   describeError,
@@ -227,9 +227,15 @@ describe("whole cluster down", () => {
     );
     expect(survivingSingles.length).toBeGreaterThan(0);
     for (const outcome of survivingSingles) {
-      expect(outcome.error, `${outcome.label}: ${describeError(outcome.error)}`).toBeInstanceOf(
-        ClusterDownError,
-      );
+      // ClusterDownError; or, when the last retry was still in flight at the deadline (on a
+      // busy machine, likely for a command that waited behind its slot's retry), a
+      // TimeoutError — after at least one CLUSTERDOWN answer, never for a silent node.
+      const error = outcome.error;
+      const retriedUntilTheDeadline = error instanceof TimeoutError && error.attempts > 1;
+      expect(
+        error instanceof ClusterDownError || retriedUntilTheDeadline,
+        `${outcome.label}: ${describeError(error)}`,
+      ).toBe(true);
     }
 
     await dev.restartNode(primary.port);
