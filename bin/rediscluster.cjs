@@ -3,6 +3,7 @@
 // `npm run build`; this file only finds it and hands it the command line.
 "use strict";
 
+const { existsSync } = require("node:fs");
 const { join } = require("node:path");
 
 const cliPath = join(__dirname, "..", "dist", "cjs", "dev", "cli.js");
@@ -10,7 +11,9 @@ let cli;
 try {
   cli = require(cliPath);
 } catch (error) {
-  if (error?.code === "MODULE_NOT_FOUND" && String(error.message).includes(cliPath)) {
+  // Only a missing cli.js means "not built": a module it needs that is missing says so itself
+  // (its message names cli.js too, in the require stack).
+  if (error?.code === "MODULE_NOT_FOUND" && !existsSync(cliPath)) {
     process.stderr.write(
       "rediscluster: the package is not built yet (dist/cjs/dev/cli.js is missing).\n" +
         "Run `npm run build` in the package folder, then try again.\n",

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { parseInfo } from "../../src/dev/cluster-view.js";
 import type { DevCluster } from "../../src/dev/index.js";
 import { delay, pollUntil } from "../../src/dev/poll.js";
-import { ClusterDownError, type RedisCluster } from "../../src/index.js";
+import { ClusterDownError, type RedisCluster, TimeoutError } from "../../src/index.js";
 import {
   closeWithin,
   describeError,
@@ -18,6 +18,7 @@ import {
 import { withDevCluster } from "../helpers/cluster.js";
 import { watchEscapes } from "../helpers/escapes.js";
 import { keyInSlot } from "../helpers/keys.js";
+import { restoreNodesAfterEach } from "../helpers/restore.js";
 
 const COMMAND_TIMEOUT_MS = 1000;
 /** Timers on a busy 2-core machine fire late; a deadline is kept if it is kept within this. */
@@ -25,6 +26,8 @@ const TIMER_SLACK_MS = 300;
 
 const cluster = withDevCluster({ primaries: 3, replicasPerPrimary: 1 });
 const clients = useClients();
+// Whatever a test paused or killed is back before the next test (and before its clients close).
+restoreNodesAfterEach(cluster);
 
 /** Everything that escapes to the process while a test runs. */
 const escaped = watchEscapes();
@@ -171,19 +174,24 @@ describe("whole cluster down", () => {
     try {
       const client = clients.create({ nodes: dev.seeds, commandTimeout: 500, maxOfflineQueue: 5 });
       const startedAt = performance.now();
+      /** Indexes of the calls in the order they settled. */
+      const settleOrder: number[] = [];
       const calls = Array.from({ length: 20 }, (_, i) =>
         client.get(`offline:${i}`).then(
-          () => ({ error: undefined, elapsedMs: performance.now() - startedAt }),
+          () => ({ error: undefined as unknown, elapsedMs: performance.now() - startedAt }),
           (error: unknown) => ({ error, elapsedMs: performance.now() - startedAt }),
         ),
       );
+      calls.forEach((call, i) => void call.finally(() => settleOrder.push(i)));
       const outcomes = await Promise.all(calls);
-      const refused = outcomes.filter(
-        (outcome) => outcome.error instanceof ClusterDownError && outcome.elapsedMs < 100,
-      );
-      expect(refused).toHaveLength(15);
       for (const outcome of outcomes)
         expect(isTypedError(outcome.error), describeError(outcome.error)).toBe(true);
+      // The first 5 wait (to their deadline); the 15 beyond the bound are refused without
+      // waiting for anything: all of them settle before any of those that waited.
+      expect(outcomes.slice(5).every((outcome) => outcome.error instanceof ClusterDownError)).toBe(true);
+      expect(settleOrder.slice(0, 15).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 15 }, (_, i) => i + 5),
+      );
       expect(Math.max(...outcomes.map((outcome) => outcome.elapsedMs))).toBeLessThan(500 + TIMER_SLACK_MS);
     } finally {
       for (const port of ports) dev.resumeNode(port);
@@ -224,9 +232,15 @@ describe("whole cluster down", () => {
     );
     expect(survivingSingles.length).toBeGreaterThan(0);
     for (const outcome of survivingSingles) {
-      expect(outcome.error, `${outcome.label}: ${describeError(outcome.error)}`).toBeInstanceOf(
-        ClusterDownError,
-      );
+      // ClusterDownError; or, when the last retry was still in flight at the deadline (on a
+      // busy machine, likely for a command that waited behind its slot's retry), a
+      // TimeoutError — after at least one CLUSTERDOWN answer, never for a silent node.
+      const error = outcome.error;
+      const retriedUntilTheDeadline = error instanceof TimeoutError && error.attempts > 1;
+      expect(
+        error instanceof ClusterDownError || retriedUntilTheDeadline,
+        `${outcome.label}: ${describeError(error)}`,
+      ).toBe(true);
     }
 
     await dev.restartNode(primary.port);

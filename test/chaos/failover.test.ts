@@ -13,6 +13,7 @@ import { describeError, isLeakedClusterReply, isTypedError, useClients } from ".
 import { withDevCluster } from "../helpers/cluster.js";
 import { keyInSlot, slotsOfRanges } from "../helpers/keys.js";
 import { LoadLoop, type Outcome, overdue } from "../helpers/load.js";
+import { restoreNodesAfterEach } from "../helpers/restore.js";
 
 const COMMAND_TIMEOUT_MS = 2000;
 /** Timers on a busy 2-core machine fire late; a deadline is kept if it is kept within this. */
@@ -22,6 +23,8 @@ const RECOVERY_BUDGET_MS = 1000;
 
 const cluster = withDevCluster({ primaries: 3, replicasPerPrimary: 1 });
 const clients = useClients();
+// A node a test killed or paused is back before the next test, even if an assertion failed first.
+restoreNodesAfterEach(cluster);
 
 /**
  * Resolves with `performance.now()` at the first poll where every running node (but

@@ -79,23 +79,39 @@ describe("module commands", () => {
     expect(cluster.count("COMMAND GETKEYS")).toBe(1);
   });
 
-  it("keyPrefix applies to the keys COMMAND GETKEYS names, and routing follows the prefixed key (9.7)", async () => {
+  it("with a keyPrefix, a command located by its key specs gets its key prefixed", async () => {
+    const cluster = await FakeCluster.start(2);
+    for (const node of cluster.nodes) {
+      node.handle("COMMAND INFO", [commandInfoEntry("mod.get", "first")]);
+      node.handle("MOD.GET", (command) => `saw ${command.argv.join(" ")}`);
+    }
+    const redis = new RedisCluster({ nodes: cluster.seeds, refreshInterval: 0, keyPrefix: "app:" });
+    clients.push(redis);
+    const key = "plain";
+    expect(await redis.call("MOD.GET", key)).toBe("saw app:plain");
+    expect(cluster.ownerOfKey("app:plain").count("MOD.GET")).toBe(1);
+  });
+
+  // Was a bug (issue 9, item 7): such keys were sent, and routed, without the prefix.
+  it("with a keyPrefix, keys located by COMMAND GETKEYS are prefixed too, and routed by the prefixed key", async () => {
     const cluster = await FakeCluster.start(2);
     const [a, b] = cluster.nodes as [FakeServer, FakeServer];
-    const prefix = "app:";
-    // A key whose prefixed form lives on b (its bare form may live anywhere).
+    // A key whose prefixed form lives on b and its bare form on a: routing tells them apart.
     let key = "";
-    for (let i = 0; key === ""; i++) if (cluster.ownerOf(keySlot(`${prefix}m${i}`)) === b) key = `m${i}`;
+    for (let i = 0; key === ""; i++) {
+      const candidate = `getkeys:${i}`;
+      if (cluster.ownerOfKey(`app:${candidate}`) === b && cluster.ownerOfKey(candidate) === a)
+        key = candidate;
+    }
     for (const node of cluster.nodes) {
       node.handle("COMMAND INFO", [commandInfoEntry("mod.move", "movable")]);
       node.handle("COMMAND GETKEYS", (command) => [command.args[3]!]); // GETKEYS MOD.MOVE KEYS <key>
-      node.handle("MOD.MOVE", "moved");
+      node.handle("MOD.MOVE", (command) => `saw ${command.argv.join(" ")}`);
     }
-    const redis = new RedisCluster({ nodes: cluster.seeds, refreshInterval: 0, keyPrefix: prefix });
+    const redis = new RedisCluster({ nodes: cluster.seeds, refreshInterval: 0, keyPrefix: "app:" });
     clients.push(redis);
-    expect(await redis.call("MOD.MOVE", "KEYS", key)).toBe("moved");
-    expect(b.received("MOD.MOVE").map((command) => command.argv)).toEqual([["KEYS", `${prefix}${key}`]]);
-    expect(a.count("MOD.MOVE")).toBe(0);
+    expect(await redis.call("MOD.MOVE", "KEYS", key)).toBe(`saw KEYS app:${key}`);
+    expect(b.count("MOD.MOVE")).toBe(1);
   });
 
   it("keys in different slots named by COMMAND GETKEYS: CrossSlotError, nothing sent", async () => {

@@ -529,6 +529,8 @@ export interface FakeNodeInfo {
   ip: string;
   role: "master" | "replica";
   health?: "online" | "failed" | "loading";
+  /** The `hostname` field (`cluster-announce-hostname`); left out when undefined. */
+  hostname?: string;
 }
 
 /** One shard as a topology reply describes it. */
@@ -554,6 +556,7 @@ export function clusterShardsReply(shards: readonly FakeShard[]): EncodableReply
       role: node.role,
       "replication-offset": 100,
       health: node.health ?? "online",
+      ...(node.hostname === undefined ? {} : { hostname: node.hostname }),
     })),
   }));
 }
@@ -563,7 +566,16 @@ export function clusterSlotsReply(shards: readonly FakeShard[]): EncodableReply 
   const entries: EncodableReply[] = [];
   for (const shard of shards) {
     for (const [start, end] of shard.ranges) {
-      entries.push([start, end, ...shard.nodes.map((node) => [node.endpoint, node.port, node.id])]);
+      entries.push([
+        start,
+        end,
+        // Redis 7 adds a map of metadata (hostname) to each node that has any.
+        ...shard.nodes.map((node) =>
+          node.hostname === undefined
+            ? [node.endpoint, node.port, node.id]
+            : [node.endpoint, node.port, node.id, { hostname: node.hostname }],
+        ),
+      ]);
     }
   }
   return entries;

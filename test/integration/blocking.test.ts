@@ -34,6 +34,22 @@ async function blockedOn(dev: DevCluster, port: number, name: string): Promise<n
     .length;
 }
 
+/** CLIENT LIST of one node, one record per connection. */
+async function clientList(dev: DevCluster, port: number): Promise<Array<Map<string, string>>> {
+  const text = String(await dev.command(port, "CLIENT", "LIST"));
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => {
+      const fields = new Map<string, string>();
+      for (const field of line.trim().split(" ")) {
+        const equals = field.indexOf("=");
+        fields.set(field.slice(0, equals), field.slice(equals + 1));
+      }
+      return fields;
+    });
+}
+
 function open(
   dev: DevCluster,
   name: string,
@@ -43,6 +59,58 @@ function open(
 }
 
 describe("blocking calls on a real cluster", () => {
+  it("50 BLPOPs blocking on a node do not delay a GET to it; each has a connection of its own", async () => {
+    const stamp = `${process.pid}-${Date.now()}`;
+    const tag = `{blocking-${stamp}}`;
+    const dev = await sharedDevCluster();
+    const port = await primaryOf(dev, tag);
+    const clientName = `blocking-test-${stamp}`;
+    const client = clients.create({ nodes: dev.seeds, clientName });
+    await client.connect();
+    await client.set(`${tag}:plain`, "answered");
+
+    const events: string[] = [];
+    const lists = Array.from({ length: 50 }, (_, i) => `${tag}:list:${i}`);
+    const pops = lists.map((list, i) =>
+      client.blpop(list, 5).then((value) => {
+        events.push(`blpop ${i}`);
+        return value;
+      }),
+    );
+    // Every BLPOP is blocked at the server, each on a connection of its own.
+    const ours = async () =>
+      (await clientList(dev, port)).filter((connection) => connection.get("name") === clientName);
+    await waitFor("50 BLPOPs blocked at the server", 10_000, async () => {
+      const blocked = (await ours()).filter((connection) => connection.get("cmd") === "blpop");
+      return blocked.length === 50;
+    });
+    const duringBlocking = await ours();
+    expect(duringBlocking.filter((connection) => connection.get("flags")?.includes("b"))).toHaveLength(50);
+    // 50 dedicated connections (within the default cap of 64) and the node's shared one.
+    expect(duringBlocking).toHaveLength(51);
+
+    const get = client.get(`${tag}:plain`).then((value) => {
+      events.push("get");
+      return value;
+    });
+    expect(await get).toBe("answered");
+    expect(events).toEqual(["get"]);
+
+    // Release them: each BLPOP gets the value pushed to its list.
+    await Promise.all(lists.map((list, i) => client.lpush(list, `item-${i}`)));
+    expect(await Promise.all(pops)).toEqual(lists.map((list, i) => [list, `item-${i}`]));
+    expect(events[0]).toBe("get");
+    expect(events).toHaveLength(51);
+    // Answered, their connections wait idle for the next blocking calls, which reuse them.
+    const again = lists.map((list) => client.blpop(list, 5));
+    await waitFor("50 BLPOPs blocked again", 10_000, async () => {
+      const blocked = (await ours()).filter((connection) => connection.get("cmd") === "blpop");
+      return blocked.length === 50;
+    });
+    expect(await ours()).toHaveLength(51);
+    await Promise.all(lists.map((list, i) => client.lpush(list, `again-${i}`)));
+    expect(await Promise.all(again)).toEqual(lists.map((list, i) => [list, `again-${i}`]));
+  });
   it("a BLPOP is woken by an LPUSH of the same client: the push does not wait behind it", async () => {
     const dev = await sharedDevCluster();
     const redis = open(dev, "wake");
@@ -127,6 +195,11 @@ describe("blocking calls on a real cluster", () => {
     });
     await redis.close();
     expect(await popped).toBeInstanceOf(ClosedError);
-    expect(await connectionsNamed(dev, port, "closing")).toBe(0);
+    // The server learns of the closed sockets a moment later.
+    await waitFor(
+      "the node to drop our connections",
+      10_000,
+      async () => (await connectionsNamed(dev, port, "closing")) === 0,
+    );
   });
 });

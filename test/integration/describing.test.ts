@@ -5,7 +5,6 @@
  * defect of issue 9 or 17 (named in the test).
  */
 import { describe, expect, it } from "vitest";
-import { keySlot } from "../../src/command/slot.js";
 import { ArgumentError } from "../../src/index.js";
 import { useClients } from "../helpers/client.js";
 import { sharedDevCluster } from "../helpers/cluster.js";
@@ -37,22 +36,6 @@ describe("describing commands", () => {
     expect(addresses("slave")).toEqual(addresses("replica"));
     expect(addresses("primary")).toHaveLength(3);
     expect(() => redis.nodes("masters" as never)).toThrow(ArgumentError);
-  });
-
-  it("keyPrefix applies to commands sent through node handles (9.7)", async () => {
-    const dev = await sharedDevCluster();
-    const prefix = `pfx${Date.now()}:`;
-    const prefixed = clients.create({ nodes: dev.seeds, keyPrefix: prefix });
-    const plain = clients.create({ nodes: dev.seeds });
-    await prefixed.connect();
-    const key = "handle-key";
-    const slot = keySlot(prefix + key);
-    const owner = prefixed.topology!.shardOf(slot)!.primary.address;
-    const node = prefixed.nodes("primary").find((handle) => handle.address === owner)!;
-    expect(await node.set(key, "through the node")).toBe("OK");
-    expect(await plain.get(prefix + key)).toBe("through the node");
-    expect(await node.get(key)).toBe("through the node");
-    expect(await plain.exists(key)).toBe(0);
   });
 
   it("with replica reads, a pipeline's read of a key it wrote reads the write (9.16)", async () => {

@@ -4,12 +4,12 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { keySlot } from "../../src/command/slot.js";
 import { main } from "../../src/dev/cli.js";
 import { judgeHealth, parseClusterNodes, parseInfo, slotsToRanges } from "../../src/dev/cluster-view.js";
@@ -108,11 +108,13 @@ describe("a 3 + 3 dev cluster", () => {
     const replica = byRole(cluster(), "replica")[0]!;
     const oldPid = replica.pid!;
     await cluster().killNode(replica.port);
-    expect(isProcessAlive(oldPid)).toBe(false);
-    expect(cluster().nodes.find((node) => node.port === replica.port)!.pid).toBeUndefined();
-    await expect(cluster().command(replica.port, "PING")).rejects.toThrow();
-
-    await cluster().restartNode(replica.port);
+    try {
+      expect(isProcessAlive(oldPid)).toBe(false);
+      expect(cluster().nodes.find((node) => node.port === replica.port)!.pid).toBeUndefined();
+      await expect(cluster().command(replica.port, "PING")).rejects.toThrow();
+    } finally {
+      await cluster().restartNode(replica.port);
+    }
     const restarted = cluster().nodes.find((node) => node.port === replica.port)!;
     expect(restarted.pid).not.toBe(oldPid);
     expect(isProcessAlive(restarted.pid!)).toBe(true);
@@ -136,8 +138,8 @@ describe("a 3 + 3 dev cluster", () => {
     } finally {
       squatter.close();
       await once(squatter, "close");
+      await cluster().restartNode(replica.port);
     }
-    await cluster().restartNode(replica.port);
     await cluster().waitForHealthy();
   });
 
@@ -211,24 +213,26 @@ describe("a 3 + 3 dev cluster", () => {
     for (const key of keys) await cluster().command(source.port, "SET", key, `v-${key}`);
 
     await cluster().beginSlotMigration(source.port, target.port, slot, 2);
-    const asked: string[] = [];
-    for (const key of keys) {
-      try {
-        expect(await cluster().command(source.port, "GET", key)).toBe(`v-${key}`);
-      } catch (error) {
-        expect((error as Error).message).toBe(`ASK ${slot} 127.0.0.1:${target.port}`);
-        asked.push(key);
+    try {
+      const asked: string[] = [];
+      for (const key of keys) {
+        try {
+          expect(await cluster().command(source.port, "GET", key)).toBe(`v-${key}`);
+        } catch (error) {
+          expect((error as Error).message).toBe(`ASK ${slot} 127.0.0.1:${target.port}`);
+          asked.push(key);
+        }
       }
+      expect(asked).toHaveLength(2);
+      for (const key of asked) {
+        // Without ASKING the target still redirects to the owner; with it, it serves the key.
+        await expect(cluster().command(target.port, "GET", key)).rejects.toThrow(/^MOVED /);
+        expect(await cluster().command(target.port, "ASKING")).toBe("OK");
+        expect(await cluster().command(target.port, "GET", key)).toBe(`v-${key}`);
+      }
+    } finally {
+      await cluster().finishMigration(source.port, target.port, slot);
     }
-    expect(asked).toHaveLength(2);
-    for (const key of asked) {
-      // Without ASKING the target still redirects to the owner; with it, it serves the key.
-      await expect(cluster().command(target.port, "GET", key)).rejects.toThrow(/^MOVED /);
-      expect(await cluster().command(target.port, "ASKING")).toBe("OK");
-      expect(await cluster().command(target.port, "GET", key)).toBe(`v-${key}`);
-    }
-
-    await cluster().finishMigration(source.port, target.port, slot);
     for (const key of keys) expect(await cluster().command(target.port, "GET", key)).toBe(`v-${key}`);
     await expect(cluster().command(source.port, "GET", keys[0]!)).rejects.toThrow(/^MOVED /);
   });
@@ -272,14 +276,16 @@ describe("a 3 + 3 dev cluster", () => {
     const primary = byRole(cluster(), "primary")[0]!;
     const replica = cluster().nodes.find((node) => node.primaryId === primary.id)!;
     await cluster().killNode(primary.port);
-    await cluster().waitForHealthy();
-    await cluster().refresh();
-    expect(cluster().nodes.find((node) => node.port === replica.port)!.role).toBe("primary");
-    expect(
-      await cluster().command(replica.port, "CLUSTER", "COUNTKEYSINSLOT", primary.slots[0]![0]),
-    ).toBeTypeOf("number");
-
-    await cluster().restartNode(primary.port);
+    try {
+      await cluster().waitForHealthy();
+      await cluster().refresh();
+      expect(cluster().nodes.find((node) => node.port === replica.port)!.role).toBe("primary");
+      expect(
+        await cluster().command(replica.port, "CLUSTER", "COUNTKEYSINSLOT", primary.slots[0]![0]),
+      ).toBeTypeOf("number");
+    } finally {
+      await cluster().restartNode(primary.port);
+    }
     await cluster().waitForHealthy();
     await cluster().refresh();
     const back = cluster().nodes.find((node) => node.port === primary.port)!;
@@ -487,21 +493,72 @@ describe("rediscluster dev (CLI)", () => {
     expect(badNumber.err).toMatch(/--primaries needs an integer/);
   });
 
-  it("bin/rediscluster.cjs runs the built CLI, or says to build first", async () => {
-    const child = spawn(process.execPath, [join(repoRoot, "bin", "rediscluster.cjs"), "--help"], {
-      stdio: "pipe",
+  describe("bin/rediscluster.cjs, in a copy of the package", () => {
+    // What the file does: find dist/cjs/dev/cli.js, hand its main() the command line, exit
+    // with main's code; or say to build first. The repository's own dist/ may or may not
+    // exist, so each state is set up in a copy of the package of its own, with a stand-in
+    // for the compiled CLI (the real main() is tested above, in-process).
+    let packageDir: string;
+    beforeEach(() => {
+      packageDir = mkdtempSync(join(tmpdir(), "rediscluster-bin-"));
+      mkdirSync(join(packageDir, "bin"));
+      copyFileSync(join(repoRoot, "bin", "rediscluster.cjs"), join(packageDir, "bin", "rediscluster.cjs"));
     });
-    let output = "";
-    child.stdout.on("data", (chunk) => (output += chunk));
-    child.stderr.on("data", (chunk) => (output += chunk));
-    const [code] = await once(child, "exit");
-    if (existsSync(join(repoRoot, "dist", "cjs", "dev", "cli.js"))) {
-      expect(code).toBe(0);
-      expect(output).toMatch(/Usage: rediscluster <command>/);
-    } else {
-      expect(code).toBe(1);
-      expect(output).toMatch(/npm run build/);
+    afterEach(() => {
+      rmSync(packageDir, { recursive: true, force: true });
+    });
+
+    function writeBuiltCli(source: string): void {
+      const cliDir = join(packageDir, "dist", "cjs", "dev");
+      mkdirSync(cliDir, { recursive: true });
+      writeFileSync(join(packageDir, "dist", "cjs", "package.json"), '{ "type": "commonjs" }\n');
+      writeFileSync(join(cliDir, "cli.js"), source);
     }
+
+    async function runBin(...args: string[]): Promise<{ code: number; output: string }> {
+      const child = spawn(process.execPath, [join(packageDir, "bin", "rediscluster.cjs"), ...args], {
+        stdio: "pipe",
+      });
+      let output = "";
+      child.stdout.on("data", (chunk) => (output += chunk));
+      child.stderr.on("data", (chunk) => (output += chunk));
+      const [code] = (await once(child, "exit")) as [number];
+      return { code, output };
+    }
+
+    it("not built: exits 1 and says to run npm run build", async () => {
+      const { code, output } = await runBin("--help");
+      expect(code).toBe(1);
+      expect(output).toMatch(/not built yet/);
+      expect(output).toMatch(/npm run build/);
+    });
+
+    it("built: hands the command line to main() and exits with the code it resolves with", async () => {
+      writeBuiltCli(
+        `exports.main = async (argv) => { process.stdout.write("argv=" + JSON.stringify(argv)); return argv.length; };\n`,
+      );
+      expect(await runBin("dev", "status", "--name", "x")).toEqual({
+        code: 4,
+        output: 'argv=["dev","status","--name","x"]',
+      });
+      expect(await runBin()).toEqual({ code: 0, output: "argv=[]" });
+    });
+
+    it("built: a main() that rejects ends in exit code 1 with the error on stderr", async () => {
+      writeBuiltCli(`exports.main = async () => { throw new Error("broken on purpose"); };\n`);
+      const { code, output } = await runBin("--help");
+      expect(code).toBe(1);
+      expect(output).toMatch(/rediscluster: broken on purpose/);
+    });
+
+    // Was a bug: any MODULE_NOT_FOUND whose message named cli.js (the require stack does) read as "not built".
+    it("built, but a module it needs is missing: that error, not 'not built yet'", async () => {
+      writeBuiltCli(`require("./no-such-module.js");\nexports.main = async () => 0;\n`);
+      const { code, output } = await runBin("--help");
+      expect(code).toBe(1);
+      expect(output).toMatch(/no-such-module/);
+      expect(output).not.toMatch(/not built yet/);
+    });
   });
 });
 

@@ -12,7 +12,10 @@ import {
   RedisCluster,
   ReplyError,
 } from "../../src/index.js";
+import { countByteWork, totalBytes } from "../helpers/byte-work.js";
 import { sharedDevCluster, withDevCluster } from "../helpers/cluster.js";
+import { keyInSlot } from "../helpers/keys.js";
+import { finishMigrationsAfterEach } from "../helpers/restore.js";
 
 const clients: RedisCluster[] = [];
 afterEach(async () => {
@@ -85,13 +88,30 @@ describe("pipeline on a stable cluster", () => {
     expect([set, exists, del, get]).toEqual(["OK", 1, 1, null]);
   });
 
-  it("a pipeline of 100,000 commands resolves (no stack overflow, no quadratic work)", async () => {
+  it("a pipeline of 100,000 commands resolves in order (no stack overflow), with 4× the work of 25,000 (no quadratic work)", async () => {
     const cluster = clientFor(await sharedDevCluster());
-    const pipeline = cluster.pipeline();
-    for (let i = 0; i < 100_000; i++) pipeline.set(`big:${i % 1000}`, String(i));
-    const results = await pipeline.exec();
-    expect(results.length).toBe(100_000);
-    expect(results.filter((result) => result !== "OK")).toEqual([]);
+    await cluster.connect();
+    // SET then GET of one key, alternating: the GET must see its own SET. Non-ASCII values,
+    // so that encoding and decoding them go through the Buffer operations that are counted.
+    const run = async (commands: number) => {
+      const pipeline = cluster.pipeline();
+      for (let i = 0; i < commands / 2; i++) {
+        pipeline.set(`big:${i % 1000}`, `välue-${i}`).get(`big:${i % 1000}`);
+      }
+      let results: unknown[] = [];
+      const work = await countByteWork(async () => {
+        results = await pipeline.exec();
+      });
+      expect(results.length).toBe(commands);
+      const wrong = results.filter((result, i) => result !== (i % 2 === 0 ? "OK" : `välue-${(i - 1) / 2}`));
+      expect(wrong.slice(0, 3)).toEqual([]);
+      return totalBytes(work);
+    };
+    const small = await run(25_000);
+    const large = await run(100_000);
+    expect(small).toBeGreaterThan(0);
+    // Linear work is 4×, quadratic 16× (test/unit/resp-work.test.ts shows the measure tells them apart).
+    expect(large / small).toBeLessThanOrEqual(6);
   });
 
   it("resty style: initPipeline, ordinary calls, commitPipeline", async () => {
@@ -111,6 +131,52 @@ describe("pipeline on a stable cluster", () => {
     cluster.cancelPipeline();
     expect(await dropped).toBeInstanceOf(Error);
     expect(await cluster.exists(`${key}:dropped`)).toBe(0);
+  });
+
+  it("resty style across nodes, from several callers: results in call order, each call's promise its own entry", async () => {
+    const cluster = clientFor(await sharedDevCluster());
+    await cluster.connect();
+    const stamp = `resty-callers:${process.pid}:${Date.now()}`;
+    // One slot per primary, so that the pipeline spans every node.
+    const slots = cluster.nodes("primary").map((node) => {
+      const shard = cluster.topology!.shards.find((candidate) => candidate.primary.address === node.address)!;
+      return shard.ranges[0]![0];
+    });
+    expect(slots.length).toBe(3);
+    await cluster.set(`${stamp}:text`, "not a number");
+
+    cluster.initPipeline();
+    /** What each call must come to, in the order the calls were made (by any caller). */
+    const calls: unknown[] = [];
+    const callers = ["a", "b", "c"].map(async (name, c) => {
+      const mine: Array<{ promise: Promise<unknown>; expected: unknown }> = [];
+      const call = (promise: Promise<unknown>, expected: unknown) => {
+        calls.push(expected);
+        mine.push({ promise, expected });
+      };
+      for (let i = 0; i < 6; i++) {
+        const key = keyInSlot(slots[(i + c) % slots.length]!, `${stamp}:${name}:${i}`);
+        call(cluster.set(key, `${name}-${i}`), "OK");
+        await null; // the other callers run in between
+        call(cluster.get(key), `${name}-${i}`);
+        if (i === 2) call(cluster.incr(`${stamp}:text`), "error");
+        await null;
+      }
+      return mine;
+    });
+    const byCaller = await Promise.all(callers);
+    const results = await cluster.commitPipeline();
+
+    // The callers' calls interleaved, and the results follow that order.
+    expect(calls.slice(0, 3)).toEqual(["OK", "OK", "OK"]);
+    expect(results.map((result) => (result instanceof ReplyError ? "error" : result))).toEqual(calls);
+    // Each promise resolves (never rejects) with its own entry, errors included.
+    for (const mine of byCaller) {
+      const settled = await Promise.all(mine.map(({ promise }) => promise));
+      expect(settled.map((value) => (value instanceof ReplyError ? "error" : value))).toEqual(
+        mine.map(({ expected }) => expected),
+      );
+    }
   });
 
   it("autoPipelining: false still answers everything", async () => {
@@ -198,6 +264,7 @@ describe("cross-slot multi-key commands", () => {
 
 describe("pipeline while slots migrate", () => {
   const dev = withDevCluster({ primaries: 3, replicasPerPrimary: 0 });
+  const migrations = finishMigrationsAfterEach();
 
   it("returns every right value while ASK and MOVED both happen", async () => {
     const cluster = clientFor(dev());
@@ -223,7 +290,7 @@ describe("pipeline while slots migrate", () => {
 
     // Half the slots fully moved behind the client's back (→ MOVED), one left half-migrated (→ ASK).
     await dev().migrateSlots(from!.port, to!.port, slots.slice(0, 20));
-    await dev().beginSlotMigration(from!.port, to!.port, slots[20]!, 2);
+    const migration = await migrations.begin(dev(), from!.port, to!.port, slots[20]!, 2);
 
     const pipeline = cluster.pipeline();
     for (const key of keys) pipeline.get(key).set(key, `value:${key}`).get(key);
@@ -234,7 +301,7 @@ describe("pipeline while slots migrate", () => {
     expect(stats.moved).toBeGreaterThan(0);
     expect(stats.ask).toBeGreaterThan(0);
 
-    await dev().finishMigration(from!.port, to!.port, slots[20]!);
+    await migration.finish();
     expect(await cluster.mget(...keys)).toEqual(keys.map((key) => `value:${key}`));
   });
 });

@@ -7,6 +7,7 @@ import type { DevCluster, DevNode } from "../../src/dev/index.js";
 import { RedisCluster, RedisClusterError, type RedisClusterOptions } from "../../src/index.js";
 import { withDevCluster } from "../helpers/cluster.js";
 import { type DelayProxy, startDelayProxy } from "../helpers/delay-proxy.js";
+import { restoreNodesAfterEach } from "../helpers/restore.js";
 import { waitFor } from "../helpers/wait.js";
 
 const dev = withDevCluster({ primaries: 3, replicasPerPrimary: 1 });
@@ -17,6 +18,8 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.close()));
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
+// A node a test killed is back before the next test (this runs before the clients close).
+restoreNodesAfterEach(dev);
 
 function client(options: Omit<RedisClusterOptions, "nodes"> = {}): RedisCluster {
   const cluster = new RedisCluster({ nodes: dev().seeds, ...options });
@@ -36,6 +39,24 @@ async function calls(cluster: DevCluster, command: string): Promise<Map<number, 
   return counts;
 }
 
+/** Node id → `health` as `CLUSTER SHARDS` on `port` reports it. */
+async function shardsHealth(cluster: DevCluster, port: number): Promise<Map<string, string>> {
+  const fields = (entry: unknown) => {
+    const list = entry as unknown[];
+    const map = new Map<string, unknown>();
+    for (let i = 0; i + 1 < list.length; i += 2) map.set(String(list[i]), list[i + 1]);
+    return map;
+  };
+  const health = new Map<string, string>();
+  for (const shard of (await cluster.command(port, "CLUSTER", "SHARDS")) as unknown[]) {
+    for (const node of fields(shard).get("nodes") as unknown[]) {
+      const entry = fields(node);
+      health.set(String(entry.get("id")), String(entry.get("health")));
+    }
+  }
+  return health;
+}
+
 async function resetStats(cluster: DevCluster): Promise<void> {
   for (const node of cluster.nodes)
     if (node.pid !== undefined) await cluster.command(node.port, "CONFIG", "RESETSTAT");
@@ -43,6 +64,27 @@ async function resetStats(cluster: DevCluster): Promise<void> {
 
 function byRole(cluster: DevCluster, role: "primary" | "replica"): DevNode[] {
   return cluster.nodes.filter((node) => node.role === role && node.pid !== undefined);
+}
+
+/**
+ * Sets a config parameter on `nodes`; resolves with a function that sets each node's
+ * previous value back.
+ */
+async function setConfig(
+  cluster: DevCluster,
+  nodes: readonly DevNode[],
+  parameter: string,
+  value: string,
+): Promise<() => Promise<void>> {
+  const previous = new Map<number, string>();
+  for (const node of nodes) {
+    const [, was] = (await cluster.command(node.port, "CONFIG", "GET", parameter)) as [string, string];
+    previous.set(node.port, was);
+    await cluster.command(node.port, "CONFIG", "SET", parameter, value);
+  }
+  return async () => {
+    for (const [port, was] of previous) await cluster.command(port, "CONFIG", "SET", parameter, was);
+  };
 }
 
 const KEYS = Array.from({ length: 300 }, (_, i) => `replica-test:${i}`);
@@ -72,6 +114,46 @@ describe("readFrom", () => {
     const sets = await calls(dev(), "set");
     const primarySets = byRole(dev(), "primary").reduce((sum, node) => sum + (sets.get(node.port) ?? 0), 0);
     expect(primarySets).toBe(KEYS.length);
+  });
+
+  it('"preferReplica": reads on the replicas while they are healthy; a shard left without one reads from its primary', async () => {
+    const cluster = client({ readFrom: "preferReplica", refreshInterval: 200 });
+    await cluster.connect();
+    await Promise.all(KEYS.map((key) => cluster.set(key, "v")));
+    await resetStats(dev());
+    await Promise.all(Array.from({ length: 3_000 }, (_, i) => cluster.get(KEYS[i % KEYS.length]!)));
+    let gets = await calls(dev(), "get");
+    for (const primary of byRole(dev(), "primary")) expect(gets.get(primary.port), "a primary").toBe(0);
+    for (const replica of byRole(dev(), "replica")) expect(gets.get(replica.port)).toBeGreaterThan(0);
+
+    // One shard loses its only replica (the afterEach restarts it).
+    const victim = byRole(dev(), "replica")[0]!;
+    const orphan = dev().nodes.find((node) => node.id === victim.primaryId)!;
+    await dev().killNode(victim.port);
+    // Once every node reports it failed, a refresh that starts then reads it as such: wait
+    // for two refreshes to start (so the first of them has completed).
+    await waitFor("every node to report the replica failed", 15_000, async () => {
+      for (const { port } of byRole(dev(), "primary").concat(byRole(dev(), "replica"))) {
+        if (!/^fail(ed)?$/.test((await shardsHealth(dev(), port)).get(victim.id) ?? "")) return false;
+      }
+      return true;
+    });
+    const refreshesBefore = cluster.stats().refreshes;
+    await waitFor("two periodic refreshes", 5_000, () => cluster.stats().refreshes >= refreshesBefore + 2);
+    await resetStats(dev());
+    const retriesBefore = cluster.stats().retries;
+    const values = await Promise.all(
+      Array.from({ length: 3_000 }, (_, i) => cluster.get(KEYS[i % KEYS.length]!)),
+    );
+    expect(values.every((value) => value === "v")).toBe(true);
+    // Routed there, not retried there after failing on the dead replica.
+    expect(cluster.stats().retries - retriesBefore).toBe(0);
+    gets = await calls(dev(), "get");
+    expect(gets.get(orphan.port)).toBeGreaterThan(0);
+    for (const primary of byRole(dev(), "primary")) {
+      if (primary.port !== orphan.port) expect(gets.get(primary.port), "a primary with a replica").toBe(0);
+    }
+    for (const replica of byRole(dev(), "replica")) expect(gets.get(replica.port)).toBeGreaterThan(0);
   });
 
   it('"any": reads land on primaries and replicas both (resty enableSlaveRead)', async () => {
@@ -165,15 +247,14 @@ describe("replica failures", () => {
     const replica = byRole(dev(), "replica")[1]!;
     const primary = dev().nodes.find((node) => node.id === replica.primaryId)!;
     // Keep the rest of the cluster serving and this replica from taking over: its link just stays down.
-    for (const node of dev().nodes)
-      await dev().command(node.port, "CONFIG", "SET", "cluster-require-full-coverage", "no");
-    await dev().command(replica.port, "CONFIG", "SET", "cluster-replica-no-failover", "yes");
-
-    const cluster = client({ readFrom: "replica", refreshInterval: 200, commandTimeout: 300 });
-    await cluster.connect();
-    await Promise.all(KEYS.map((key) => cluster.set(key, "v")));
-    await dev().killNode(primary.port);
+    const restorers: Array<() => Promise<void>> = [];
     try {
+      restorers.push(await setConfig(dev(), dev().nodes, "cluster-require-full-coverage", "no"));
+      restorers.push(await setConfig(dev(), [replica], "cluster-replica-no-failover", "yes"));
+      const cluster = client({ readFrom: "replica", refreshInterval: 200, commandTimeout: 300 });
+      await cluster.connect();
+      await Promise.all(KEYS.map((key) => cluster.set(key, "v")));
+      await dev().killNode(primary.port);
       await waitFor("the replica to see its link down", 10_000, async () =>
         /master_link_status:down/.test(String(await dev().command(replica.port, "INFO", "replication"))),
       );
@@ -197,8 +278,9 @@ describe("replica failures", () => {
         expect((failure as PromiseRejectedResult).reason).toBeInstanceOf(RedisClusterError);
       }
     } finally {
-      await dev().restartNode(primary.port);
-      await dev().command(replica.port, "CONFIG", "SET", "cluster-replica-no-failover", "no");
+      if (dev().nodes.find((node) => node.port === primary.port)?.pid === undefined)
+        await dev().restartNode(primary.port);
+      for (const restore of restorers.reverse()) await restore();
       await dev().waitForHealthy();
     }
   });

@@ -302,7 +302,15 @@ describe("RESP decoder against garbage (fast-check)", () => {
     );
   });
 
-  it("mutated long streams in Buffer mode, socket-sized chunks: values or a ProtocolError", () => {
+  /**
+   * Limits above anything the generated replies hold (a bulk of 40 four-byte code points is
+   * 160 bytes; aggregates hold at most 5 items, nested a few deep), far below a long stream
+   * (tens of KiB): a decoder that held a stream's bytes past its limits fails the bound.
+   */
+  const streamLimits = { maxBulkLength: 256, maxAggregateLength: 16, maxDepth: 10 };
+  const streamChunk = 1024;
+
+  it("mutated long streams in Buffer mode, in chunks: values or a ProtocolError, memory bounded by the limits", () => {
     fc.assert(
       fc.property(
         fc.array(replies(3), { minLength: 100, maxLength: 300 }),
@@ -310,10 +318,64 @@ describe("RESP decoder against garbage (fast-check)", () => {
         (cases, flips) => {
           const bytes = Buffer.concat(cases.map((c) => encodeReply(c.wire, 3)));
           for (const [at, byte] of flips) bytes[at % bytes.length] = byte;
-          feedHostile(bytes, [], true, {}, 65536);
+          feedHostile(bytes, [], true, streamLimits, streamChunk);
         },
       ),
       { numRuns: 40 },
+    );
+  });
+
+  it("a valid stream, then one frame over a limit: the replies before it, then a ProtocolError, memory bounded", () => {
+    const { maxBulkLength, maxAggregateLength, maxDepth } = streamLimits;
+    const overLimit = fc.oneof(
+      // A bulk string (or error, or verbatim string) declaring more bytes than allowed; its
+      // payload follows, as a hostile server would send it.
+      fc
+        .tuple(fc.constantFrom("$", "!", "="), fc.integer({ min: maxBulkLength + 1, max: 8 * maxBulkLength }))
+        .map(([type, length]) => Buffer.from(`${type}${length}\r\n${"x".repeat(length)}\r\n`, "latin1")),
+      // An aggregate declaring more elements than allowed.
+      fc
+        .tuple(
+          fc.constantFrom("*", "~", "%", ">", "|"),
+          fc.integer({ min: maxAggregateLength + 1, max: 2 ** 40 }),
+        )
+        .map(([type, length]) => Buffer.from(`${type}${length}\r\n`, "latin1")),
+      // Aggregates nested one deeper than allowed.
+      fc
+        .constantFrom("*", "~", "%")
+        .map((type) => Buffer.from(`${`${type}1\r\n`.repeat(maxDepth + 1)}:1\r\n`, "latin1")),
+      // A line that never ends (a simple string or an error of many KiB without a CRLF).
+      fc
+        .tuple(fc.constantFrom("+", "-", ":", ","), fc.integer({ min: maxBulkLength + 1, max: 16 * 1024 }))
+        .map(([type, length]) => Buffer.from(`${type}${"7".repeat(length)}`, "latin1")),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(replies(3), { minLength: 1, maxLength: 100 }),
+        overLimit,
+        fc.boolean(),
+        (cases, hostile, buffers) => {
+          const valid = Buffer.concat(cases.map((c) => encodeReply(c.wire, 3)));
+          const wire = Buffer.concat([valid, hostile]);
+          const { decoder, out } = collectingDecoder(buffers, streamLimits);
+          let failed: unknown;
+          for (const chunk of cut(
+            wire,
+            Array.from({ length: wire.length }, (_, i) => i * streamChunk),
+          )) {
+            try {
+              decoder.feed(chunk);
+            } catch (error) {
+              failed = error;
+              break;
+            }
+            expect(decoder.bufferedBytes).toBeLessThanOrEqual(maxBulkLength + chunk.length);
+          }
+          expect(failed).toBeInstanceOf(ProtocolError);
+          expect(out.replies).toEqual(cases.map((c) => c.expected(buffers)));
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });
