@@ -205,7 +205,7 @@ export class Executor {
     if (command.attempts === 0) {
       this.stats.commands++;
     } else if (performance.now() >= command.deadlineAt) {
-      this.#timeout(command);
+      this.#expire(command, command.retryCause);
       return;
     }
     const askAddress = command.askAddress;
@@ -430,9 +430,22 @@ export class Executor {
     this.#failed(command, error, written, connection.address);
   }
 
+  /**
+   * The deadline passed before an answer. A command that was being retried because the slot
+   * was not served (CLUSTERDOWN, LOADING, ...) ends saying so, as when its retries run out;
+   * otherwise it is a TimeoutError, with what made it retry as the cause.
+   */
   onExpire(command: Command): void {
+    this.#expire(command, command.retryCause);
+  }
+
+  #expire(command: Command, cause: RedisClusterError | undefined): void {
     this.stats.timeouts++;
-    this.#timeout(command);
+    if (cause instanceof ReplyError) command.completeError(this.#finalError(command, cause));
+    else
+      command.completeError(
+        new TimeoutError(command.displayName, command.attempts, command.timeoutMs, cause && { cause }),
+      );
   }
 
   /** No answer will come for `command` from `address`: retry, or fail it. */
@@ -556,6 +569,7 @@ export class Executor {
       return;
     }
     this.stats.retries++;
+    command.retryCause = cause;
     if (command.slot < 0 || command.pinnedAddress !== undefined || command.blocking !== undefined) {
       const timer = setTimeout(() => {
         this.#sleeping.delete(command);
@@ -568,11 +582,15 @@ export class Executor {
     if (hold === undefined) {
       hold = new SlotHold(
         command.slot,
+        cause,
         this.#options.maxOfflineQueue,
         (settled) => this.#release(settled),
-        (expired) => this.onExpire(expired),
+        // Waiting behind the retry, it shares the reason the slot is held.
+        (expired, held) => this.#expire(expired, expired.retryCause ?? held.cause),
       );
       this.#holds.set(command.slot, hold);
+    } else {
+      hold.cause = cause;
     }
     if (hold.probe === command) {
       // The probe failed again: back to the head of the line, and wait again.
@@ -592,7 +610,7 @@ export class Executor {
     const now = performance.now();
     for (let next = hold.shift(); next !== undefined; next = hold.shift()) {
       if (next.deadlineAt <= now) {
-        this.onExpire(next);
+        this.#expire(next, next.retryCause ?? hold.cause);
         continue;
       }
       hold.probe = next;
@@ -608,7 +626,7 @@ export class Executor {
     if (this.#holds.get(hold.slot) === hold) this.#holds.delete(hold.slot);
     const now = performance.now();
     for (const command of hold.drain()) {
-      if (command.deadlineAt <= now) this.onExpire(command);
+      if (command.deadlineAt <= now) this.#expire(command, command.retryCause ?? hold.cause);
       else this.dispatch(command);
     }
   }

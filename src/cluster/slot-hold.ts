@@ -21,6 +21,7 @@
  * refused (the executor fails it), so a slot that stays down cannot grow memory.
  */
 import type { Command, SlotGate } from "../command/command.js";
+import type { RedisClusterError } from "../errors.js";
 import { Alarm } from "./alarm.js";
 
 export class SlotHold implements SlotGate {
@@ -31,18 +32,22 @@ export class SlotHold implements SlotGate {
   probe: Command | undefined = undefined;
   /** The backoff before the next probe. */
   timer: NodeJS.Timeout | undefined = undefined;
+  /** Why the slot is held: the last retryable failure of its probe. */
+  cause: RedisClusterError;
   readonly #limit: number;
   readonly #onProbeSettled: (hold: SlotHold) => void;
-  readonly #onExpire: (command: Command) => void;
+  readonly #onExpire: (command: Command, hold: SlotHold) => void;
   readonly #expiry: Alarm;
 
   constructor(
     slot: number,
+    cause: RedisClusterError,
     limit: number,
     onProbeSettled: (hold: SlotHold) => void,
-    onExpire: (command: Command) => void,
+    onExpire: (command: Command, hold: SlotHold) => void,
   ) {
     this.slot = slot;
+    this.cause = cause;
     this.#limit = limit;
     this.#onProbeSettled = onProbeSettled;
     this.#onExpire = onExpire;
@@ -96,6 +101,6 @@ export class SlotHold implements SlotGate {
       }
     }
     this.waiting.length = kept;
-    for (const command of expired) this.#onExpire(command);
+    for (const command of expired) this.#onExpire(command, this);
   }
 }

@@ -32,7 +32,7 @@ let nextSequence = 0;
 export interface CommandOwner {
   onErrorReply(command: Command, error: ReplyError, connection: Connection): void;
   onFailure(command: Command, error: RedisClusterError, written: boolean, connection: Connection): void;
-  onExpire(command: Command, connection: Connection | undefined): void;
+  onExpire(command: Command): void;
 }
 
 /** Turns a raw reply into what the method returns (e.g. HGETALL's pairs into an object). */
@@ -75,6 +75,11 @@ export abstract class Command implements Sendable {
   readonly sequence = nextSequence++;
   /** Set by the first complete/completeError: a command settles once, whatever else comes. */
   settled = false;
+  /**
+   * Why its last attempt was to be retried (a CLUSTERDOWN reply, a lost connection): if the
+   * deadline passes before a retry is answered, the error says so rather than a bare timeout.
+   */
+  retryCause: RedisClusterError | undefined = undefined;
 
   constructor(
     owner: CommandOwner,
@@ -109,8 +114,8 @@ export abstract class Command implements Sendable {
     this.owner.onFailure(this, error, written, connection);
   }
 
-  expire(connection: Connection): void {
-    this.owner.onExpire(this, connection);
+  expire(_connection: Connection): void {
+    this.owner.onExpire(this);
   }
 
   /** The final reply. Only the first of complete/completeError counts. */

@@ -282,6 +282,24 @@ describe("held slots (9.10)", () => {
   });
 });
 
+describe("deadlines while a slot is not served", () => {
+  it("a command whose retry is still unanswered at its deadline, and one waiting behind it, both end as ClusterDownError", async () => {
+    const cluster = await FakeCluster.start(1);
+    const [a] = cluster.nodes as [FakeServer];
+    a.handle("GET", error("CLUSTERDOWN The cluster is down"));
+    // The retry of the SET is answered only after its deadline.
+    a.handle(
+      "SET",
+      sequence(error("CLUSTERDOWN The cluster is down"), delayed(500, error("CLUSTERDOWN again"))),
+    );
+    const redis = client(cluster.seeds, { commandTimeout: 300 });
+    await redis.connect();
+    const [set, get] = await Promise.all([rejection(redis.set("k", "v")), rejection(redis.get("k"))]);
+    expect(set).toBeInstanceOf(ClusterDownError);
+    expect(get).toBeInstanceOf(ClusterDownError);
+  });
+});
+
 describe("discovery", () => {
   it("a group of nodes that serve no slots does not end the refresh: the next node is asked (9.11)", async () => {
     const cluster = await FakeCluster.start(4);
