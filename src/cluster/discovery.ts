@@ -144,6 +144,9 @@ export class Discovery {
   requestRefresh(expected?: SlotOwner): void {
     if (expected !== undefined && this.#expectations.length < MAX_EXPECTATIONS)
       this.#expectations.push(expected);
+    // Already under way or scheduled: joining costs nothing (thousands of failing commands
+    // may ask within one turn).
+    if (this.#running !== undefined || this.#deferred !== undefined || this.#closed) return;
     this.refresh().catch(() => {
       // Recorded in lastError; commands waiting on a topology see it through their own path.
     });

@@ -462,6 +462,11 @@ export class Executor {
       command.completeError(error); // wrong credentials do not get better with retries
       return;
     }
+    // A node that fails (or is still in its reconnect backoff) may be gone in a failover:
+    // the topology is read again while its commands keep failing, not only when a new
+    // connection attempt fails (those grow apart with the backoff). A closed connection
+    // is one we retired (node left, role changed), not a failure.
+    if (!(error instanceof ClosedError)) this.#discovery.requestRefresh();
     if (written && !this.#safeToResend(command)) {
       command.completeError(
         new ConnectionError(
