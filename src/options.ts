@@ -41,9 +41,10 @@ export type NatMap =
 export const MAX_DURATION_MS = 2 ** 31 - 1;
 
 /**
- * Options of `new RedisCluster(options)`. Durations are in milliseconds. The seeds are
- * required: `nodes`, or resty-redis-cluster's `serv_list`. `R` is the `protocol` option,
- * which the replies are typed for.
+ * Options of `new RedisCluster(options)`. Durations are in milliseconds, at most 2^31 - 1
+ * (about 24.8 days, the longest a timer can wait). The seeds are required: `nodes`, or
+ * resty-redis-cluster's `serv_list`. `R` is the `protocol` option, which the replies are
+ * typed for.
  *
  * @example
  * new RedisCluster({ nodes: ["127.0.0.1:7001"], readFrom: "replica", commandTimeout: 2000 });
@@ -141,7 +142,10 @@ export interface RedisClusterCommonOptions<R extends RespVersion = 2> {
   minRefreshInterval?: number;
   /** Prepended to every key (not to channels or patterns). */
   keyPrefix?: string;
-  /** Limits on replies, against a broken or hostile server. */
+  /**
+   * Limits on replies, against a broken or hostile server: `maxBulkLength` (512 MiB),
+   * `maxAggregateLength` (2^27 elements), `maxDepth` (64), `maxReplyBytes` (1 GiB per reply).
+   */
   maxReplyLimits?: Partial<DecoderLimits>;
   /** A name for this client in stats and diagnostics (resty's `name`). */
   name?: string;

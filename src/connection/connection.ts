@@ -170,6 +170,15 @@ export class Connection {
   }
 
   /**
+   * Bytes read of a reply still arriving (0 between replies): what this connection holds
+   * for it. Bounded by `decoderLimits.maxReplyBytes`, and by {@link EXPIRED_REPLY_MAX_BYTES}
+   * (plus one socket read) once nobody waits for that reply.
+   */
+  get bufferedReplyBytes(): number {
+    return this.#decoder.partialReplyBytes;
+  }
+
+  /**
    * Queues a command; it is written with everything else sent in this tick. Connects first
    * when needed. Never throws: every outcome goes to the command's callbacks.
    */

@@ -43,8 +43,10 @@ export interface DecoderLimits {
   /** Deepest nesting of aggregates. Default 64. */
   maxDepth: number;
   /**
-   * Most bytes one reply may take on the wire, whatever its shape (the other limits bound
-   * one value or one aggregate, not a reply of many). Default 1 GiB.
+   * Most bytes of one reply the decoder buffers while the rest has not arrived, whatever its
+   * shape (the other limits bound one value or one aggregate, not a reply of many). Checked
+   * as chunks arrive, so it may be passed by one chunk (a socket read, at most 64 KiB).
+   * Default 1 GiB.
    */
   maxReplyBytes: number;
 }
