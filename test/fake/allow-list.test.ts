@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 function client(nodes: string[], options: Omit<RedisClusterOptions, "nodes"> = {}): RedisCluster {
-  const cluster = new RedisCluster({ nodes, refreshInterval: 0, commandTimeout: 1500, ...options });
+  const cluster = new RedisCluster({ nodes, refreshInterval: 0, commandTimeout: 600, ...options });
   clients.push(cluster);
   return cluster;
 }

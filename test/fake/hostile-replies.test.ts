@@ -57,7 +57,8 @@ afterEach(async () => {
 });
 
 function client(nodes: string[], options: Omit<RedisClusterOptions, "nodes"> = {}): RedisCluster {
-  const cluster = new RedisCluster({ nodes, refreshInterval: 0, commandTimeout: 1000, ...options });
+  // Short deadlines: several tests wait for one (a slot nobody can serve).
+  const cluster = new RedisCluster({ nodes, refreshInterval: 0, commandTimeout: 500, ...options });
   clients.push(cluster);
   return cluster;
 }
