@@ -25,6 +25,7 @@
 export type RedisClusterErrorCode =
   | "RC_CROSS_SLOT"
   | "RC_CONNECTION"
+  | "RC_AUTH"
   | "RC_TIMEOUT"
   | "RC_CLUSTER_DOWN"
   | "RC_MAX_REDIRECTIONS"
@@ -160,6 +161,7 @@ export class ConnectionError extends RedisClusterError {
  * catch (err) { if (err instanceof AuthError) console.error("check username/password:", err.message); }
  */
 export class AuthError extends RedisClusterError {
+  declare readonly code: "RC_AUTH";
   /** `host:port` of the node that refused, when one is concerned. */
   readonly address: string | undefined;
 
