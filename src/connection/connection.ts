@@ -837,15 +837,11 @@ function handshakeFailure(step: HandshakeStep, reply: ReplyError, address: strin
 }
 
 /**
- * An `AuthError` for a reply that refuses the credentials or a permission (`WRONGPASS`,
- * `NOAUTH`, `NOPERM`) to `command`, in words of our own; undefined for any other reply.
- * For the handshake here, and for the topology queries (a forgotten password answers
- * `CLUSTER SHARDS` with `NOAUTH`), so that such failures are told apart and fail fast.
- *
- * @example
- * authFailure("CLUSTER SHARDS", new ReplyError("NOAUTH Authentication required."), "10.0.0.1:7000");
+ * An `AuthError` for a handshake reply that refuses the credentials or a permission
+ * (`WRONGPASS`, `NOAUTH`, `NOPERM`) to `command`, in words of our own; undefined for any
+ * other reply.
  */
-export function authFailure(command: string, reply: unknown, address: string): AuthError | undefined {
+function authFailure(command: string, reply: unknown, address: string): AuthError | undefined {
   if (!(reply instanceof ReplyError)) return undefined;
   switch (reply.code) {
     case "WRONGPASS":
