@@ -38,6 +38,7 @@ import { CommandFlag, type CommandInfo, findCommand, resolveSubcommand } from ".
 import type { RespVersion } from "./command/types.js";
 import { checkArgs, keyBytes, refuseConnectionState, splitCommandName } from "./command/validate.js";
 import { RestyPipelineMode } from "./compat/resty.js";
+import { HostAllowList } from "./connection/allow-list.js";
 import { ArgumentError, ClosedError, CrossSlotError, RedisClusterError } from "./errors.js";
 import { type NormalizedOptions, normalizeOptions, type RedisClusterOptions } from "./options.js";
 import type { RedisArg } from "./resp/types.js";
@@ -116,11 +117,16 @@ export class RedisCluster<R extends RespVersion = 2>
     const o = normalizeOptions(options);
     this.#options = o;
     this.name = o.name;
+    // Where connections may go (connectTo): checked by every connection before it opens.
+    const allowList = new HostAllowList(o.connectTo, o.seeds);
     this.#registry = new NodeRegistry(
       {
         connectTimeoutMs: o.connectTimeoutMs,
         username: o.username,
         password: o.password,
+        credentials: o.credentials,
+        refuseConnection: (host, port) => allowList.refusal(host, port),
+        maxWaiting: o.maxQueuedPerNode,
         tls: o.tls,
         protocol: o.protocol,
         clientName: o.clientName,
@@ -140,7 +146,12 @@ export class RedisCluster<R extends RespVersion = 2>
     this.#discovery = new Discovery({
       seeds: o.seeds,
       registry: this.#registry,
-      mapAddress: o.mapAddress,
+      // Topology replies are read from allowed nodes only: the hosts they name are the cluster.
+      mapAddress: (host, port) => {
+        const mapped = o.mapAddress(host, port);
+        allowList.learn(mapped.host);
+        return mapped;
+      },
       tls: o.tls !== undefined,
       queryTimeoutMs: o.commandTimeoutMs,
       minRefreshIntervalMs: o.minRefreshIntervalMs,
@@ -161,8 +172,12 @@ export class RedisCluster<R extends RespVersion = 2>
     if (o.readFrom !== "primary") {
       // Health checks must not hold a refresh long: a replica slower than this is not a reader.
       const checkTimeoutMs = Math.min(o.commandTimeoutMs, 1000);
-      this.#health = new HealthMonitor(this.#registry, checkTimeoutMs, o.readFrom === "nearest", () =>
-        this.#router.invalidate(),
+      this.#health = new HealthMonitor(
+        this.#registry,
+        checkTimeoutMs,
+        o.readFrom === "nearest",
+        () => this.#router.invalidate(),
+        (denied) => this.#emitSafe("error", denied),
       );
     }
     this.#executor = new Executor(
@@ -604,9 +619,8 @@ installCommandMethods(RedisCluster.prototype);
 /** Prepends the key prefix to the arguments at `indexes` (the command's keys). */
 function prefixKeys(prefix: string, args: RedisArg[], indexes: readonly number[]): void {
   for (const index of indexes) {
-    const key = args[index]!;
-    args[index] =
-      key instanceof Uint8Array ? Buffer.concat([Buffer.from(prefix), key]) : prefix + String(key);
+    const key = keyBytes(args[index]!); // a number key as the encoder would send it
+    args[index] = key instanceof Uint8Array ? Buffer.concat([Buffer.from(prefix), key]) : prefix + key;
   }
 }
 

@@ -8,6 +8,7 @@
  * | `ReplyError`           | the server's, e.g. `WRONGTYPE` | the server answered with an error reply |
  * | `CrossSlotError`       | `RC_CROSS_SLOT`        | keys that must share a slot do not              |
  * | `ConnectionError`      | `RC_CONNECTION`        | a node could not be reached / connection lost   |
+ * | `AuthError`            | `RC_AUTH`              | the server refused the credentials or the ACL user's permissions |
  * | `TimeoutError`         | `RC_TIMEOUT`           | the command's deadline passed                   |
  * | `ClusterDownError`     | `RC_CLUSTER_DOWN`      | the slot is not served after all retries        |
  * | `MaxRedirectionsError` | `RC_MAX_REDIRECTIONS`  | MOVED/ASK loop exceeded `maxRedirections`       |
@@ -24,6 +25,7 @@
 export type RedisClusterErrorCode =
   | "RC_CROSS_SLOT"
   | "RC_CONNECTION"
+  | "RC_AUTH"
   | "RC_TIMEOUT"
   | "RC_CLUSTER_DOWN"
   | "RC_MAX_REDIRECTIONS"
@@ -142,6 +144,30 @@ export class ConnectionError extends RedisClusterError {
     super(message, "RC_CONNECTION", options);
     this.address = address;
     this.outcomeUnknown = options?.outcomeUnknown ?? false;
+  }
+}
+
+/**
+ * The server refused the credentials (`WRONGPASS`, `NOAUTH`, a failed `AUTH`), or the ACL
+ * user lacks a permission the client needs (`NOPERM`), or the `credentials` provider
+ * failed. Permanent until the configuration changes: commands fail with it at once rather
+ * than at their deadline, and reconnects to the node are backed off.
+ *
+ * `cause` is the server's error reply (its text withheld where it could repeat what was
+ * sent, i.e. the credentials) or the provider's error. Never carries the password.
+ *
+ * @example
+ * try { await cluster.get("k"); }
+ * catch (err) { if (err instanceof AuthError) console.error("check username/password:", err.message); }
+ */
+export class AuthError extends RedisClusterError {
+  declare readonly code: "RC_AUTH";
+  /** `host:port` of the node that refused, when one is concerned. */
+  readonly address: string | undefined;
+
+  constructor(message: string, address?: string, options?: { cause?: unknown }) {
+    super(message, "RC_AUTH", options);
+    this.address = address;
   }
 }
 

@@ -15,10 +15,12 @@ export type { ClusterNode, NodeRole, Shard, Topology, TopologyChange } from "./c
 export type { CommandMethods, PipelineMethods } from "./command/methods.generated.js";
 export { keySlot } from "./command/slot.js";
 export type { ByProtocol, RedisKey, RedisNumber, RespVersion, Token } from "./command/types.js";
+export type { ConnectTo } from "./connection/allow-list.js";
 export { Connection } from "./connection/connection.js";
-export type { ConnectionOptions } from "./connection/types.js";
+export type { ConnectionOptions, Credentials, CredentialsProvider } from "./connection/types.js";
 export {
   ArgumentError,
+  AuthError,
   ClosedError,
   ClusterDownError,
   ConfigError,

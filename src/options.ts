@@ -6,22 +6,45 @@
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import type { ReadFrom } from "./cluster/router.js";
 import type { RespVersion } from "./command/types.js";
-import { type HostPort, parseAddress } from "./connection/address.js";
+import {
+  formatAddress,
+  type HostPort,
+  isValidAddress,
+  isValidHost,
+  isValidPort,
+  parseAddress,
+  parseSeedAddress,
+} from "./connection/address.js";
+import { type ConnectTo, connectToProblem, HostAllowList } from "./connection/allow-list.js";
+import type { CredentialsProvider } from "./connection/types.js";
 import { ConfigError } from "./errors.js";
 import type { DecoderLimits } from "./resp/types.js";
 
-/** A seed node: `"host:port"` or `{ host, port }`. */
+/**
+ * A seed node: `"host:port"`, `"[::1]:7000"` for IPv6, `{ host, port }`, or a URL
+ * `redis://[user:password@]host[:port][/0]` (`rediss://` for TLS; the port defaults to 6379).
+ */
 export type SeedNode = string | { host: string; port: number };
 
-/** Maps the address a node announces to the one to connect to (Docker, Kubernetes, NAT). */
+/**
+ * Maps the address a node announces to the one to connect to (Docker, Kubernetes, NAT):
+ * a table keyed by `"host:port"` (`"[::1]:7000"` for IPv6), or a function. A function that
+ * throws or returns something other than `{ host, port }` with a port 1-65535 makes that
+ * node unusable (skipped in the topology, refused as a redirection target): never a silent
+ * fall-back to the announced address.
+ */
 export type NatMap =
   | Record<string, { host: string; port: number }>
   | ((host: string, port: number) => HostPort);
 
+/** The longest duration a Node timer can wait: 2^31 - 1 ms, about 24.8 days. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
 /**
- * Options of `new RedisCluster(options)`. Durations are in milliseconds. The seeds are
- * required: `nodes`, or resty-redis-cluster's `serv_list`. `R` is the `protocol` option,
- * which the replies are typed for.
+ * Options of `new RedisCluster(options)`. Durations are in milliseconds, at most 2^31 - 1
+ * (about 24.8 days, the longest a timer can wait). The seeds are required: `nodes`, or
+ * resty-redis-cluster's `serv_list`. `R` is the `protocol` option, which the replies are
+ * typed for.
  *
  * @example
  * new RedisCluster({ nodes: ["127.0.0.1:7001"], readFrom: "replica", commandTimeout: 2000 });
@@ -29,7 +52,7 @@ export type NatMap =
 export type RedisClusterOptions<R extends RespVersion = 2> = RedisClusterCommonOptions<R> &
   (
     | {
-        /** Seed nodes; any one reachable is enough. */
+        /** Seed nodes; any one reachable is enough. See {@link SeedNode} for the forms (URLs too). */
         nodes: SeedNode[];
       }
     | {
@@ -61,13 +84,29 @@ export interface RedisClusterCommonOptions<R extends RespVersion = 2> {
   username?: string;
   /** Password (ACL or `requirepass`). Never appears in errors, logs or events. */
   password?: string;
+  /**
+   * Called on every (re)connect of every connection for the credentials to send, for
+   * rotating tokens (e.g. cloud IAM). Exclusive with `username`/`password`. A provider that
+   * throws or rejects fails that connection with an `AuthError` whose `cause` is its error.
+   *
+   * @example
+   * credentials: async () => ({ username: "app", password: await tokens.current() })
+   */
+  credentials?: CredentialsProvider;
+  /**
+   * Where connections (and so the credentials) may go: `"cluster"` (default: the seeds'
+   * hosts and the hosts the cluster's topology names), `{ hosts?, cidrs? }` (only these), or
+   * `"any"`. A topology entry or redirection to a host outside is refused: no socket is opened.
+   */
+  connectTo?: ConnectTo;
   /** TLS for every node connection: `true` or Node's `tls.connect` options. */
   tls?: boolean | TlsOptions;
   /** Address translation for nodes behind NAT. */
   natMap?: NatMap;
   /**
    * RESP version (default 2). 3 is needed for client-side caching. Reply types follow it
-   * (under 3, ZSCORE is a number and XREAD an object).
+   * (under 3, ZSCORE is a number and XREAD an object). A server without `HELLO` (Redis < 6)
+   * gets `AUTH` instead, and that connection speaks RESP2.
    */
   protocol?: R;
   /** Sent as `CLIENT SETNAME` on every connection. */
@@ -84,6 +123,11 @@ export interface RedisClusterCommonOptions<R extends RespVersion = 2> {
   autoPipelining?: boolean;
   /** Commands in flight per node connection before further ones wait (default 10000). */
   maxInFlight?: number;
+  /**
+   * Commands that may wait on one node connection (while it connects, or past `maxInFlight`)
+   * before further ones fail at once with `ConnectionError`, unsent (default 100000).
+   */
+  maxQueuedPerNode?: number;
   /** Commands that may wait for a topology or an unserved slot (default 10000). */
   maxOfflineQueue?: number;
   /**
@@ -98,7 +142,10 @@ export interface RedisClusterCommonOptions<R extends RespVersion = 2> {
   minRefreshInterval?: number;
   /** Prepended to every key (not to channels or patterns). */
   keyPrefix?: string;
-  /** Limits on replies, against a broken or hostile server. */
+  /**
+   * Limits on replies, against a broken or hostile server: `maxBulkLength` (512 MiB),
+   * `maxAggregateLength` (2^27 elements), `maxDepth` (64), `maxReplyBytes` (1 GiB per reply).
+   */
   maxReplyLimits?: Partial<DecoderLimits>;
   /** A name for this client in stats and diagnostics (resty's `name`). */
   name?: string;
@@ -128,6 +175,8 @@ export interface NormalizedOptions {
   idleTimeoutMs: number;
   username: string | undefined;
   password: string | undefined;
+  credentials: CredentialsProvider | undefined;
+  connectTo: ConnectTo;
   tls: boolean | TlsOptions | undefined;
   mapAddress: (host: string, port: number) => HostPort;
   protocol: 2 | 3;
@@ -136,6 +185,7 @@ export interface NormalizedOptions {
   retryUnsafeWrites: boolean;
   autoPipelining: boolean;
   maxInFlight: number;
+  maxQueuedPerNode: number;
   maxOfflineQueue: number;
   maxBlockingConnections: number;
   refreshIntervalMs: number;
@@ -153,6 +203,8 @@ const KNOWN_OPTIONS = new Set<string>([
   "idleTimeout",
   "username",
   "password",
+  "credentials",
+  "connectTo",
   "tls",
   "natMap",
   "protocol",
@@ -161,6 +213,7 @@ const KNOWN_OPTIONS = new Set<string>([
   "retryUnsafeWrites",
   "autoPipelining",
   "maxInFlight",
+  "maxQueuedPerNode",
   "maxOfflineQueue",
   "maxBlockingConnections",
   "refreshInterval",
@@ -192,8 +245,10 @@ export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undef
   const readFrom = readFromOption(o);
   // resty's pool size: checked, then unused (one multiplexed connection per node).
   integer(o, "keepalive_cons", 1, 1);
+  const seeds = seedsOption(o);
+  const credentials = credentialsOption(o, seeds.credentials);
   return {
-    seeds: seedsOption(o),
+    seeds: seeds.addresses,
     readFrom,
     connectTimeoutMs: alias(
       o,
@@ -203,9 +258,9 @@ export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undef
     ),
     commandTimeoutMs: duration("commandTimeout", o.commandTimeout, 5000, positiveMs),
     idleTimeoutMs: alias(o, ["idleTimeout", "keepalive_timeout"], 0, nonNegativeMs),
-    username: optionalString(o, "username"),
-    password: optionalString(o, "password"),
-    tls: tlsOption(o.tls),
+    ...credentials,
+    connectTo: connectToOption(o.connectTo, seeds.addresses),
+    tls: tlsOption(o.tls, seeds.tls),
     mapAddress: natMapOption(o.natMap),
     protocol: protocolOption(o.protocol),
     clientName: clientNameOption(o.clientName),
@@ -213,6 +268,7 @@ export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undef
     retryUnsafeWrites: boolean(o, "retryUnsafeWrites", false),
     autoPipelining: boolean(o, "autoPipelining", true),
     maxInFlight: integer(o, "maxInFlight", 10_000, 1),
+    maxQueuedPerNode: integer(o, "maxQueuedPerNode", 100_000, 1),
     maxOfflineQueue: integer(o, "maxOfflineQueue", 10_000, 0),
     maxBlockingConnections: integer(o, "maxBlockingConnections", 64, 1),
     refreshIntervalMs: duration("refreshInterval", o.refreshInterval, 30_000, nonNegativeMs),
@@ -226,7 +282,16 @@ export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undef
   };
 }
 
-function seedsOption(o: CheckedOptions): HostPort[] {
+/** What the seeds said besides addresses: URLs may carry credentials and a TLS scheme. */
+interface Seeds {
+  addresses: HostPort[];
+  /** From `redis://user:password@...` URLs (all of them agreeing). */
+  credentials: { username: string | undefined; password: string } | undefined;
+  /** true for `rediss://`, false for `redis://`, undefined without URLs. */
+  tls: boolean | undefined;
+}
+
+function seedsOption(o: CheckedOptions): Seeds {
   if (o.nodes !== undefined && o.serv_list !== undefined) {
     throw new ConfigError("serv_list", "give the seeds once, as nodes or as serv_list, not both");
   }
@@ -234,35 +299,149 @@ function seedsOption(o: CheckedOptions): HostPort[] {
     if (!Array.isArray(o.serv_list) || o.serv_list.length === 0) {
       throw new ConfigError("serv_list", "expected a non-empty array of { ip, port }");
     }
-    return o.serv_list.map((entry, i) => {
-      if (entry === null || typeof entry !== "object" || typeof entry.ip !== "string") {
+    const addresses = o.serv_list.map((entry, i) => {
+      if (entry === null || typeof entry !== "object" || !isValidHost(entry.ip)) {
         throw new ConfigError("serv_list", `entry ${i} must be { ip: string, port: number }`);
       }
       return { host: entry.ip, port: portOf("serv_list", entry.port, i) };
     });
+    return { addresses, credentials: undefined, tls: undefined };
   }
   if (!Array.isArray(o.nodes) || o.nodes.length === 0) {
     throw new ConfigError("nodes", "give at least one seed node, e.g. nodes: ['127.0.0.1:7001']");
   }
-  return o.nodes.map((seed, i) => {
-    if (typeof seed === "string") {
-      const address = parseAddress(seed);
-      if (address === undefined || address.host === "") {
-        throw new ConfigError("nodes", `entry ${i} ("${seed}") is not "host:port"`);
+  const seeds: Seeds = { addresses: [], credentials: undefined, tls: undefined };
+  o.nodes.forEach((seed, i) => {
+    if (typeof seed === "string" && URL_SCHEME.test(seed)) {
+      seeds.addresses.push(urlSeed(seed, i, seeds));
+    } else if (typeof seed === "string") {
+      const address = parseSeedAddress(seed);
+      if (typeof address === "string") {
+        // Quoted only when it cannot be a mistyped URL holding a password.
+        const shown = seed.includes("@") ? "" : ` ("${seed}")`;
+        throw new ConfigError("nodes", `entry ${i}${shown}: ${address}`);
       }
-      return address;
+      seeds.addresses.push(address);
+    } else {
+      if (seed === null || typeof seed !== "object" || typeof seed.host !== "string") {
+        throw new ConfigError("nodes", `entry ${i} must be "host:port", a redis:// URL or { host, port }`);
+      }
+      const host = seed.host.startsWith("[") && seed.host.endsWith("]") ? seed.host.slice(1, -1) : seed.host;
+      if (!isValidHost(host))
+        throw new ConfigError("nodes", `entry ${i} has an empty host or one with spaces`);
+      seeds.addresses.push({ host, port: portOf("nodes", seed.port, i) });
     }
-    if (seed === null || typeof seed !== "object" || typeof seed.host !== "string" || seed.host === "") {
-      throw new ConfigError("nodes", `entry ${i} must be "host:port" or { host, port }`);
-    }
-    return { host: seed.host, port: portOf("nodes", seed.port, i) };
   });
+  return seeds;
+}
+
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+const DEFAULT_PORT = 6379;
+
+/**
+ * `redis://[user:password@]host[:port][/0]` or `rediss://...` (TLS). The URL is never
+ * quoted in an error: it may hold a password.
+ */
+function urlSeed(text: string, index: number, seeds: Seeds): HostPort {
+  const fail = (problem: string): never => {
+    throw new ConfigError("nodes", `entry ${index} (a URL): ${problem}`);
+  };
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return fail("not a valid URL (percent-encode special characters in the user name and password)");
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    return fail("only redis:// and rediss:// (TLS) URLs are seeds");
+  }
+  const tls = url.protocol === "rediss:";
+  if (seeds.tls !== undefined && seeds.tls !== tls) {
+    return fail("mixes redis:// and rediss:// with the other seeds; TLS is for every node or none");
+  }
+  seeds.tls = tls;
+  if (url.pathname !== "" && url.pathname !== "/" && url.pathname !== "/0") {
+    return fail("a cluster has only database 0; drop the path (or use /0)");
+  }
+  if (url.search !== "" || url.hash !== "") return fail("query parameters and fragments are not supported");
+  let host = url.hostname;
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  if (!isValidHost(host) || host.includes("%")) return fail("has no valid host");
+  const port = url.port === "" ? DEFAULT_PORT : Number(url.port);
+  if (!isValidPort(port)) return fail("the port must be 1-65535");
+  if (url.username !== "" || url.password !== "") {
+    let username: string | undefined;
+    let password: string;
+    try {
+      username = url.username === "" ? undefined : decodeURIComponent(url.username);
+      password = decodeURIComponent(url.password);
+    } catch {
+      return fail("the user name or password is not properly percent-encoded");
+    }
+    if (password === "") return fail("a user name without a password; write redis://user:password@host:port");
+    const known = seeds.credentials;
+    if (known !== undefined && (known.username !== username || known.password !== password)) {
+      return fail("carries other credentials than an earlier seed URL; every node gets the same ones");
+    }
+    seeds.credentials = { username, password };
+  }
+  return { host, port };
+}
+
+/** username/password, from the options or from the seed URLs, or a provider: one source. */
+function credentialsOption(
+  o: CheckedOptions,
+  fromUrls: Seeds["credentials"],
+): {
+  username: string | undefined;
+  password: string | undefined;
+  credentials: CredentialsProvider | undefined;
+} {
+  const username = optionalString(o, "username");
+  const password = optionalString(o, "password");
+  const provider = o.credentials;
+  if (provider !== undefined && typeof provider !== "function") {
+    throw new ConfigError(
+      "credentials",
+      "expected a function returning (a promise of) { username?, password }",
+    );
+  }
+  if (provider !== undefined && (username !== undefined || password !== undefined)) {
+    throw new ConfigError(
+      "credentials",
+      "give either credentials (a provider) or username/password, not both",
+    );
+  }
+  if (fromUrls !== undefined) {
+    if (provider !== undefined || username !== undefined || password !== undefined) {
+      throw new ConfigError(
+        "nodes",
+        "a seed URL carries credentials and so do the options (username, password or credentials); give them once",
+      );
+    }
+    return { username: fromUrls.username, password: fromUrls.password, credentials: undefined };
+  }
+  return { username, password, credentials: provider };
+}
+
+function connectToOption(value: unknown, seeds: readonly HostPort[]): ConnectTo {
+  if (value === undefined) return "cluster";
+  const problem = connectToProblem(value);
+  if (problem !== undefined) throw new ConfigError("connectTo", problem);
+  const connectTo = value as ConnectTo;
+  if (typeof connectTo === "object") {
+    // Checked the way connections will be: the seeds must be reachable under the list.
+    const list = new HostAllowList(connectTo, []);
+    const outside = seeds.findIndex((seed) => !list.allows(seed.host));
+    if (outside !== -1) {
+      throw new ConfigError("connectTo", `seed ${outside} is outside it; add its host to hosts or cidrs`);
+    }
+  }
+  return connectTo;
 }
 
 function portOf(option: string, port: unknown, index: number): number {
-  if (typeof port !== "number" || !Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new ConfigError(option, `entry ${index} has no valid port (1-65535)`);
-  }
+  if (!isValidPort(port)) throw new ConfigError(option, `entry ${index} has no valid port (1-65535)`);
   return port;
 }
 
@@ -293,6 +472,14 @@ function duration(name: string, value: unknown, fallback: number, check: Check):
   }
   const problem = check(value);
   if (problem) throw new ConfigError(name, problem);
+  // A Node timer fires after 1 ms when asked for longer: such a timeout would not wait, it
+  // would spin (issue 17.8).
+  if (value > MAX_DURATION_MS) {
+    throw new ConfigError(
+      name,
+      `at most ${MAX_DURATION_MS} ms (about 24.8 days), the longest a timer can wait`,
+    );
+  }
   return value;
 }
 
@@ -331,21 +518,37 @@ function optionalString(o: CheckedOptions, name: keyof CheckedOptions): string |
   return value;
 }
 
-function tlsOption(tls: unknown): boolean | TlsOptions | undefined {
-  if (tls === undefined || tls === false) return undefined;
+function tlsOption(tls: unknown, fromUrls: boolean | undefined): boolean | TlsOptions | undefined {
+  if (tls === undefined) return fromUrls === true ? true : undefined;
+  if (fromUrls === false && tls !== false) {
+    throw new ConfigError("tls", "the seeds are redis:// URLs (no TLS); use rediss:// URLs, or drop tls");
+  }
+  if (fromUrls === true && tls === false) {
+    throw new ConfigError("tls", "the seeds are rediss:// URLs (TLS); drop tls: false, or use redis:// URLs");
+  }
+  if (tls === false) return undefined;
   if (tls === true || (typeof tls === "object" && tls !== null)) return tls as true | TlsOptions;
   throw new ConfigError("tls", "expected true or an object of tls.connect options");
 }
 
+/** Where a natMap function gives nothing usable: an address every check refuses. */
+const UNUSABLE_ADDRESS: HostPort = Object.freeze({ host: "", port: 0 });
+
 function natMapOption(natMap: unknown): (host: string, port: number) => HostPort {
   if (natMap === undefined) return (host, port) => ({ host, port });
   if (typeof natMap === "function") {
-    const map = natMap as (host: string, port: number) => HostPort;
+    const map = natMap as (host: string, port: number) => unknown;
     return (host, port) => {
-      const mapped = map(host, port);
-      return mapped && typeof mapped.host === "string" && Number.isInteger(mapped.port)
-        ? mapped
-        : { host, port };
+      let mapped: unknown;
+      try {
+        mapped = map(host, port);
+      } catch {
+        return UNUSABLE_ADDRESS; // user code that throws must not break topology parsing
+      }
+      if (mapped === null || typeof mapped !== "object") return UNUSABLE_ADDRESS;
+      const { host: mappedHost, port: mappedPort } = mapped as { host: unknown; port: unknown };
+      const address = { host: mappedHost, port: mappedPort };
+      return isValidAddress(address) ? (address as HostPort) : UNUSABLE_ADDRESS;
     };
   }
   if (typeof natMap !== "object" || natMap === null) {
@@ -353,25 +556,29 @@ function natMapOption(natMap: unknown): (host: string, port: number) => HostPort
   }
   const table = new Map<string, HostPort>();
   for (const [from, to] of Object.entries(natMap as Record<string, HostPort>)) {
-    if (
-      parseAddress(from) === undefined ||
-      to === null ||
-      typeof to !== "object" ||
-      typeof to.host !== "string"
-    ) {
+    const announced = parseAddress(from);
+    if (announced === undefined || announced.host === "" || to === null || typeof to !== "object") {
       throw new ConfigError("natMap", `entry "${from}" must map "host:port" to { host, port }`);
     }
-    table.set(from, { host: to.host, port: portOf("natMap", to.port, 0) });
+    if (!isValidHost(to.host)) throw new ConfigError("natMap", `entry "${from}" maps to an invalid host`);
+    // Keyed as every address of this package is written: "[::1]:7000" and "::1:7000" alike.
+    table.set(formatAddress(announced.host, announced.port), {
+      host: to.host,
+      port: portOf("natMap", to.port, 0),
+    });
   }
-  return (host, port) => table.get(`${host}:${port}`) ?? { host, port };
+  return (host, port) => table.get(formatAddress(host, port)) ?? { host, port };
 }
 
 function replyLimitsOption(limits: unknown): Partial<DecoderLimits> | undefined {
   if (limits === undefined) return undefined;
   if (limits === null || typeof limits !== "object") {
-    throw new ConfigError("maxReplyLimits", "expected { maxBulkLength?, maxAggregateLength?, maxDepth? }");
+    throw new ConfigError(
+      "maxReplyLimits",
+      "expected { maxBulkLength?, maxAggregateLength?, maxDepth?, maxReplyBytes? }",
+    );
   }
-  const known = ["maxBulkLength", "maxAggregateLength", "maxDepth"];
+  const known = ["maxBulkLength", "maxAggregateLength", "maxDepth", "maxReplyBytes"];
   for (const [name, value] of Object.entries(limits)) {
     if (!known.includes(name))
       throw new ConfigError("maxReplyLimits", `unknown limit ${name} (known: ${known.join(", ")})`);

@@ -146,7 +146,7 @@ function mergeSum(_groups: readonly SlotGroup[], outcomes: readonly unknown[]): 
   const error = firstError(outcomes);
   if (error) throw error;
   let sum = 0;
-  for (const count of outcomes) sum += count as number;
+  for (const count of outcomes) sum += Number(count); // a bigint from a hostile server must not throw
   return sum;
 }
 

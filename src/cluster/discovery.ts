@@ -22,7 +22,9 @@
 
 import { SLOT_COUNT } from "../command/slot.js";
 import { formatAddress, type HostPort } from "../connection/address.js";
+import { isPermanentFailure } from "../connection/connection.js";
 import {
+  AuthError,
   ClosedError,
   ClusterDownError,
   ConnectionError,
@@ -506,6 +508,18 @@ function topologyUnreadable(failures: Failure[]): RedisClusterError {
   const text = failures.map(({ address, error }) => `${address} (${error.message})`).join("; ");
   const causes = failures.map(({ error }) => credentialFailure(error));
   const permanent = causes.length > 0 && causes.every((cause) => cause !== undefined);
+  if (permanent) {
+    // Refused credentials or permissions are the answer itself: an AuthError (the node's
+    // own, from the handshake, or one made of the refusal), which commands fail with at once.
+    const first = failures[0]!;
+    if (first.error instanceof AuthError) return first.error;
+    return new AuthError(`could not read the cluster topology: ${text}`, first.address, { cause: causes[0] });
+  }
+  // A credentials provider that fails, TLS that cannot work: no retry helps either.
+  const setup = failures[0]?.error;
+  if (setup !== undefined && failures.every(({ error }) => isPermanentFailure(error))) {
+    return setup as RedisClusterError;
+  }
   return new ConnectionError(
     `could not read the cluster topology from any node: ${text || "no nodes to ask"}`,
     undefined,

@@ -28,7 +28,7 @@ import { type Command, NO_SLOT } from "../command/command.js";
 import { Gather, GatherPart } from "../command/gather.js";
 import { CommandFlag, isIdempotentCall } from "../command/table.js";
 import { formatAddress, type HostPort } from "../connection/address.js";
-import type { Connection } from "../connection/connection.js";
+import { type Connection, isPermanentFailure } from "../connection/connection.js";
 import {
   ArgumentError,
   ClosedError,
@@ -319,11 +319,12 @@ export class Executor {
   /**
    * The topology could not be read. Commands keep waiting (until their deadline) for the
    * next try — unless every node refused who we are (wrong credentials, no permission to
-   * read the topology): waiting cannot help, so they fail now, with that cause.
+   * read the topology) or the TLS setup cannot work: waiting cannot help, so they fail now,
+   * with that cause.
    */
   onRefreshFailed(error: Error): void {
     if (this.#offline.length === 0) return;
-    if (this.#discovery.current === undefined && credentialFailure(error) !== undefined) {
+    if (this.#discovery.current === undefined && isPermanent(error)) {
       const failure = error instanceof RedisClusterError ? error : new ConnectionError(error.message);
       for (const entry of this.#offline.drain()) {
         if (entry instanceof CommandBatch)
@@ -458,8 +459,8 @@ export class Executor {
       command.completeError(error); // refused before any byte was sent: nothing to retry
       return;
     }
-    if (credentialFailure(error) !== undefined) {
-      command.completeError(error); // wrong credentials do not get better with retries
+    if (isPermanent(error)) {
+      command.completeError(error); // wrong credentials or TLS setup do not get better with retries
       return;
     }
     // A node that fails (or is still in its reconnect backoff) may be gone in a failover:
@@ -678,4 +679,9 @@ export class Executor {
 function describeThrown(error: unknown): string {
   if (error instanceof Error) return error.message;
   return typeof error;
+}
+
+/** Refused credentials or permissions, or TLS that cannot work: no retry helps (issue 17.9). */
+function isPermanent(error: unknown): boolean {
+  return credentialFailure(error) !== undefined || isPermanentFailure(error);
 }

@@ -8,7 +8,13 @@
  * - how far each node is: a PING round trip, smoothed, for `readFrom: "nearest"`.
  *
  * Only clients that read from replicas pay for this.
+ *
+ * Both need permissions a hardened ACL user may lack: `INFO` (for `INFO replication`) and
+ * `PING`. Denied (`NOPERM`), a replica counts as not serving — reads fall back to primaries,
+ * which is safe — and the denial is reported once per client (`onDenied`, the client's
+ * `error` event) rather than leaving `readFrom: "replica"` silently degraded (issue 17.10).
  */
+import { AuthError, ReplyError } from "../errors.js";
 import type { NodeEntry, NodeRegistry } from "./nodes.js";
 import type { Topology } from "./topology.js";
 
@@ -20,12 +26,22 @@ export class HealthMonitor {
   #timeoutMs: number;
   #sampleRtt: boolean;
   #onChange: () => void;
+  #onDenied: (error: AuthError) => void;
+  /** Commands whose denial was reported already (once per client, not per node or check). */
+  #deniedReported = new Set<string>();
 
-  constructor(registry: NodeRegistry, timeoutMs: number, sampleRtt: boolean, onChange: () => void) {
+  constructor(
+    registry: NodeRegistry,
+    timeoutMs: number,
+    sampleRtt: boolean,
+    onChange: () => void,
+    onDenied: (error: AuthError) => void = () => {},
+  ) {
     this.#registry = registry;
     this.#timeoutMs = timeoutMs;
     this.#sampleRtt = sampleRtt;
     this.#onChange = onChange;
+    this.#onDenied = onDenied;
   }
 
   /**
@@ -72,9 +88,15 @@ export class HealthMonitor {
       const linkUp = /^master_link_status:up\s*$/m.test(text);
       const syncing = /^master_sync_in_progress:1\s*$/m.test(text);
       entry.replicationLinkDown = !linkUp || syncing;
-    } catch {
+    } catch (error) {
       // Unreachable or refusing: not a node to send reads to.
       entry.replicationLinkDown = true;
+      this.#reportDenied(
+        error,
+        "INFO",
+        entry,
+        "so replicas cannot be checked and reads go to primaries; grant +info to read from replicas",
+      );
     }
     entry.replicationChecked = true;
   }
@@ -89,8 +111,22 @@ export class HealthMonitor {
         previous === undefined || !Number.isFinite(previous)
           ? sample
           : previous + RTT_SMOOTHING * (sample - previous);
-    } catch {
+    } catch (error) {
       entry.rttMs = Number.POSITIVE_INFINITY;
+      this.#reportDenied(error, "PING", entry, 'so readFrom "nearest" cannot measure it; grant +ping');
     }
+  }
+
+  #reportDenied(error: unknown, command: string, entry: NodeEntry, consequence: string): void {
+    if (!(error instanceof ReplyError) || error.code !== "NOPERM" || this.#deniedReported.has(command))
+      return;
+    this.#deniedReported.add(command);
+    this.#onDenied(
+      new AuthError(
+        `the ACL user may not run ${command} on ${entry.address} (NOPERM), ${consequence}`,
+        entry.address,
+        { cause: error },
+      ),
+    );
   }
 }

@@ -5,9 +5,15 @@
  * Endpoints follow the cluster spec: a null or empty endpoint means "the host you asked",
  * with the port from the reply (nodes behind a load balancer, `cluster-preferred-endpoint-type
  * unknown-endpoint`); `"?"` means the node's endpoint is unknown, so it is skipped.
+ *
+ * Addresses from the server are not trusted (issue 17.2): a node whose host is not a usable
+ * host name, or whose port is not an integer 1-65535 — as announced, or as natMap turns it —
+ * is skipped like an unknown endpoint, and the rest of the view is kept. A shard whose
+ * primary is skipped serves nothing we can route to; its slots count as unserved, which the
+ * refresh's consensus weighs like any smaller view.
  */
 import { SLOT_COUNT } from "../command/slot.js";
-import { formatAddress } from "../connection/address.js";
+import { formatAddress, isValidAddress, isValidHost, isValidPort } from "../connection/address.js";
 import type { RespValue } from "../resp/types.js";
 import type { ClusterNode, NodeHealth, Shard } from "./topology.js";
 
@@ -129,8 +135,9 @@ function readShardsNode(fields: Map<string, RespValue>, context: ParseContext): 
   // `endpoint` is the preferred address; null or "" there means "the host you asked", so the
   // `ip` field is only a stand-in for servers that send no endpoint field at all.
   const host = resolveEndpoint(fields.has("endpoint") ? fields.get("endpoint") : fields.get("ip"), context);
-  if (host === undefined) return undefined;
+  if (host === undefined || !isValidPort(port)) return undefined;
   const mapped = context.mapAddress(host, port);
+  if (!isValidAddress(mapped)) return undefined;
   const role = text(fields.get("role"));
   const health = text(fields.get("health"));
   return {
@@ -149,8 +156,10 @@ function readSlotsNode(entry: RespValue | undefined, role: "primary" | "replica"
   if (!Array.isArray(entry) || entry.length < 2)
     throw new TopologyParseError("CLUSTER SLOTS: bad node entry");
   const host = resolveEndpoint(entry[0], context);
-  if (host === undefined) return undefined;
-  const mapped = context.mapAddress(host, toInteger(entry[1]));
+  const port = toInteger(entry[1]);
+  if (host === undefined || !isValidPort(port)) return undefined;
+  const mapped = context.mapAddress(host, port);
+  if (!isValidAddress(mapped)) return undefined;
   const meta = entry[3] === undefined ? undefined : asFields(entry[3], "CLUSTER SLOTS node metadata");
   const node: ClusterNode = {
     id: text(entry[2]) ?? "",
@@ -165,12 +174,15 @@ function readSlotsNode(entry: RespValue | undefined, role: "primary" | "replica"
   return node;
 }
 
-/** `undefined` when the endpoint is unknown (`"?"`): the node cannot be reached. */
+/**
+ * `undefined` when the endpoint is unknown (`"?"`) or not a host at all (spaces, control
+ * characters): the node cannot be reached.
+ */
 function resolveEndpoint(value: RespValue | undefined, context: ParseContext): string | undefined {
   if (value === null || value === undefined) return context.replierHost;
   const endpoint = text(value);
   if (endpoint === undefined || endpoint === "") return context.replierHost;
-  if (endpoint === "?") return undefined;
+  if (endpoint === "?" || !isValidHost(endpoint)) return undefined;
   return endpoint;
 }
 

@@ -3,7 +3,9 @@
  * reaches an encoder half-way through a batch.
  */
 import { ArgumentError } from "../errors.js";
+import { numberText } from "../resp/encoder.js";
 import type { RedisArg } from "../resp/types.js";
+import { argEquals } from "./args.js";
 
 /** Throws `ArgumentError` for an argument that cannot be sent (undefined, null, NaN, objects...). */
 export function checkArgs(command: string, args: readonly unknown[]): asserts args is RedisArg[] {
@@ -28,9 +30,13 @@ function describe(value: unknown): string {
   return typeof value === "undefined" ? "undefined" : `a ${typeof value}`;
 }
 
-/** The text a key is hashed as: numbers and bigints are sent as their decimal text. */
+/**
+ * What a key is hashed as: exactly what the encoder sends for it. Numbers go through the
+ * encoder's own rendering (`Infinity` is sent, and so hashed, as `+inf`), bigints as their digits.
+ */
 export function keyBytes(key: RedisArg): string | Uint8Array {
-  return typeof key === "string" || key instanceof Uint8Array ? key : String(key);
+  if (typeof key === "string" || key instanceof Uint8Array) return key;
+  return typeof key === "number" ? numberText(key) : key.toString();
 }
 
 /**
@@ -45,7 +51,7 @@ export function splitCommandName(
     return new ArgumentError("the command name must be a non-empty string");
   }
   const words = name.trim().split(/\s+/);
-  const head = words[0]!.toUpperCase();
+  const head = asciiUpperCase(words[0]!);
   return { head, args: words.length > 1 ? [...words.slice(1), ...args] : args };
 }
 
@@ -82,24 +88,43 @@ const CONNECTION_STATE_COMMANDS = new Set([
 ]);
 
 /** The same, for subcommands (`CLIENT REPLY OFF`, `CLIENT TRACKING ON`). */
-const CONNECTION_STATE_SUBCOMMANDS = new Map([["CLIENT", new Set(["REPLY", "TRACKING"])]]);
+const CONNECTION_STATE_SUBCOMMANDS = new Map([["CLIENT", ["REPLY", "TRACKING"]]]);
 
 /**
  * Throws `ArgumentError` for a command that would change a shared connection's state.
  *
+ * Decided on what the server will read, as the server reads it (issue 17.1): the command
+ * name and the subcommand compared ASCII case-insensitively, byte by byte for Buffers and
+ * Uint8Arrays — a `Buffer.from("reply")` subcommand is `REPLY` to the server, so it is here.
+ *
  * @example
  * refuseConnectionState("MULTI", []); // throws ArgumentError
+ * refuseConnectionState("CLIENT", [Buffer.from("reply"), "OFF"]); // throws ArgumentError
  */
 export function refuseConnectionState(name: string, args: readonly RedisArg[]): void {
-  // `name` is upper case already: methods and call() pass it so.
-  const sub = CONNECTION_STATE_SUBCOMMANDS.get(name);
-  const refused =
-    CONNECTION_STATE_COMMANDS.has(name) ||
-    (sub !== undefined && typeof args[0] === "string" && sub.has(args[0].toUpperCase()));
-  if (refused) {
-    throw new ArgumentError(
-      "would change the state of a connection that every caller shares (pipelined), so the client does not send it",
-      sub === undefined ? name : `${name} ${String(args[0]).toUpperCase()}`,
-    );
+  // Every path passes the name upper case already (methods, splitCommandName); fold it anyway.
+  const upper = HAS_LOWER_CASE.test(name) ? asciiUpperCase(name) : name;
+  if (CONNECTION_STATE_COMMANDS.has(upper)) refuse(upper);
+  const subcommands = CONNECTION_STATE_SUBCOMMANDS.get(upper);
+  if (subcommands === undefined) return;
+  for (const subcommand of subcommands) {
+    if (argEquals(args[0], subcommand)) refuse(`${upper} ${subcommand}`);
   }
+}
+
+function refuse(command: string): never {
+  throw new ArgumentError(
+    "would change the state of a connection that every caller shares (pipelined), so the client does not send it",
+    command,
+  );
+}
+
+const HAS_LOWER_CASE = /[a-z]/;
+
+/**
+ * Upper-cases ASCII letters only, as the server folds command names (`strcasecmp`):
+ * `"ſet".toUpperCase()` is `"SET"`, but the server reads the bytes of `ſ` as no letter.
+ */
+export function asciiUpperCase(text: string): string {
+  return text.replace(/[a-z]+/g, (letters) => letters.toUpperCase());
 }

@@ -16,15 +16,27 @@
  * - A command whose deadline passes while in flight is replaced by a tombstone, so that its
  *   late reply is read and dropped and the FIFO stays aligned with the server's replies.
  * - The handshake (HELLO/AUTH, CLIENT SETNAME, READONLY) goes first on each new socket; user
- *   commands wait until it has succeeded, so nothing runs unauthenticated.
- * - The socket opens on demand. After a failure, the next attempt is held back by a delay
- *   that doubles per failure (with jitter, up to `reconnectMaxDelayMs`); a command sent during
- *   that delay fails at once with the last failure, as never sent, rather than wait for a
- *   node that is probably down — the cluster layer retries it where the topology says.
+ *   commands wait until it has succeeded, so nothing runs unauthenticated. The server's text
+ *   of a failed step that carried credentials is never copied (it may echo them: "unknown
+ *   command 'HELLO', with args beginning with: ... '<password>'"). A server without `HELLO`
+ *   gets `AUTH` instead, and the connection speaks RESP2.
+ * - The socket opens on demand, only to an address that is well formed and that
+ *   `refuseConnection` (the client's `connectTo` allow-list) lets through. After a failure,
+ *   the next attempt is held back by a delay that doubles per failure (with jitter, up to
+ *   `reconnectMaxDelayMs`); a command sent during that delay fails at once with the last
+ *   failure, as never sent, rather than wait for a node that is probably down — the cluster
+ *   layer retries it where the topology says. The failure count is cleared only by a socket
+ *   that answered (a successful handshake, or a first byte when there is none), so a node
+ *   that accepts and then resets is backed off like one that refuses.
+ * - Memory is bounded per connection: `maxWaiting` commands at most wait unencoded, the
+ *   decoder's limits bound a reply, and the reply of a command that expired is not
+ *   accumulated past {@link EXPIRED_REPLY_MAX_BYTES}: the connection is reset instead. A
+ *   closed connection releases its decoder's buffers.
  */
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import {
+  AuthError,
   ClosedError,
   ConnectionError,
   ProtocolError,
@@ -35,9 +47,9 @@ import {
 import { RespDecoder } from "../resp/decoder.js";
 import { CommandWriter } from "../resp/encoder.js";
 import type { RedisArg, ReplyHandler, RespValue } from "../resp/types.js";
-import { formatAddress } from "./address.js";
+import { formatAddress, isValidAddress } from "./address.js";
 import { Queue } from "./queue.js";
-import type { ConnectionOptions, ConnectionState, Sendable } from "./types.js";
+import type { ConnectionOptions, ConnectionState, Credentials, Sendable } from "./types.js";
 
 /** After a graceful close, how long an ended socket may wait for the server's FIN. */
 const CLOSE_GRACE_MS = 1000;
@@ -45,12 +57,22 @@ const CLOSE_GRACE_MS = 1000;
 /** Flush at once, without waiting for the end of the tick, past this many pending bytes. */
 const FLUSH_THRESHOLD_BYTES = 64 * 1024;
 
+/**
+ * The most a connection buffers of a reply nobody waits for (its command expired): past
+ * this the connection is reset rather than read a large reply only to drop it (issue 17.5).
+ */
+export const EXPIRED_REPLY_MAX_BYTES = 1024 * 1024;
+
+/** The longest delay a Node timer takes; longer ones fire after 1 ms, with a warning. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 const DEFAULTS = {
   connectTimeoutMs: 2000,
   protocol: 2 as 2 | 3,
   readOnly: false,
   idleTimeoutMs: 0,
   maxInFlight: 10_000,
+  maxWaiting: 100_000,
   reconnectBaseDelayMs: 50,
   reconnectMaxDelayMs: 2000,
   stallTimeoutMs: 5000,
@@ -108,6 +130,10 @@ export class Connection {
   #connectTimer: NodeJS.Timeout | undefined;
   /** Why the last socket failed, while reconnecting is held back (commands fail with it). */
   #lastFailure: RedisClusterError | undefined;
+  /** Bumped when the handshake restarts on the same socket: older steps' replies are dropped. */
+  #handshakeGeneration = 0;
+  /** The server lacks HELLO (or RESP3): the handshake uses AUTH, the connection RESP2. */
+  #helloUnsupported = false;
 
   #deadlineTimer: NodeJS.Timeout | undefined;
   #deadlineArmedAt = Number.POSITIVE_INFINITY;
@@ -144,6 +170,15 @@ export class Connection {
   }
 
   /**
+   * Bytes read of a reply still arriving (0 between replies): what this connection holds
+   * for it. Bounded by `decoderLimits.maxReplyBytes`, and by {@link EXPIRED_REPLY_MAX_BYTES}
+   * (plus one socket read) once nobody waits for that reply.
+   */
+  get bufferedReplyBytes(): number {
+    return this.#decoder.partialReplyBytes;
+  }
+
+  /**
    * Queues a command; it is written with everything else sent in this tick. Connects first
    * when needed. Never throws: every outcome goes to the command's callbacks.
    */
@@ -174,6 +209,18 @@ export class Connection {
       if (asking) this.#encode(ASKING);
       this.#encode(command);
     } else {
+      if (this.#waiting.length >= this.#options.maxWaiting) {
+        command.fail(
+          new ConnectionError(
+            `${this.#waiting.length} commands already wait for ${this.address} (maxQueuedPerNode); ` +
+              "the node is slow or unreachable, or the application sends faster than it answers",
+            this.address,
+          ),
+          false,
+          this,
+        );
+        return;
+      }
       if (asking) this.#waiting.push(ASKING);
       this.#waiting.push(command);
     }
@@ -259,23 +306,53 @@ export class Connection {
       command.fail(this.#lastFailure, false, this);
       return false;
     }
-    this.#openSocket();
+    const refusal = this.#refusal() ?? this.#openSocket();
+    if (refusal !== undefined) {
+      command.fail(refusal, false, this);
+      return false;
+    }
     return true;
   }
 
-  #openSocket(): void {
+  /** Why no socket may be opened to this address, if so: checked before every connect. */
+  #refusal(): RedisClusterError | undefined {
+    const { host, port } = this.#options;
+    if (!isValidAddress({ host, port })) {
+      // From a hostile topology or a natMap bug: net.connect would throw (issue 17.2).
+      return new ConnectionError(
+        `${this.address} is not a valid address (host must be non-empty, port 1-65535)`,
+        this.address,
+      );
+    }
+    return this.#options.refuseConnection?.(host, port);
+  }
+
+  /** Opens a socket; returns the error when Node refuses the options at once (bad TLS options). */
+  #openSocket(): RedisClusterError | undefined {
+    const { host, port, tls, connectTimeoutMs, servername } = this.#options;
+    let socket: Socket;
+    try {
+      socket = tls
+        ? tlsConnect({
+            host,
+            port,
+            // Node refuses an IP address as SNI; the certificate is then checked against `host`.
+            servername: [servername, host].find((name) => name !== undefined && !isIp(name)),
+            ...(tls === true ? {} : tls),
+          })
+        : netConnect({ host, port });
+    } catch (error) {
+      // A configuration error (e.g. tls.ca of the wrong type): it will not get better.
+      const failure = new ConnectionError(
+        `cannot connect to ${this.address}: ${tls ? "the tls options are invalid" : "invalid connection options"} (${errorCode(error)})`,
+        this.address,
+        { cause: error },
+      );
+      this.#backOff(failure);
+      return failure;
+    }
     // A close() requested while waiting to reconnect still connects, to drain what waits.
     if (this.#state !== "closing") this.#state = "connecting";
-    const { host, port, tls, connectTimeoutMs, servername } = this.#options;
-    const socket: Socket = tls
-      ? tlsConnect({
-          host,
-          port,
-          // Node refuses an IP address as SNI; the certificate is then checked against `host`.
-          servername: [servername, host].find((name) => name !== undefined && !isIp(name)),
-          ...(tls === true ? {} : tls),
-        })
-      : netConnect({ host, port });
     this.#socket = socket;
     this.#socketAnswered = false;
     socket.setNoDelay(true);
@@ -293,7 +370,7 @@ export class Connection {
     this.#connectTimer.unref();
 
     socket.once(tls ? "secureConnect" : "connect", () => {
-      if (socket === this.#socket) this.#startHandshake();
+      if (socket === this.#socket) this.#startHandshake(socket);
     });
     socket.on("data", (chunk: Buffer) => {
       if (socket !== this.#socket) return;
@@ -309,7 +386,9 @@ export class Connection {
         // not be queued behind the broken stream (and later counted as written).
         if (socket === this.#socket) this.#onSocketClosed(this.#asProtocolError(error));
         socket.destroy();
+        return;
       }
+      if (this.#inFlight.peek() === TOMBSTONE) this.#dropExpiredReplyIfLarge();
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
       const context = { tls: tls !== undefined && tls !== false, answered: this.#socketAnswered };
@@ -326,45 +405,104 @@ export class Connection {
     });
   }
 
-  #startHandshake(): void {
-    const { protocol, username, password, clientName, readOnly } = this.#options;
-    const steps: Array<[string, RedisArg[]]> = [];
-    if (protocol === 3) {
-      const hello: RedisArg[] = ["3"];
-      if (password !== undefined) hello.push("AUTH", username ?? "default", password);
-      if (clientName !== undefined) hello.push("SETNAME", clientName);
-      steps.push(["HELLO", hello]);
-    } else {
-      if (password !== undefined)
-        steps.push(["AUTH", username === undefined ? [password] : [username, password]]);
-      if (clientName !== undefined) steps.push(["CLIENT", ["SETNAME", clientName]]);
+  /** Sends the handshake on a socket just connected (asking the credentials provider first). */
+  #startHandshake(socket: Socket): void {
+    const { credentials, username, password } = this.#options;
+    if (credentials === undefined) {
+      this.#sendHandshake(password === undefined ? undefined : { username, password });
+      return;
     }
-    if (readOnly) steps.push(["READONLY", []]);
+    let provided: Promise<Credentials>;
+    try {
+      provided = Promise.resolve(credentials());
+    } catch (error) {
+      provided = Promise.reject(error);
+    }
+    provided.then(
+      (value) => {
+        if (socket !== this.#socket) return; // timed out or closed meanwhile
+        if (!isCredentials(value)) {
+          this.#failHandshake(
+            new AuthError(
+              `the credentials provider gave no { username?, password } (strings) for ${this.address}`,
+              this.address,
+            ),
+          );
+          return;
+        }
+        this.#sendHandshake(value);
+      },
+      (error: unknown) => {
+        if (socket !== this.#socket) return;
+        this.#failHandshake(
+          new AuthError(`the credentials provider failed for ${this.address}`, this.address, {
+            cause: error,
+          }),
+        );
+      },
+    );
+  }
+
+  #sendHandshake(credentials: Credentials | undefined): void {
+    const steps = this.#handshakeSteps(credentials);
     if (steps.length === 0) {
+      this.#handshakeRemaining = 0;
       this.#onReady();
       return;
     }
+    const generation = ++this.#handshakeGeneration;
     this.#handshakeRemaining = steps.length;
-    for (const [name, args] of steps) this.#encode(new HandshakeStep(name, args, this));
+    for (const [name, args, carriesCredentials] of steps) {
+      this.#encode(new HandshakeStep(name, args, carriesCredentials, generation, credentials, this));
+    }
     this.#flush();
+  }
+
+  /** `[name, args, carries credentials]` of each handshake step. */
+  #handshakeSteps(credentials: Credentials | undefined): Array<[string, RedisArg[], boolean]> {
+    const { protocol, clientName, readOnly } = this.#options;
+    const steps: Array<[string, RedisArg[], boolean]> = [];
+    if (protocol === 3 && !this.#helloUnsupported) {
+      const hello: RedisArg[] = ["3"];
+      if (credentials !== undefined)
+        hello.push("AUTH", credentials.username ?? "default", credentials.password);
+      if (clientName !== undefined) hello.push("SETNAME", clientName);
+      steps.push(["HELLO", hello, credentials !== undefined]);
+    } else {
+      if (credentials !== undefined) {
+        const { username, password } = credentials;
+        steps.push(["AUTH", username === undefined ? [password] : [username, password], true]);
+      }
+      if (clientName !== undefined) steps.push(["CLIENT", ["SETNAME", clientName], false]);
+    }
+    if (readOnly) steps.push(["READONLY", [], false]);
+    return steps;
   }
 
   /** @internal Called by HandshakeStep with each handshake reply. */
   handshakeReply(step: HandshakeStep, value: RespValue): void {
+    if (step.generation !== this.#handshakeGeneration) return; // a step of a restarted handshake
     if (value instanceof ReplyError) {
-      const failure = new ConnectionError(
-        `${step.name} failed during the handshake with ${this.address}: ${value.message}`,
-        this.address,
-        { cause: value },
-      );
-      const socket = this.#socket;
-      this.#onSocketClosed(failure);
-      socket?.destroy();
+      if (step.name === "HELLO" && !this.#helloUnsupported && lacksHello(value)) {
+        // Redis < 6 (or HELLO renamed away): authenticate with AUTH, speak RESP2. The steps
+        // already sent after HELLO answer too; their replies belong to the old generation.
+        this.#helloUnsupported = true;
+        this.#sendHandshake(step.credentials);
+        return;
+      }
+      this.#failHandshake(handshakeFailure(step, value, this.address));
       return;
     }
     if (--this.#handshakeRemaining === 0) this.#onReady();
   }
 
+  #failHandshake(failure: RedisClusterError): void {
+    const socket = this.#socket;
+    this.#onSocketClosed(failure);
+    socket?.destroy();
+  }
+
+  /** The socket may take commands. */
   #onReady(): void {
     const socket = this.#socket;
     if (!socket) return;
@@ -456,6 +594,18 @@ export class Connection {
     else if (this.#state === "closing") this.#endIfDrained();
   }
 
+  /**
+   * The head of the FIFO expired: its reply, still arriving, is read only to be dropped. A
+   * large one is not worth reading (a hostile `*134217727` followed by endless elements
+   * would grow memory until it ends): reset the connection instead.
+   */
+  #dropExpiredReplyIfLarge(): void {
+    const buffered = this.#decoder.partialReplyBytes;
+    if (buffered > EXPIRED_REPLY_MAX_BYTES) {
+      this.reset(`the reply of an expired command was still arriving (${buffered} bytes so far)`);
+    }
+  }
+
   #asProtocolError(error: unknown): RedisClusterError {
     if (error instanceof ProtocolError) {
       error.address ??= this.address;
@@ -471,7 +621,8 @@ export class Connection {
   #armDeadline(at: number): void {
     clearTimeout(this.#deadlineTimer);
     this.#deadlineArmedAt = at;
-    this.#deadlineTimer = setTimeout(this.#deadlineTask, Math.max(0, Math.ceil(at - performance.now())));
+    // A deadline past the timer range (a long block time) fires early and is re-armed.
+    this.#deadlineTimer = setTimeout(this.#deadlineTask, timerDelayMs(at));
     this.#deadlineTimer.unref();
   }
 
@@ -504,6 +655,10 @@ export class Connection {
     }
     if (this.#waiting.length > 0) next = Math.min(next, this.#expireWaiting(now));
     if (this.#state === "closing" && this.#endIfDrained()) return;
+    if (this.#inFlight.peek() === TOMBSTONE && this.#socket !== undefined && !stalled) {
+      this.#dropExpiredReplyIfLarge();
+      if (this.#socket === undefined) return;
+    }
     if (stalled && this.#socket !== undefined) {
       const quietMs = Math.round(now - this.#lastReadAt);
       this.reset(`${this.address} answered nothing for ${quietMs} ms`);
@@ -541,26 +696,34 @@ export class Connection {
     this.#socket = undefined;
     clearTimeout(this.#connectTimer);
     const wasClosing = this.#state === "closing";
-    if (this.#state === "connecting" || (this.#state === "ready" && !this.#socketAnswered)) {
-      this.#connectFailures++;
-      const delayMs = Math.min(
-        this.#options.reconnectMaxDelayMs,
-        this.#options.reconnectBaseDelayMs * 2 ** (this.#connectFailures - 1),
-      );
-      // Jitter spreads reconnects of many clients to a node that just came back.
-      this.#connectAllowedAt = performance.now() + delayMs * (0.5 + Math.random() / 2);
-      this.#lastFailure = error;
-    } else if (this.#state === "ready") {
-      // A ready connection that broke: reconnect soon, but not in a tight loop.
-      this.#connectFailures = 1;
-      this.#connectAllowedAt = performance.now() + this.#options.reconnectBaseDelayMs;
-      this.#lastFailure = error;
-    }
+    if (this.#state === "connecting" || this.#state === "ready") this.#backOff(error);
     if (this.#state !== "closed") this.#state = wasClosing ? "closed" : "idle";
     this.#teardown(error, error);
     // A close we asked for is not a failure worth reporting.
     this.#options.onDisconnect?.(wasClosing ? undefined : error, this);
     if (wasClosing) this.#finishClose();
+  }
+
+  /**
+   * Holds the next connect back after a failure: a delay doubling per failure in a row, with
+   * jitter so that many clients do not reconnect to a node that came back in lockstep. A
+   * ready socket that had answered starts the count afresh; one that never did (refused,
+   * failed handshake, accepted then reset, invalid options) adds to it.
+   */
+  #backOff(error: RedisClusterError): void {
+    this.#lastFailure = error;
+    if (this.#state === "ready" && this.#socketAnswered) {
+      // A working connection that broke: reconnect soon, but not in a tight loop.
+      this.#connectFailures = 1;
+      this.#connectAllowedAt = performance.now() + this.#options.reconnectBaseDelayMs;
+      return;
+    }
+    this.#connectFailures++;
+    const delayMs = Math.min(
+      this.#options.reconnectMaxDelayMs,
+      this.#options.reconnectBaseDelayMs * 2 ** Math.min(this.#connectFailures - 1, 30),
+    );
+    this.#connectAllowedAt = performance.now() + delayMs * (0.5 + Math.random() / 2);
   }
 
   /** Fails everything pending: in-flight with `written` where the bytes left, waiting as unsent. */
@@ -572,6 +735,8 @@ export class Connection {
     const writtenCount = this.#inFlight.length - this.#unflushed;
     this.#unflushed = 0;
     this.#handshakeRemaining = 0;
+    // A part of a reply is of no use without its socket; do not keep it (issue 17.5).
+    this.#decoder.reset();
     const inFlight = this.#inFlight.drain();
     for (let i = 0; i < inFlight.length; i++) {
       const written = i < writtenCount;
@@ -596,6 +761,7 @@ export class Connection {
     const socket = this.#socket;
     this.#socket = undefined; // its 'close' event is no longer ours
     this.#inFlight.drain();
+    this.#decoder.reset();
     if (socket !== undefined) {
       socket.end();
       setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
@@ -608,6 +774,8 @@ export class Connection {
     this.#state = "closed";
     clearTimeout(this.#deadlineTimer);
     clearTimeout(this.#connectTimer);
+    this.#writer = new CommandWriter(); // a closed connection keeps no 64 KiB chunk
+    this.#lastFailure = undefined;
     for (const resolve of this.#closeWaiters.splice(0)) resolve();
   }
 }
@@ -620,6 +788,12 @@ class HandshakeStep implements Sendable {
   constructor(
     readonly name: string,
     readonly args: readonly RedisArg[],
+    /** AUTH, or HELLO with AUTH: the server's text about it may repeat the password. */
+    readonly carriesCredentials: boolean,
+    /** Which run of the handshake on this socket it belongs to. */
+    readonly generation: number,
+    /** What the handshake authenticates with, for a restart (HELLO → AUTH). */
+    readonly credentials: Credentials | undefined,
     readonly owner: Connection,
   ) {}
 
@@ -628,6 +802,87 @@ class HandshakeStep implements Sendable {
   }
   fail(): void {}
   expire(): void {}
+}
+
+/** `ERR unknown command 'HELLO'` (Redis < 6, or renamed) or `NOPROTO` (no RESP3). */
+function lacksHello(error: ReplyError): boolean {
+  return error.code === "NOPROTO" || (error.code === "ERR" && /^ERR unknown command/i.test(error.message));
+}
+
+/** What a handshake step's error reply means, in words of our own where the server's could echo secrets. */
+function handshakeFailure(step: HandshakeStep, reply: ReplyError, address: string): RedisClusterError {
+  const code = reply.code;
+  // The server's message of a step with credentials may quote them; only its code is kept.
+  const cause = step.carriesCredentials
+    ? new ReplyError(`${code} (the server's message is withheld: it may repeat the credentials)`, step.name)
+    : reply;
+  cause.command = step.name;
+  const refused = authFailure(step.name, cause, address);
+  if (refused !== undefined) return refused;
+  if (step.carriesCredentials) {
+    // "ERR invalid password" (Redis < 6), "ERR AUTH ... called without any password configured".
+    return new AuthError(
+      `${step.name} failed on ${address} (${code}): check the username and password`,
+      address,
+      {
+        cause,
+      },
+    );
+  }
+  return new ConnectionError(
+    `${step.name} failed during the handshake with ${address}: ${reply.message}`,
+    address,
+    { cause },
+  );
+}
+
+/**
+ * An `AuthError` for a handshake reply that refuses the credentials or a permission
+ * (`WRONGPASS`, `NOAUTH`, `NOPERM`) to `command`, in words of our own; undefined for any
+ * other reply.
+ */
+function authFailure(command: string, reply: unknown, address: string): AuthError | undefined {
+  if (!(reply instanceof ReplyError)) return undefined;
+  switch (reply.code) {
+    case "WRONGPASS":
+      return new AuthError(
+        `${address} refused the credentials (WRONGPASS): check the username and password`,
+        address,
+        { cause: reply },
+      );
+    case "NOAUTH":
+      return new AuthError(
+        `${address} requires a password (NOAUTH): set password (and username for an ACL user)`,
+        address,
+        { cause: reply },
+      );
+    case "NOPERM":
+      return new AuthError(
+        `the ACL user may not run ${command} on ${address} (NOPERM), which the client needs: ` +
+          `grant it (e.g. ACL SETUSER <user> +${command.toLowerCase().replace(" ", "|")})`,
+        address,
+        { cause: reply },
+      );
+    default:
+      return undefined;
+  }
+}
+
+function isCredentials(value: unknown): value is Credentials {
+  if (value === null || typeof value !== "object") return false;
+  const { username, password } = value as { username?: unknown; password?: unknown };
+  return typeof password === "string" && (username === undefined || typeof username === "string");
+}
+
+/** A Node error's code for a message (never the error's own message: it may quote options). */
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : error instanceof Error ? error.name : "unknown error";
+}
+
+/** The delay until `at` (a `performance.now()` time), within what a timer can wait. */
+function timerDelayMs(at: number): number {
+  return Math.min(MAX_TIMER_DELAY_MS, Math.max(0, Math.ceil(at - performance.now())));
 }
 
 /** `ASKING` before a redirected command; its `OK` is dropped, a failure reaches the command. */
@@ -673,6 +928,49 @@ class PromiseCommand implements Sendable {
   expire(): void {
     this.reject(new TimeoutError(this.name, 1, this.timeoutMs));
   }
+}
+
+/**
+ * Certificate and TLS-setup failures (Node's and OpenSSL's codes): a wrong CA, a name that
+ * does not match, TLS to a plain-text port. Retrying does not help; waiting for the
+ * deadline only hides the cause.
+ */
+const PERMANENT_TLS_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_REVOKED",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "HOSTNAME_MISMATCH",
+  "ERR_INVALID_ARG_TYPE",
+  "ERR_INVALID_ARG_VALUE",
+]);
+
+/**
+ * True for a failure that no retry within the deadline can cure, so the command fails at
+ * once with it: refused credentials or permissions (`AuthError`), and TLS misconfiguration
+ * (an untrusted certificate, invalid `tls` options), whose Node error is the `cause`.
+ *
+ * @example
+ * if (isPermanentFailure(error)) command.completeError(error); // rather than retry
+ */
+export function isPermanentFailure(error: unknown): boolean {
+  if (error instanceof AuthError) return true;
+  if (!(error instanceof ConnectionError)) return false;
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return (
+    typeof code === "string" &&
+    (PERMANENT_TLS_CODES.has(code) ||
+      code.startsWith("ERR_TLS_") ||
+      code.startsWith("ERR_SSL_") ||
+      code.startsWith("ERR_OSSL_"))
+  );
 }
 
 function isIp(host: string): boolean {

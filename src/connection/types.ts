@@ -28,6 +28,16 @@ export interface Sendable {
   expire(connection: Connection): void;
 }
 
+/** What a connection authenticates with: `AUTH [username] password` (or in `HELLO`). */
+export interface Credentials {
+  /** ACL user name; the `default` user when absent. */
+  username?: string | undefined;
+  password: string;
+}
+
+/** Gives the credentials for one new connection; called on every (re)connect. */
+export type CredentialsProvider = () => Credentials | Promise<Credentials>;
+
 /** How to reach and talk to one node. Durations in milliseconds. */
 export interface ConnectionOptions {
   host: string;
@@ -45,6 +55,16 @@ export interface ConnectionOptions {
   /** ACL user name (default user when only a password is given). */
   username?: string | undefined;
   password?: string | undefined;
+  /**
+   * Asked for the credentials on every new socket, instead of `username`/`password` (for
+   * rotating tokens). A throw or rejection fails the connection with an `AuthError`.
+   */
+  credentials?: CredentialsProvider | undefined;
+  /**
+   * Asked before each socket is opened: an error refuses the connection (commands fail
+   * with it, unsent), so that nothing — credentials included — goes to that host.
+   */
+  refuseConnection?: ((host: string, port: number) => RedisClusterError | undefined) | undefined;
   /** RESP protocol version; 3 sends `HELLO 3`. Default 2. */
   protocol?: 2 | 3;
   /** Sent as `CLIENT SETNAME` (or in HELLO), visible in `CLIENT LIST`. */
@@ -58,6 +78,12 @@ export interface ConnectionOptions {
    * until replies drain: this bounds socket buffers and the server's output buffer. Default 10000.
    */
   maxInFlight?: number;
+  /**
+   * Commands that may wait (while connecting, or past `maxInFlight`); past it a command
+   * fails at once with `ConnectionError`, unsent, so the caller may retry it elsewhere or
+   * later. Bounds memory when a node is slow or unreachable. Default 100000.
+   */
+  maxWaiting?: number;
   /** First reconnect delay after a failure; doubles per failure up to `reconnectMaxDelayMs`. Default 50. */
   reconnectBaseDelayMs?: number;
   /** Longest reconnect delay. Default 2000. */

@@ -30,6 +30,7 @@ const DEFAULT_LIMITS: DecoderLimits = {
   maxBulkLength: 512 * 1024 * 1024,
   maxAggregateLength: 2 ** 27,
   maxDepth: 64,
+  maxReplyBytes: 1024 * 1024 * 1024,
 };
 
 /** The bytes of the protocol that the decoder looks for. */
@@ -100,8 +101,13 @@ export class RespDecoder {
   readonly #maxBulkLength: number;
   readonly #maxAggregateLength: number;
   readonly #maxDepth: number;
+  readonly #maxReplyBytes: number;
 
   #dead = false;
+  /** Top-level values delivered so far (tells whether the reply in progress began in this chunk). */
+  #delivered = 0;
+  /** Bytes fed since the reply in progress began (at most one chunk more than exact). */
+  #partialBytes = 0;
   /** Bumped by reset(), so that a feed() interrupted by a handler calling reset() stops. */
   #epoch = 0;
 
@@ -142,6 +148,7 @@ export class RespDecoder {
     this.#maxBulkLength = limits?.maxBulkLength ?? DEFAULT_LIMITS.maxBulkLength;
     this.#maxAggregateLength = limits?.maxAggregateLength ?? DEFAULT_LIMITS.maxAggregateLength;
     this.#maxDepth = limits?.maxDepth ?? DEFAULT_LIMITS.maxDepth;
+    this.#maxReplyBytes = limits?.maxReplyBytes ?? DEFAULT_LIMITS.maxReplyBytes;
   }
 
   /**
@@ -150,6 +157,15 @@ export class RespDecoder {
    */
   get bufferedBytes(): number {
     return this.#pendingBytes + this.#bulkBytes;
+  }
+
+  /**
+   * Bytes fed so far of a reply that has not fully arrived (0 between replies): what one
+   * reply in progress costs, aggregates' elements included. An upper bound, by at most the
+   * size of the last chunk fed. Bounded by `maxReplyBytes`.
+   */
+  get partialReplyBytes(): number {
+    return this.#partialBytes;
   }
 
   /**
@@ -174,8 +190,21 @@ export class RespDecoder {
     }
     if (chunk.length === 0) return;
     const epoch = this.#epoch;
+    const delivered = this.#delivered;
     try {
       this.#consume(chunk, false, epoch);
+      if (this.#epoch !== epoch) return;
+      // Counted per chunk, not per token: the hot loops stay as they are.
+      if (this.#depth === 0 && this.#bulkType === 0 && this.#pendingBytes === 0) {
+        this.#partialBytes = 0;
+      } else {
+        this.#partialBytes = this.#delivered === delivered ? this.#partialBytes + chunk.length : chunk.length;
+        if (this.#partialBytes > this.#maxReplyBytes) {
+          throw new ProtocolError(
+            `a reply is larger than the limit of ${this.#maxReplyBytes} bytes (maxReplyBytes)`,
+          );
+        }
+      }
     } catch (error) {
       if (this.#epoch === epoch) this.#dead = true;
       throw error;
@@ -192,6 +221,7 @@ export class RespDecoder {
   reset(): void {
     this.#epoch++;
     this.#dead = false;
+    this.#partialBytes = 0;
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#endBulk();
@@ -519,8 +549,11 @@ export class RespDecoder {
     return -1;
   }
 
-  /** Reads `[-]<digits>\r\n`; undefined when incomplete. Sets #lineEnd past the CRLF. */
-  #readInteger(buf: Buffer, pos: number, end: number): number | undefined {
+  /**
+   * Reads `[-]<digits>\r\n`; undefined when incomplete. Sets #lineEnd past the CRLF. An
+   * integer outside the safe range comes back as a bigint, never as a rounded number.
+   */
+  #readInteger(buf: Buffer, pos: number, end: number): number | bigint | undefined {
     let i = pos;
     let negative = false;
     if (i < end && (buf[i] === Byte.MINUS || buf[i] === Byte.PLUS)) {
@@ -540,8 +573,13 @@ export class RespDecoder {
       if (i + 1 >= end) return undefined;
       if (buf[i + 1] !== Byte.LF) throw badInteger();
       this.#lineEnd = i + 2;
-      // Past 15 digits the running sum may round differently from the exact decimal.
-      if (digits > 15) value = Number(latin1(buf, digitsStart, i));
+      // Past 15 digits the running sum may round differently from the exact decimal, and
+      // past 2^53 - 1 a number cannot hold it at all (issue 9.14).
+      if (digits > 15) {
+        const text = latin1(buf, digitsStart, i);
+        value = Number(text);
+        if (!Number.isSafeInteger(value)) return BigInt(negative ? `-${text}` : text);
+      }
       return negative ? -value : value;
     }
     if (i - digitsStart > MAX_INTEGER_DIGITS) throw badInteger();
@@ -687,6 +725,7 @@ export class RespDecoder {
     const frame = this.#innermost;
     if (frame === null) {
       this.#modeKnown = false;
+      this.#delivered++;
       if (this.#topIsPush) this.#handler.onPush(value as RespValue[]);
       else this.#handler.onReply(value);
     } else if (frame.remaining > 1 && frame.items !== null) {
@@ -724,6 +763,7 @@ export class RespDecoder {
       }
     }
     this.#modeKnown = false;
+    this.#delivered++;
     if (this.#topIsPush) this.#handler.onPush(value as RespValue[]);
     else this.#handler.onReply(value);
   }

@@ -176,13 +176,11 @@ export class CommandWriter {
 
   #writeOther(arg: RedisArg | undefined, index: number, command: string): void {
     if (typeof arg === "number") {
+      // The safe-integer path writes the digits numberText() gives, without the string.
       if (Number.isSafeInteger(arg)) this.#writeInteger(arg);
-      else if (Number.isFinite(arg)) {
-        // Integers past 2^53 print as "1e+21" from String(); Redis wants their digits.
-        this.#writeAscii(Number.isInteger(arg) ? BigInt(arg).toString() : String(arg));
-      } else if (arg === Number.POSITIVE_INFINITY) this.#writeAscii("+inf");
-      else if (arg === Number.NEGATIVE_INFINITY) this.#writeAscii("-inf");
-      else throw new ArgumentError(`argument ${index + 1} is NaN, which cannot be sent`, command);
+      else if (Number.isNaN(arg)) {
+        throw new ArgumentError(`argument ${index + 1} is NaN, which cannot be sent`, command);
+      } else this.#writeAscii(numberText(arg));
     } else if (arg instanceof Uint8Array) {
       this.#writeBytes(arg);
     } else if (typeof arg === "bigint") {
@@ -259,6 +257,25 @@ export function encodeCommand(name: string, args: readonly RedisArg[]): Buffer {
   writer.write(name, args);
   const parts = writer.take();
   return Buffer.concat(parts);
+}
+
+/**
+ * The text a number argument is sent as — the one rendering of numbers in this package, so
+ * that a numeric key is hashed as exactly the bytes sent (issue 17.4). Integers as their
+ * decimal digits (also past 2^53, where `String()` would give `"2e+21"`), `-0` as `"0"`,
+ * infinities as Redis spells them (`+inf`, `-inf`), other numbers as `String()` gives them
+ * (`"1.5"`, `"1e-7"`), which Redis parses as doubles. NaN has no rendering: it is refused
+ * before sending.
+ *
+ * @example
+ * numberText(2e21);     // "2000000000000000000000"
+ * numberText(Infinity); // "+inf"
+ */
+export function numberText(value: number): string {
+  if (Number.isInteger(value)) return Number.isSafeInteger(value) ? String(value) : BigInt(value).toString();
+  if (value === Number.POSITIVE_INFINITY) return "+inf";
+  if (value === Number.NEGATIVE_INFINITY) return "-inf";
+  return String(value);
 }
 
 /** Writes `<type><n>\r\n`; returns the offset after it. */

@@ -13,7 +13,8 @@ export type RedisArg = string | Buffer | Uint8Array | number | bigint;
  * A decoded reply. RESP2 and RESP3 map onto it as follows:
  * - simple string, bulk string, verbatim string → `string` (or `Buffer` in Buffer mode;
  *   a verbatim string loses its `txt:` format prefix);
- * - integer → `number`; double → `number` (`inf`, `-inf`, `nan` included);
+ * - integer → `number`, or `bigint` when outside the safe range (beyond ±(2^53 - 1), where a
+ *   `number` would silently round); double → `number` (`inf`, `-inf`, `nan` included);
  *   big number → `bigint`; boolean → `boolean`; null bulk / null array / RESP3 null → `null`;
  * - error and bulk error → a `ReplyError` value (not thrown: the caller decides);
  * - array, set, push → array; map → plain object keyed by the UTF-8 text of each key;
@@ -41,6 +42,13 @@ export interface DecoderLimits {
   maxAggregateLength: number;
   /** Deepest nesting of aggregates. Default 64. */
   maxDepth: number;
+  /**
+   * Most bytes of one reply the decoder buffers while the rest has not arrived, whatever its
+   * shape (the other limits bound one value or one aggregate, not a reply of many). Checked
+   * as chunks arrive, so it may be passed by one chunk (a socket read, at most 64 KiB).
+   * Default 1 GiB.
+   */
+  maxReplyBytes: number;
 }
 
 /** Receives what a decoder reads off one connection, in order. */

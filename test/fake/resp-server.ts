@@ -169,7 +169,9 @@ export class FakeConnection {
     this.#server = server;
     this.#socket = socket;
     this.id = id;
-    this.whenClosed = once(socket, "close").then(() => undefined);
+    // Not events.once(): it would reject on the socket's 'error' (a reset by the client),
+    // an unhandled rejection when nobody awaits it.
+    this.whenClosed = new Promise((resolve) => socket.once("close", () => resolve()));
     this.#decoder = new RespDecoder({
       wantsBuffers: () => true,
       onReply: (value) => this.#receive(value),
@@ -332,7 +334,8 @@ export interface FakeServerEvents {
  * await connection.command("GET", "k"); // "v" after a LOADING
  */
 export class FakeServer extends EventEmitter<FakeServerEvents> {
-  readonly host = "127.0.0.1";
+  /** 127.0.0.1 unless started on another loopback address. */
+  readonly host: string;
   readonly port: number;
   /** Every connection accepted, in order. */
   readonly connections: FakeConnection[] = [];
@@ -347,9 +350,10 @@ export class FakeServer extends EventEmitter<FakeServerEvents> {
   readonly #scripted = new Map<string, Handler>();
   readonly #defaults = new Map<string, Handler>();
 
-  private constructor(server: Server, port: number) {
+  private constructor(server: Server, host: string, port: number) {
     super();
     this.#server = server;
+    this.host = host;
     this.port = port;
     server.on("connection", (socket) => {
       const connection = new FakeConnection(this, socket, this.connections.length + 1);
@@ -359,19 +363,22 @@ export class FakeServer extends EventEmitter<FakeServerEvents> {
     installBaseHandlers(this);
   }
 
-  /** Starts a fake on 127.0.0.1 (a free port unless one is given). */
-  static async start(port = 0): Promise<FakeServer> {
+  /**
+   * Starts a fake on 127.0.0.1 (a free port unless one is given), or on another loopback
+   * address such as 127.0.0.2 (a host outside what the client was given).
+   */
+  static async start(port = 0, host = "127.0.0.1"): Promise<FakeServer> {
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(port, "127.0.0.1", () => {
+      server.listen(port, host, () => {
         server.off("error", reject);
         resolve();
       });
     });
     const address = server.address();
     if (address === null || typeof address === "string") throw new Error("the fake has no port");
-    const fake = new FakeServer(server, address.port);
+    const fake = new FakeServer(server, host, address.port);
     started.add(fake);
     return fake;
   }
@@ -460,8 +467,8 @@ export class FakeServer extends EventEmitter<FakeServerEvents> {
 }
 
 /** Starts a fake server; see {@link FakeServer}. */
-export function startFakeServer(port = 0): Promise<FakeServer> {
-  return FakeServer.start(port);
+export function startFakeServer(port = 0, host = "127.0.0.1"): Promise<FakeServer> {
+  return FakeServer.start(port, host);
 }
 
 /** Closes every fake started (and not closed yet): call it in afterEach. */

@@ -11,6 +11,7 @@ import type { RespVersion } from "../../src/command/types.js";
 import { PartialFailureError } from "../../src/errors.js";
 import {
   ArgumentError,
+  AuthError,
   ClosedError,
   ClusterDownError,
   ConfigError,
@@ -94,6 +95,7 @@ const ERROR_CLASSES = [
   ReplyError,
   CrossSlotError,
   ConnectionError,
+  AuthError,
   TimeoutError,
   ClusterDownError,
   MaxRedirectionsError,

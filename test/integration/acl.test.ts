@@ -8,7 +8,7 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import type { DevCluster, DevNode } from "../../src/dev/index.js";
-import { ConnectionError, type RedisCluster, type RedisClusterOptions, ReplyError } from "../../src/index.js";
+import { AuthError, type RedisCluster, type RedisClusterOptions, ReplyError } from "../../src/index.js";
 import { maxAttemptsWithin, pressFor } from "../helpers/attempts.js";
 import { useClients } from "../helpers/client.js";
 import { withDevCluster } from "../helpers/cluster.js";
@@ -179,15 +179,14 @@ describe("user name and password", () => {
       (caught: unknown) => caught,
     );
     expect(performance.now() - startedAt).toBeLessThan(CONNECT_TIMEOUT_MS + SCHEDULING_SLACK_MS);
-    // TODO(AuthError): once the AuthError class lands, expect it here (and in nodeError).
-    expect(error).toBeInstanceOf(ConnectionError);
-    expect((error as Error).message).toMatch(/AUTH failed during the handshake with .*: WRONGPASS/);
+    expect(error).toBeInstanceOf(AuthError);
+    expect((error as Error).message).toMatch(/refused the credentials \(WRONGPASS\)/);
     const nodeError = events.find((event) => (event as { name: string }).name === "nodeError") as
-      | { payload: { error: ConnectionError } }
+      | { payload: { error: AuthError } }
       | undefined;
     expect(nodeError).toBeDefined();
     const nodeFailure = nodeError!.payload.error;
-    expect(nodeFailure).toBeInstanceOf(ConnectionError);
+    expect(nodeFailure).toBeInstanceOf(AuthError);
     expect(nodeFailure.cause).toBeInstanceOf(ReplyError);
     expect((nodeFailure.cause as ReplyError).code).toBe("WRONGPASS");
 
@@ -213,7 +212,7 @@ describe("user name and password", () => {
       connectTimeout: CONNECT_TIMEOUT_MS,
       commandTimeout: COMMAND_TIMEOUT_MS,
     });
-    await expect(client.connect()).rejects.toThrow(ConnectionError);
+    await expect(client.connect()).rejects.toThrow(AuthError);
     await expect(client.connect()).rejects.toThrow(/NOAUTH Authentication required/);
   });
 
@@ -240,7 +239,7 @@ describe("user name and password", () => {
     });
     const badEvents = recordEvents(bad);
     const failed = await bad.get(key!).catch((caught: unknown) => caught);
-    expect(failed).toBeInstanceOf(ConnectionError);
+    expect(failed).toBeInstanceOf(AuthError);
     expectNoSecret("a failed command's error", failed);
     expectNoSecret("the client", bad);
     expectNoSecret("an event", badEvents);
@@ -269,7 +268,7 @@ describe("user name and password", () => {
       expect(await client.mget(...keys)).toEqual(["1", "1", "1"]);
       await onEveryNode(dev, "CLIENT", "KILL", "USER", "app");
       const error = await client.mget(...keys).catch((caught: unknown) => caught);
-      expect(error).toBeInstanceOf(ConnectionError);
+      expect(error).toBeInstanceOf(AuthError);
       expect((error as Error).message).toMatch(/WRONGPASS/);
       expectNoSecret("the error after rotation", error);
     } finally {
@@ -355,7 +354,7 @@ describe("a user who may not read the topology", () => {
       () => undefined,
       (caught: unknown) => caught,
     );
-    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error).toBeInstanceOf(AuthError);
     const says =
       /NOPERM this user may run neither CLUSTER SHARDS nor CLUSTER SLOTS.*\+cluster\|shards \+cluster\|slots/;
     expect((error as Error).message).toMatch(says);

@@ -295,9 +295,9 @@ describe.skipIf(!(await hasIpv6Loopback()))("a cluster on ::1 (IPv6) behind anno
     expect(asked).toContainEqual(expect.objectContaining({ slot, to: source.address }));
   });
 
-  // BUG (issue 9.11): natMap object keys are looked up as `${host}:${port}`, so an IPv6 key
-  // written as addresses are everywhere else, `[::1]:40001`, never matches.
-  it.fails("maps announced IPv6 addresses with a natMap object keyed [::1]:port", async () => {
+  // Regression (issue 9.11): natMap object keys were looked up as `${host}:${port}`, so an
+  // IPv6 key written as addresses are everywhere else, `[::1]:40001`, never matched.
+  it("maps announced IPv6 addresses with a natMap object keyed [::1]:port", async () => {
     const dev = cluster();
     const natMap = Object.fromEntries(
       dev.nodes.map((node) => [node.announcedAddress, { host: node.host, port: node.port }]),

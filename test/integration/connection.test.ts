@@ -12,7 +12,7 @@ import { keySlot } from "../../src/command/slot.js";
 import { Connection } from "../../src/connection/connection.js";
 import type { ConnectionOptions } from "../../src/connection/types.js";
 import type { DevCluster, DevNode } from "../../src/dev/index.js";
-import { ConnectionError, ReplyError } from "../../src/errors.js";
+import { AuthError, ReplyError } from "../../src/errors.js";
 import { sharedDevCluster } from "../helpers/cluster.js";
 
 let dev: DevCluster;
@@ -96,12 +96,12 @@ describe("authentication", () => {
   });
 
   it.each([2, 3] as const)(
-    "WRONGPASS (RESP%s): ConnectionError, the password nowhere in message, stack or inspection",
+    "WRONGPASS (RESP%s): AuthError, the password nowhere in message, stack or inspection",
     async (protocol) => {
       const wrong = `wrong-${randomBytes(8).toString("hex")}`;
       const connection = open(primary, { username: USER, password: wrong, protocol });
       const failure = await rejection(connection.command("PING"));
-      expect(failure).toBeInstanceOf(ConnectionError);
+      expect(failure).toBeInstanceOf(AuthError);
       expect((failure.cause as ReplyError).code).toBe("WRONGPASS");
       for (const text of [failure.message, failure.stack ?? "", inspect(failure, { depth: 10 })]) {
         expect(text).not.toContain(wrong);

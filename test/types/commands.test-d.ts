@@ -5,6 +5,7 @@
 import { expectTypeOf } from "vitest";
 import {
   type ArgumentError,
+  type AuthError,
   type ClosedError,
   type ClusterDownError,
   type Pipeline,
@@ -209,6 +210,7 @@ export function errors(
   expectTypeOf(closed.code).toEqualTypeOf<"RC_CLOSED">();
   expectTypeOf(down.code).toEqualTypeOf<"RC_CLUSTER_DOWN">();
   expectTypeOf<ArgumentError["code"]>().toEqualTypeOf<"RC_ARGUMENT">();
+  expectTypeOf<AuthError["code"]>().toEqualTypeOf<"RC_AUTH">();
   // A reply error's code is the server's: the common ones are suggested, any string fits.
   expectTypeOf(reply.code).toExtend<string>();
   // @ts-expect-error a TimeoutError's code is RC_TIMEOUT only

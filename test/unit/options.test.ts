@@ -3,6 +3,7 @@
  * constructor; resty-redis-cluster's option names are accepted and mean what SPEC says.
  * No cluster needed: nothing connects before the first command.
  */
+import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { ConfigError, RedisCluster, type RedisClusterOptions } from "../../src/index.js";
 import { normalizeOptions } from "../../src/options.js";
@@ -203,5 +204,248 @@ describe("resty-redis-cluster aliases", () => {
     });
     expect(client.name).toBe("testCluster");
     client.disconnect();
+  });
+});
+
+describe("durations past the timer range (17.8)", () => {
+  const TOO_LONG = 2 ** 31; // one more than the longest a Node timer waits
+  it.each([
+    "connectTimeout",
+    "commandTimeout",
+    "idleTimeout",
+    "refreshInterval",
+    "minRefreshInterval",
+    "connection_timout",
+    "connection_timeout",
+    "keepalive_timeout",
+  ])("%s above 2^31 - 1 ms is a ConfigError that says the limit", (option) => {
+    const error = configErrorOf({ nodes: seeds, [option]: TOO_LONG });
+    expect(error.option).toBe(option);
+    expect(error.message).toContain("2147483647");
+    // The limit itself is accepted.
+    expect(() => normalizeOptions({ nodes: seeds, [option]: TOO_LONG - 1 })).not.toThrow();
+  });
+
+  it("commandTimeout: 1e12 (issue 17.8's example) is refused", () => {
+    expect(configErrorOf({ nodes: seeds, commandTimeout: 1e12 }).option).toBe("commandTimeout");
+  });
+});
+
+describe("seed addresses are parsed strictly (17.11)", () => {
+  it.each([
+    ["a hex port", "127.0.0.1:0x2c78", /decimal number/],
+    ["a space before the port", "127.0.0.1: 11384", /decimal number/],
+    ["an empty host", ": 11384", /host is empty/],
+    ["an exponent", "127.0.0.1:1e3", /decimal number/],
+    ["a sign", "127.0.0.1:+7000", /decimal number/],
+    ["a bare IPv6 address", "::1", /IPv6 address goes in brackets, e\.g\. \[::1\]:7000/],
+    ["a bare IPv6 address with a port", "::1:7000", /brackets/],
+    ["brackets around IPv4", "[127.0.0.1]:7000", /IPv6 addresses only/],
+    ["unclosed brackets", "[::1:7000", /\[IPv6\]:port/],
+    ["a space in the host", "my host:7000", /spaces/],
+    ["port 65536", "127.0.0.1:65536", /1 to 65535/],
+  ])("%s (%s) is a ConfigError naming nodes and what is wrong", (_name, seed, message) => {
+    const error = configErrorOf({ nodes: [seed] });
+    expect(error.option).toBe("nodes");
+    expect(error.message).toMatch(message);
+  });
+
+  it("accepts host:port, host names, [IPv6]:port and { host, port } with a bracketed host", () => {
+    expect(
+      normalizeOptions({
+        nodes: [
+          "10.0.0.1:7000",
+          "redis-0.redis.svc:6379",
+          "[::1]:7001",
+          "[fe80::1%eth0]:7002",
+          { host: "[::1]", port: 7003 },
+        ],
+      }).seeds,
+    ).toEqual([
+      { host: "10.0.0.1", port: 7000 },
+      { host: "redis-0.redis.svc", port: 6379 },
+      { host: "::1", port: 7001 },
+      { host: "fe80::1%eth0", port: 7002 },
+      { host: "::1", port: 7003 },
+    ]);
+  });
+});
+
+describe("URL seeds (9.13)", () => {
+  it("redis://host:port is a seed; the port defaults to 6379; /0 is fine", () => {
+    const o = normalizeOptions({
+      nodes: ["redis://127.0.0.1:7001", "redis://cache.internal", "redis://[::1]:7002/0"],
+    });
+    expect(o.seeds).toEqual([
+      { host: "127.0.0.1", port: 7001 },
+      { host: "cache.internal", port: 6379 },
+      { host: "::1", port: 7002 },
+    ]);
+    expect(o.tls).toBeUndefined();
+    expect(o.password).toBeUndefined();
+  });
+
+  it("user and password come from the URL, percent-decoded; rediss:// turns TLS on", () => {
+    const o = normalizeOptions({
+      nodes: ["rediss://app:p%40ss%3Aword@10.0.0.1:7001", "rediss://app:p%40ss%3Aword@10.0.0.2:7001"],
+    });
+    expect(o).toMatchObject({ username: "app", password: "p@ss:word", tls: true });
+    expect(normalizeOptions({ nodes: ["redis://:only-pw@10.0.0.1:7001"] })).toMatchObject({
+      username: undefined,
+      password: "only-pw",
+    });
+  });
+
+  it("rediss:// with tls options: the options are used", () => {
+    const o = normalizeOptions({ nodes: ["rediss://10.0.0.1:7001"], tls: { rejectUnauthorized: true } });
+    expect(o.tls).toEqual({ rejectUnauthorized: true });
+  });
+
+  const SECRET = "url-secret-never-shown";
+  it.each([
+    [
+      "a path other than /0 (a cluster has only db 0)",
+      { nodes: [`redis://u:${SECRET}@h:1/2`] },
+      "nodes",
+      /database 0/,
+    ],
+    ["query parameters", { nodes: [`redis://u:${SECRET}@h:1?db=0`] }, "nodes", /query/],
+    ["another scheme", { nodes: [`http://u:${SECRET}@h:1`] }, "nodes", /only redis:\/\/ and rediss:\/\//],
+    ["a user without a password", { nodes: ["redis://app@h:1"] }, "nodes", /without a password/],
+    ["port 0", { nodes: ["redis://h:0"] }, "nodes", /1-65535/],
+    ["no host", { nodes: [`redis://u:${SECRET}@:7000`] }, "nodes", /host|not a valid URL/],
+    ["redis:// and rediss:// mixed", { nodes: ["redis://a:1", "rediss://b:1"] }, "nodes", /mixes/],
+    [
+      "two URLs with different credentials",
+      { nodes: [`redis://u:${SECRET}@a:1`, "redis://u:other@b:1"] },
+      "nodes",
+      /other credentials/,
+    ],
+    [
+      "a URL password and the password option",
+      { nodes: [`redis://u:${SECRET}@a:1`], password: "x" },
+      "nodes",
+      /once/,
+    ],
+    [
+      "a URL password and a credentials provider",
+      { nodes: [`redis://u:${SECRET}@a:1`], credentials: () => ({ password: "x" }) },
+      "nodes",
+      /once/,
+    ],
+    ["rediss:// and tls: false", { nodes: ["rediss://a:1"], tls: false }, "tls", /drop tls: false/],
+    ["redis:// and tls options", { nodes: ["redis://a:1"], tls: true }, "tls", /rediss:\/\//],
+    ["a malformed URL", { nodes: [`redis://u:${SECRET}@[::1:7000`] }, "nodes", /not a valid URL/],
+  ])("%s → ConfigError, which never quotes the URL", (_name, options, option, message) => {
+    const error = configErrorOf(options);
+    expect(error.option).toBe(option);
+    expect(error.message).toMatch(message);
+    expect(error.message).not.toContain(SECRET);
+    expect(inspect(error, { depth: 10 })).not.toContain(SECRET);
+  });
+
+  it("a mistyped URL without its scheme (user:password@host:port) is not quoted either", () => {
+    const error = configErrorOf({ nodes: [`app:${SECRET}@10.0.0.1:7000`] });
+    expect(error.message).not.toContain(SECRET);
+  });
+});
+
+describe("natMap (9.11, 17.2)", () => {
+  it("keys of IPv6 nodes match, bracketed or not", () => {
+    const { mapAddress } = normalizeOptions({
+      nodes: seeds,
+      natMap: {
+        "[::1]:7000": { host: "127.0.0.1", port: 17000 },
+        "fd00::5:7001": { host: "127.0.0.1", port: 17001 },
+        "10.0.0.5:7002": { host: "127.0.0.1", port: 17002 },
+      },
+    });
+    expect(mapAddress("::1", 7000)).toEqual({ host: "127.0.0.1", port: 17000 });
+    expect(mapAddress("fd00::5", 7001)).toEqual({ host: "127.0.0.1", port: 17001 });
+    expect(mapAddress("10.0.0.5", 7002)).toEqual({ host: "127.0.0.1", port: 17002 });
+    expect(mapAddress("10.0.0.6", 7002)).toEqual({ host: "10.0.0.6", port: 7002 });
+  });
+
+  it("a table entry mapping to an empty host is a ConfigError", () => {
+    expect(configErrorOf({ nodes: seeds, natMap: { "10.0.0.1:1": { host: "", port: 1 } } }).option).toBe(
+      "natMap",
+    );
+  });
+
+  it("a function's unusable result (bad port, bad host, not an object, a throw) is an address nothing connects to", () => {
+    const results: unknown[] = [
+      { host: "10.0.0.1", port: 70000 },
+      { host: "10.0.0.1", port: 1.5 },
+      { host: "", port: 7000 },
+      { host: 5, port: 7000 },
+      "10.0.0.1:7000",
+      null,
+    ];
+    for (const result of results) {
+      const { mapAddress } = normalizeOptions({ nodes: seeds, natMap: () => result as never });
+      const mapped = mapAddress("10.9.9.9", 7000);
+      expect(mapped, JSON.stringify(result)).toEqual({ host: "", port: 0 });
+    }
+    const { mapAddress } = normalizeOptions({
+      nodes: seeds,
+      natMap: () => {
+        throw new Error("bug");
+      },
+    });
+    expect(mapAddress("10.9.9.9", 7000)).toEqual({ host: "", port: 0 });
+  });
+});
+
+describe("connectTo (17.13)", () => {
+  it('defaults to "cluster"; "any" and lists are kept', () => {
+    expect(normalizeOptions({ nodes: seeds }).connectTo).toBe("cluster");
+    expect(normalizeOptions({ nodes: seeds, connectTo: "any" }).connectTo).toBe("any");
+    expect(normalizeOptions({ nodes: seeds, connectTo: { cidrs: ["127.0.0.0/8"] } }).connectTo).toEqual({
+      cidrs: ["127.0.0.0/8"],
+    });
+  });
+
+  it.each([
+    ["a word", "seeds", /expected "cluster", "any"/],
+    ["an unknown field", { hosts: ["127.0.0.1"], ips: [] }, /unknown field ips/],
+    ["hosts not an array", { hosts: "127.0.0.1" }, /hosts must be an array/],
+    ["an empty host", { hosts: [""] }, /hosts entry 0/],
+    ["a bad CIDR", { cidrs: ["127.0.0.0/33"] }, /cidrs entry 0/],
+    ["a CIDR without a prefix", { cidrs: ["127.0.0.1"] }, /cidrs entry 0/],
+    ["an empty list", { hosts: [] }, /allows no connection/],
+    ["a list without the seeds", { hosts: ["10.0.0.1"] }, /seed 0 is outside/],
+  ])("%s → ConfigError", (_name, connectTo, message) => {
+    const error = configErrorOf({ nodes: seeds, connectTo });
+    expect(error.option).toBe("connectTo");
+    expect(error.message).toMatch(message);
+  });
+});
+
+describe("credentials provider (13.2)", () => {
+  it("is kept, and exclusive with username/password", () => {
+    const provider = async () => ({ password: "t" });
+    expect(normalizeOptions({ nodes: seeds, credentials: provider }).credentials).toBe(provider);
+    expect(configErrorOf({ nodes: seeds, credentials: provider, password: "x" }).option).toBe("credentials");
+    expect(configErrorOf({ nodes: seeds, credentials: provider, username: "u" }).option).toBe("credentials");
+    expect(configErrorOf({ nodes: seeds, credentials: "pw" }).option).toBe("credentials");
+  });
+});
+
+describe("bounds (9.10, 17.5)", () => {
+  it("maxQueuedPerNode defaults to 100000 and must be a positive integer", () => {
+    expect(normalizeOptions({ nodes: seeds }).maxQueuedPerNode).toBe(100_000);
+    expect(normalizeOptions({ nodes: seeds, maxQueuedPerNode: 5 }).maxQueuedPerNode).toBe(5);
+    expect(configErrorOf({ nodes: seeds, maxQueuedPerNode: 0 }).option).toBe("maxQueuedPerNode");
+  });
+
+  it("maxReplyLimits takes maxReplyBytes", () => {
+    expect(normalizeOptions({ nodes: seeds, maxReplyLimits: { maxReplyBytes: 1024 } }).decoderLimits).toEqual(
+      {
+        maxReplyBytes: 1024,
+      },
+    );
+    expect(configErrorOf({ nodes: seeds, maxReplyLimits: { maxReplyBytes: 0 } }).option).toBe(
+      "maxReplyLimits",
+    );
   });
 });

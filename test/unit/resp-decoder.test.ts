@@ -87,11 +87,11 @@ describe("RespDecoder: RESP2 types", () => {
       5,
       1000,
       9007199254740991,
-      -(2 ** 63),
+      -(2n ** 63n),
     ]);
-    // Past 2^53 the value is the nearest double, as Number() would give.
-    expect(decode(":9223372036854775807\r\n").replies).toEqual([Number("9223372036854775807")]);
-    expect(decode(":123456789012345678\r\n").replies).toEqual([Number("123456789012345678")]);
+    // Past 2^53 - 1 a number would round (issue 9.14): a bigint, exact.
+    expect(decode(":9223372036854775807\r\n").replies).toEqual([9223372036854775807n]);
+    expect(decode(":123456789012345678\r\n").replies).toEqual([123456789012345678n]);
   });
 
   it("bulk strings: plain, empty, null, binary-looking content", () => {
