@@ -91,9 +91,22 @@ export class ReplyError extends RedisClusterError {
   command: string | undefined;
 
   constructor(message: string, command?: string) {
-    super(message, replyErrorCode(message));
+    super(withoutEchoedArguments(message), replyErrorCode(message));
     this.command = command;
   }
+}
+
+/** What the server quotes of a refused command's arguments (`unknown command`, ...). */
+const ECHOED_ARGUMENTS = /, with args beginning with: .*$/s;
+
+/**
+ * The server's message without the arguments it echoes back: they may be a password, a
+ * token, personal data (`ERR unknown command 'X', with args beginning with: 'secret'`).
+ */
+function withoutEchoedArguments(message: string): string {
+  return message.includes(", with args beginning with: ")
+    ? message.replace(ECHOED_ARGUMENTS, " (its arguments are not repeated here)")
+    : message;
 }
 
 /** The first word of a server error message: `"MOVED 3999 ..."` → `"MOVED"`. */

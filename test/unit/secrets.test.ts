@@ -1,7 +1,7 @@
 /** Passwords never appear in an error, a log line or an inspected object (SPEC 4). */
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { ConfigError, Connection, RedisCluster } from "../../src/index.js";
+import { ConfigError, Connection, RedisCluster, ReplyError } from "../../src/index.js";
 
 const PASSWORD = "s3cret-pw-never-shown";
 
@@ -24,5 +24,17 @@ describe("the password", () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect(inspect(error, { depth: 10 })).not.toContain(PASSWORD);
+  });
+});
+
+describe("server error texts", () => {
+  it("lose the arguments a server echoes back (unknown command ... with args beginning with)", () => {
+    const error = new ReplyError("ERR unknown command 'X', with args beginning with: 'my-secret' 'other' ");
+    expect(error.message).not.toContain("my-secret");
+    expect(error.message).toMatch(/^ERR unknown command 'X'/);
+    expect(error.code).toBe("ERR");
+    expect(new ReplyError("WRONGTYPE Operation against a key").message).toBe(
+      "WRONGTYPE Operation against a key",
+    );
   });
 });
