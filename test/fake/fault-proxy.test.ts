@@ -5,7 +5,13 @@
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { commandArgs, type FaultProxy, respFrameEnd, startFaultProxy } from "../helpers/fault-proxy.js";
+import {
+  commandArgs,
+  cutReply,
+  type FaultProxy,
+  respFrameEnd,
+  startFaultProxy,
+} from "../helpers/fault-proxy.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** An echo server that also records what it received. */
@@ -221,6 +227,23 @@ describe("fault proxy", () => {
       await waitFor("three replies", 5_000, () => client.data().endsWith("LAST\r\n"));
       expect(client.data()).toBe("*1\r\n$4\r\nECHO\r\n+rewritten\r\n*1\r\n$4\r\nLAST\r\n");
       expect(framed.counters.rewritten).toBe(1);
+    } finally {
+      await framed.close();
+    }
+  });
+
+  it("rewriteReplies with cutReply: part of the picked reply, then a reset; nothing after it", async () => {
+    const framed = await startFaultProxy(echo.port, { framed: true });
+    try {
+      framed.rewriteReplies((args) =>
+        args[0]?.toString() === "PING" ? (reply) => cutReply(reply, 6) : undefined,
+      );
+      const client = await connectPeer(framed.port);
+      peers.push(client);
+      client.socket.write("*1\r\n$4\r\nECHO\r\n*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nLAST\r\n");
+      expect(["reset", "end"]).toContain(await client.ended);
+      expect(client.data()).toBe("*1\r\n$4\r\nECHO\r\n*1\r\n$4");
+      expect(framed.counters.resets).toBe(1);
     } finally {
       await framed.close();
     }

@@ -23,7 +23,8 @@
  * - `resetAfter(n, direction)`: the first link to forward `n` more bytes in that direction
  *   forwards exactly `n`, then is reset (RST to the client): a node dying mid-reply.
  * - `rewriteReplies(rule)` (proxies started with `framed: true`): the proxy reads commands
- *   and replies as RESP frames, pairs them in order, and replaces the replies the rule picks.
+ *   and replies as RESP frames, pairs them in order, and replaces the replies the rule picks
+ *   (or, with `cutReply`, sends part of one and resets the link).
  */
 import { EventEmitter } from "node:events";
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
@@ -33,7 +34,22 @@ export type Direction = "toServer" | "toClient";
 export type Directions = Direction | "both";
 
 /** Given a command (name and arguments as sent), how to rewrite its reply, if at all. */
-export type ReplyRule = (command: readonly Buffer[]) => ((reply: Buffer) => Buffer) | undefined;
+export type ReplyRule = (command: readonly Buffer[]) => ((reply: Buffer) => Buffer | CutReply) | undefined;
+
+/** A rewritten reply that is sent, and then the connection is reset (nothing after it passes). */
+export class CutReply {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** The first `bytes` of `reply`, then a reset: a node dying in the middle of this reply. */
+export const cutReply = (reply: Buffer, bytes: number): CutReply => new CutReply(reply.subarray(0, bytes));
+
+/** A chunk on its way, and when it may leave; `thenReset`: the link is reset once it is out. */
+interface Pending {
+  data: Buffer;
+  releaseAt: number;
+  thenReset?: boolean;
+}
 
 export interface FaultProxyOptions {
   /** Read both streams as RESP frames, so that `rewriteReplies` can work (default false). */
@@ -73,7 +89,7 @@ class Link {
   readonly client: Socket;
   readonly upstream: Socket;
   /** Chunks accepted and not yet delivered, per direction, with when they may leave. */
-  readonly queues: Record<Direction, Array<{ data: Buffer; releaseAt: number }>> = {
+  readonly queues: Record<Direction, Pending[]> = {
     toServer: [],
     toClient: [],
   };
@@ -84,7 +100,9 @@ class Link {
   /** The byte stream in this direction has a hole (blackhole discarded some of it). */
   readonly broken: Record<Direction, boolean> = { toServer: false, toClient: false };
   /** Framed mode: for each command sent, its reply's rewrite (or undefined), in order. */
-  readonly replyRewrites: Array<((reply: Buffer) => Buffer) | undefined> = [];
+  readonly replyRewrites: Array<((reply: Buffer) => Buffer | CutReply) | undefined> = [];
+  /** Framed mode: a cut reply was queued; whatever comes after it is dropped. */
+  cut = false;
   readonly partial: Record<Direction, Buffer> = { toServer: Buffer.alloc(0), toClient: Buffer.alloc(0) };
   closed = false;
   upstreamGone = false;
@@ -270,10 +288,10 @@ export class FaultProxy extends EventEmitter {
   #receive(link: Link, direction: Direction, chunk: Buffer): void {
     if (link.closed) return;
     this.counters.received[direction] += chunk.length;
-    const chunks = this.#framed ? this.#frame(link, direction, chunk) : [chunk];
+    const chunks = this.#framed ? this.#frame(link, direction, chunk) : [{ data: chunk }];
     const fault = this.#faults[direction];
     const releaseAt = performance.now() + fault.delayMs;
-    for (const data of chunks) link.queues[direction].push({ data, releaseAt });
+    for (const { data, thenReset } of chunks) link.queues[direction].push({ data, releaseAt, thenReset });
     this.#pump(link, direction);
   }
 
@@ -300,6 +318,12 @@ export class FaultProxy extends EventEmitter {
         return;
       }
       queue.shift();
+      if (head.thenReset) {
+        link.closed = true;
+        link.target(direction).write(head.data, () => this.#closeLink(link, true));
+        this.counters.forwarded[direction] += head.data.length;
+        return;
+      }
       this.#deliver(link, direction, head.data);
     }
   }
@@ -336,10 +360,11 @@ export class FaultProxy extends EventEmitter {
   }
 
   /** Framed mode: splits a chunk into whole RESP frames, pairing commands and replies. */
-  #frame(link: Link, direction: Direction, chunk: Buffer): Buffer[] {
-    let buffer =
-      link.partial[direction].length === 0 ? chunk : Buffer.concat([link.partial[direction], chunk]);
-    const frames: Buffer[] = [];
+  #frame(link: Link, direction: Direction, chunk: Buffer): Array<{ data: Buffer; thenReset?: boolean }> {
+    if (link.cut) return [];
+    const partial = link.partial[direction];
+    let buffer = partial.length === 0 ? chunk : Buffer.concat([partial, chunk]);
+    const frames: Array<{ data: Buffer; thenReset?: boolean }> = [];
     let offset = 0;
     for (;;) {
       const end = respFrameEnd(buffer, offset);
@@ -348,16 +373,22 @@ export class FaultProxy extends EventEmitter {
       offset = end;
       if (direction === "toServer") {
         link.replyRewrites.push(this.#rule?.(commandArgs(frame)));
-        frames.push(frame);
-      } else {
-        const rewrite = link.replyRewrites.shift();
-        if (rewrite) {
-          this.counters.rewritten++;
-          frames.push(rewrite(Buffer.from(frame)));
-        } else {
-          frames.push(frame);
-        }
+        frames.push({ data: frame });
+        continue;
       }
+      const rewrite = link.replyRewrites.shift();
+      if (rewrite === undefined) {
+        frames.push({ data: frame });
+        continue;
+      }
+      this.counters.rewritten++;
+      const replaced = rewrite(Buffer.from(frame));
+      if (replaced instanceof CutReply) {
+        link.cut = true;
+        frames.push({ data: replaced.bytes, thenReset: true });
+        return frames;
+      }
+      frames.push({ data: replaced });
     }
     buffer = buffer.subarray(offset);
     link.partial[direction] = buffer.length === 0 ? Buffer.alloc(0) : Buffer.from(buffer);
