@@ -2,7 +2,8 @@
 /**
  * The soak's verdict: does memory or the file-descriptor count say "leak"?
  *
- * Heap: a least-squares line through the heap samples taken after the warm-up (a leak is
+ * Heap (the JS heap plus external memory: a leak of Buffers shows only in the latter): a
+ * least-squares line through the samples taken after the warm-up (a leak is
  * a steady climb; garbage collection makes single samples jump both ways, which a fit over
  * many samples averages out). The run fails when the slope is above a threshold in MB per
  * minute. File descriptors: the count after closing the clients may not exceed the count
@@ -50,6 +51,7 @@ export function linearFit(points) {
  * @typedef {object} MemorySample
  * @property {number} atMs since the start of the run
  * @property {number} heapUsed bytes, after a forced GC when available
+ * @property {number} [external] bytes of Buffers and other memory outside the JS heap
  * @property {number} rss bytes
  *
  * @typedef {object} LeakLimits
@@ -77,7 +79,7 @@ export function judgeLeak(samples, fds, limits) {
   const fitted = samples.filter((sample) => sample.atMs >= limits.warmupMs);
   const perMinute = (/** @type {(s: MemorySample) => number} */ pick) =>
     linearFit(fitted.map((sample) => [sample.atMs / 60_000, pick(sample) / MB])).slope;
-  const heapSlopeMbPerMin = perMinute((sample) => sample.heapUsed);
+  const heapSlopeMbPerMin = perMinute((sample) => sample.heapUsed + (sample.external ?? 0));
   const rssSlopeMbPerMin = perMinute((sample) => sample.rss);
   const reasons = [];
   if (fitted.length < 3)
