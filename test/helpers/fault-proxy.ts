@@ -26,7 +26,6 @@
  *   and replies as RESP frames, pairs them in order, and replaces the replies the rule picks
  *   (or, with `cutReply`, sends part of one and resets the link).
  */
-import { EventEmitter } from "node:events";
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import type { DevCluster } from "../../src/dev/index.js";
 
@@ -126,7 +125,7 @@ class Link {
  * proxy.heal();
  * await proxy.close();
  */
-export class FaultProxy extends EventEmitter {
+export class FaultProxy {
   readonly targetPort: number;
   readonly counters: FaultProxyCounters = {
     accepted: 0,
@@ -148,7 +147,6 @@ export class FaultProxy extends EventEmitter {
   #port = 0;
 
   constructor(targetPort: number, options: FaultProxyOptions = {}) {
-    super();
     this.targetPort = targetPort;
     this.#framed = options.framed ?? false;
     this.#server = createServer((client) => this.#accept(client));
@@ -267,7 +265,6 @@ export class FaultProxy extends EventEmitter {
     client.on("close", () => this.#closeLink(link, false));
     upstream.on("error", () => this.#upstreamGone(link));
     upstream.on("close", () => this.#upstreamGone(link));
-    this.emit("accept");
   }
 
   /** The node closed (or refused): so does the client side, unless that side is a blackhole. */
@@ -346,7 +343,7 @@ export class FaultProxy extends EventEmitter {
   }
 
   #closeLink(link: Link, reset: boolean): void {
-    const first = this.#links.delete(link);
+    this.#links.delete(link);
     link.closed = true;
     for (const direction of directionsOf("both")) clearTimeout(link.timers[direction]);
     if (reset && !link.client.destroyed) {
@@ -356,7 +353,6 @@ export class FaultProxy extends EventEmitter {
       link.client.destroy();
     }
     link.upstream.destroy();
-    if (first) this.emit("close", reset);
   }
 
   /** Framed mode: splits a chunk into whole RESP frames, pairing commands and replies. */
