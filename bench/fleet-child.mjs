@@ -82,6 +82,9 @@ async function connect(library, seeds) {
   throw new Error(`unknown library ${library}`);
 }
 
+// The parent gone (killed, Ctrl-C): nobody will say stop, and the cluster is gone too.
+process.on("disconnect", () => process.exit(1));
+
 /** @type {FleetClient[]} */
 let clients = [];
 let stopping = false;

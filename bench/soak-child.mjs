@@ -23,6 +23,9 @@ const STOP_BUDGET_MS = 15_000;
 const openFds = () => readdirSync("/proc/self/fd").length;
 const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// The parent gone (killed, Ctrl-C): nobody will say stop, and the cluster is gone too.
+process.on("disconnect", () => process.exit(1));
+
 let unhandled = 0;
 process.on("unhandledRejection", () => unhandled++);
 
