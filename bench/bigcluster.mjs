@@ -41,7 +41,10 @@ const KEYS = 10_000;
 const SLOTS_PER_PRIMARY = 64;
 const LOAD_WORKERS = 32;
 const COLD_STARTS = 5;
-const PARSE_ROUNDS = 1000;
+/** Calls per timed batch of the refresh-cost measurements. */
+const PARSE_BATCH = 200;
+/** Topologies kept alive to weigh one. */
+const TOPOLOGIES_WEIGHED = 500;
 const MB = 2 ** 20;
 
 const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -116,21 +119,23 @@ async function captureClusterShards(port) {
 }
 
 /**
- * Median time of `fn` over `rounds` runs, in microseconds.
+ * Time of one call of `fn`, in microseconds: the median over 25 batches of `batch` calls
+ * (a batch is timed whole, so the clock's resolution and overhead do not count), after
+ * a warm-up batch that lets the JIT compile it.
  *
- * @param {number} rounds
+ * @param {number} batch
  * @param {() => unknown} fn
  */
-function medianMicros(rounds, fn) {
-  for (let i = 0; i < rounds; i++) fn(); // warm-up: the JIT compiles it before it is timed
+function medianMicros(batch, fn) {
+  for (let i = 0; i < batch; i++) fn();
   /** @type {number[]} */
-  const times = [];
-  for (let i = 0; i < rounds; i++) {
+  const perCall = [];
+  for (let round = 0; round < 25; round++) {
     const startedAt = performance.now();
-    fn();
-    times.push((performance.now() - startedAt) * 1000);
+    for (let i = 0; i < batch; i++) fn();
+    perCall.push(((performance.now() - startedAt) * 1000) / batch);
   }
-  return Number((quantile(times, 0.5) ?? 0).toFixed(1));
+  return Number((quantile(perCall, 0.5) ?? 0).toFixed(1));
 }
 
 /**
@@ -172,7 +177,7 @@ function rssOf(pid) {
  * Everything for one cluster size.
  *
  * @param {number} shards
- * @returns {Promise<{ result: ShardCount, redisVersion: string }>}
+ * @returns {Promise<{ result: ShardCount, redisVersion: string, reply: Buffer }>}
  */
 async function measure(shards) {
   /** @type {typeof import("../src/dev/index.js")} */
@@ -185,12 +190,6 @@ async function measure(shards) {
   const { RedisCluster, keySlot } = await import(REDISCLUSTER_ENTRY.href);
   const tags = tagsBySlot(keySlot);
   const keyInSlot = (/** @type {number} */ slot, /** @type {string} */ suffix) => `{${tags[slot]}}:${suffix}`;
-  /** @type {typeof import("../src/resp/index.js")} */
-  const { RespDecoder } = await import(dist("resp/index.js"));
-  /** @type {typeof import("../src/cluster/topology-parse.js")} */
-  const { parseClusterShards } = await import(dist("cluster/topology-parse.js"));
-  /** @type {typeof import("../src/cluster/topology.js")} */
-  const { Topology } = await import(dist("cluster/topology.js"));
 
   const startedAt = performance.now();
   const dev = await devModule.startDevCluster({
@@ -235,38 +234,12 @@ async function measure(shards) {
     const coldStartTopologyRequests =
       (topologyRequests(await readCalls()) - callsBeforeStarts) / (COLD_STARTS + 1);
 
-    // Refresh cost, on a reply captured from one node.
+    // Refresh cost: a reply captured from one node (timed later, with no cluster running).
     const reply = await captureClusterShards(primaries[0]?.port ?? 0);
-    const decode = () => {
-      /** @type {unknown} */
-      let value;
-      new RespDecoder({ wantsBuffers: () => false, onReply: (v) => (value = v), onPush: () => {} }).feed(
-        reply,
-      );
-      return /** @type {import("../src/resp/types.js").RespValue} */ (value);
-    };
-    const decoded = decode();
-    const context = {
-      replierHost: "127.0.0.1",
-      mapAddress: (/** @type {string} */ host, /** @type {number} */ port) => ({ host, port }),
-      tls: false,
-    };
-    const parsed = parseClusterShards(decoded, context);
-    const decodeUs = medianMicros(PARSE_ROUNDS, decode);
-    const parseUs = medianMicros(PARSE_ROUNDS, () => parseClusterShards(decoded, context));
-    const tableUs = medianMicros(PARSE_ROUNDS, () => new Topology(parsed));
     const serverUsPerCall = usecPerCall(
       String(await admin.call(primaries[0]?.port ?? 0, ["INFO", "commandstats"])),
       "cluster|shards",
     );
-    globalThis.gc?.();
-    const heapBefore = process.memoryUsage().heapUsed;
-    const kept = Array.from({ length: 50 }, () => new Topology(parseClusterShards(decode(), context)));
-    globalThis.gc?.();
-    const heapBytesPerNode = Math.round(
-      (process.memoryUsage().heapUsed - heapBefore) / kept.length / nodes.length,
-    );
-    kept.length = 0;
 
     // Connections per client, counted by the servers.
     /** @param {string} name */
@@ -362,7 +335,14 @@ async function measure(shards) {
       clusterRssMb,
       coldStartMs: Math.round(quantile(coldStarts, 0.5) ?? 0),
       coldStartTopologyRequests,
-      refresh: { replyBytes: reply.length, decodeUs, parseUs, tableUs, serverUsPerCall, heapBytesPerNode },
+      refresh: {
+        replyBytes: reply.length,
+        decodeUs: 0,
+        parseUs: 0,
+        tableUs: 0,
+        serverUsPerCall,
+        heapBytesPerNode: 0,
+      },
       connectionsPerClient,
       reshard: {
         slotsMoved: plan.length * SLOTS_PER_PRIMARY,
@@ -377,12 +357,85 @@ async function measure(shards) {
         routesRight,
       },
     };
-    return { result, redisVersion };
+    return { result, redisVersion, reply };
   } finally {
     await Promise.all(open.map((client) => client.close().catch(() => undefined)));
     admin.closeAll();
     await dev.stop();
   }
+}
+
+/**
+ * The client's cost of one CLUSTER SHARDS reply: decode, parse, build the table (µs per
+ * call), and the heap one topology holds per node. Run once every cluster is stopped, the
+ * sizes interleaved over rounds (median of the rounds), so that a busy moment of the
+ * machine does not fall on one size only.
+ *
+ * @param {Buffer[]} replies one per cluster size
+ * @param {number} rounds
+ */
+async function refreshCosts(replies, rounds) {
+  /** @type {typeof import("../src/resp/index.js")} */
+  const { RespDecoder } = await import(dist("resp/index.js"));
+  /** @type {typeof import("../src/cluster/topology-parse.js")} */
+  const { parseClusterShards } = await import(dist("cluster/topology-parse.js"));
+  /** @type {typeof import("../src/cluster/topology.js")} */
+  const { Topology } = await import(dist("cluster/topology.js"));
+  const context = {
+    replierHost: "127.0.0.1",
+    mapAddress: (/** @type {string} */ host, /** @type {number} */ port) => ({ host, port }),
+    tls: false,
+  };
+  const subjects = replies.map((reply) => {
+    const decode = () => {
+      /** @type {unknown} */
+      let value;
+      new RespDecoder({ wantsBuffers: () => false, onReply: (v) => (value = v), onPush: () => {} }).feed(
+        reply,
+      );
+      return /** @type {import("../src/resp/types.js").RespValue} */ (value);
+    };
+    const decoded = decode();
+    const parsed = parseClusterShards(decoded, context);
+    return {
+      decode,
+      parse: () => parseClusterShards(decoded, context),
+      table: () => new Topology(parsed),
+      nodes: new Topology(parsed).nodes.size,
+      samples: {
+        decodeUs: /** @type {number[]} */ ([]),
+        parseUs: /** @type {number[]} */ ([]),
+        tableUs: /** @type {number[]} */ ([]),
+      },
+      heapBytesPerNode: 0,
+    };
+  });
+  for (let round = 0; round < rounds; round++) {
+    for (const subject of subjects) {
+      subject.samples.decodeUs.push(medianMicros(PARSE_BATCH, subject.decode));
+      subject.samples.parseUs.push(medianMicros(PARSE_BATCH, subject.parse));
+      subject.samples.tableUs.push(medianMicros(PARSE_BATCH, subject.table));
+    }
+  }
+  for (const subject of subjects) {
+    globalThis.gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const kept = Array.from(
+      { length: TOPOLOGIES_WEIGHED },
+      () => new Topology(parseClusterShards(subject.decode(), context)),
+    );
+    globalThis.gc?.();
+    subject.heapBytesPerNode = Math.round(
+      (process.memoryUsage().heapUsed - heapBefore) / kept.length / subject.nodes,
+    );
+    kept.length = 0;
+  }
+  return subjects.map((subject) => ({
+    decodeUs: quantile(subject.samples.decodeUs, 0.5) ?? 0,
+    parseUs: quantile(subject.samples.parseUs, 0.5) ?? 0,
+    tableUs: quantile(subject.samples.tableUs, 0.5) ?? 0,
+    heapBytesPerNode: subject.heapBytesPerNode,
+  }));
 }
 
 /**
@@ -435,12 +488,18 @@ async function main() {
   /** @type {ShardCount[]} */
   const results = [];
   let redisVersion = "unknown";
+  /** @type {Buffer[]} */
+  const replies = [];
   for (const shards of settings.shards) {
     process.stderr.write(`bigcluster: ${shards} primaries + ${shards} replicas…\n`);
     const measured = await measure(shards);
     results.push(measured.result);
+    replies.push(measured.reply);
     redisVersion = measured.redisVersion;
   }
+  process.stderr.write("bigcluster: the client's cost of a CLUSTER SHARDS reply…\n");
+  const costs = await refreshCosts(replies, settings.quick ? 3 : 9);
+  for (const [i, result] of results.entries()) Object.assign(result.refresh, costs[i]);
   const machine = describeMachine(redisVersion);
   const table = formatTable(results);
   process.stdout.write(`\n${table}\n\n`);
