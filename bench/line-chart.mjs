@@ -78,8 +78,11 @@ export function renderLineChart(chart) {
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
     `<text x="${PLOT.left}" y="26" font-size="17" font-weight="bold">${escapeXml(chart.title)}</text>`,
   ];
+  let legendX = PLOT.left;
   chart.series.forEach((series, index) => {
-    const x = PLOT.left + index * 220;
+    const x = legendX;
+    // About 6.5 px per character at 12 px: the next entry starts after this one's text.
+    legendX += Math.max(160, Math.ceil(series.label.length * 6.5) + 44);
     parts.push(
       `<rect x="${x}" y="40" width="14" height="4" fill="${COLORS[index % COLORS.length]}"/>`,
       `<text x="${x + 20}" y="46">${escapeXml(series.label)}</text>`,

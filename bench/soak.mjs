@@ -77,6 +77,41 @@ const heapOf = (sample) => (sample === undefined ? 0 : sample.heapUsed + (sample
 
 const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The chart of a soak's report (also used to redraw it from the JSON).
+ *
+ * @param {any} report what main() writes to the JSON file
+ * @returns {string} an SVG document
+ */
+export function renderSoakChart(report) {
+  const { settings, machine } = report;
+  /** @type {MemorySample[]} */
+  const samples = report.samples;
+  return renderLineChart({
+    title: `Soak: client heap and RSS over ${settings.minutes} min, a failover and a reshard every ${settings.eventEveryMs / 1000} s`,
+    xLabel: "minutes",
+    yLabel: "MB",
+    series: [
+      {
+        label: `heap + external after GC (${report.heap.slopeMbPerMin} MB/min)`,
+        points: samples.map((s) => [s.atMs / 60_000, heapOf(s) / MB]),
+      },
+      {
+        label: `RSS (${report.rss.slopeMbPerMin} MB/min)`,
+        points: samples.map((s) => [s.atMs / 60_000, s.rss / MB]),
+      },
+    ],
+    markers: report.events
+      .filter((/** @type {{ label: string }} */ event) => event.label === "failover")
+      .map((/** @type {{ atMs: number }} */ event) => ({ x: event.atMs / 60_000, label: "" })),
+    caption: [
+      `${settings.workers} workers (GET, SET, INCR, MGET across slots, pipelines of 3) · ${report.commands.issued.toLocaleString("en-US")} commands, ${report.commands.pending} pending at the end · fds ${report.fds.before} → ${report.fds.after}`,
+      `heap slope fitted after a ${settings.limits.warmupMs / 1000} s warm-up; limit ${settings.limits.heapSlopeMbPerMin} MB/min · dashed lines: failover + reshard`,
+      `rediscluster ${machine.clients.rediscluster ?? "?"} · commit ${machine.commit} · Node ${machine.node} · Redis ${machine.redisServer} · ${machine.cpuModel} × ${machine.cores} · ${report.startedAt.slice(0, 10)}`,
+    ],
+  });
+}
+
 async function main() {
   const settings = parseSoakOptions(process.argv.slice(2));
   /** @type {typeof import("../src/dev/index.js")} */
@@ -194,32 +229,7 @@ async function main() {
   };
   mkdirSync(dirname(settings.jsonPath), { recursive: true });
   writeFileSync(settings.jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(
-    settings.svgPath,
-    renderLineChart({
-      title: `Soak: client heap and RSS over ${settings.minutes} min, a failover and a reshard every ${settings.eventEveryMs / 1000} s`,
-      xLabel: "minutes",
-      yLabel: "MB",
-      series: [
-        {
-          label: `heap + external after GC (${report.heap.slopeMbPerMin} MB/min)`,
-          points: samples.map((s) => [s.atMs / 60_000, heapOf(s) / MB]),
-        },
-        {
-          label: `RSS (${report.rss.slopeMbPerMin} MB/min)`,
-          points: samples.map((s) => [s.atMs / 60_000, s.rss / MB]),
-        },
-      ],
-      markers: events
-        .filter((event) => event.label === "failover")
-        .map((event) => ({ x: event.atMs / 60_000, label: "" })),
-      caption: [
-        `${settings.workers} workers (GET, SET, INCR, MGET across slots, pipelines of 3) · ${report.commands.issued.toLocaleString("en-US")} commands, ${pending} pending at the end · fds ${done.fds.before} → ${done.fds.after}`,
-        `heap slope fitted after a ${settings.limits.warmupMs / 1000} s warm-up; limit ${settings.limits.heapSlopeMbPerMin} MB/min · dashed lines: failover + reshard`,
-        `rediscluster ${machine.clients.rediscluster ?? "?"} · commit ${machine.commit} · Node ${machine.node} · Redis ${machine.redisServer} · ${machine.cpuModel} × ${machine.cores} · ${startedAt.slice(0, 10)}`,
-      ],
-    }),
-  );
+  writeFileSync(settings.svgPath, renderSoakChart(report));
   const shown = (/** @type {string} */ path) =>
     path.startsWith(process.cwd()) ? relative(process.cwd(), path) : path;
   process.stdout.write(
