@@ -13,7 +13,7 @@
 import { EventEmitter } from "node:events";
 import { type BatchHost, flattenPairs, Pipeline } from "./batch/pipeline.js";
 import { type SlotGroup, slotOrGroups, splitBySlot, splitStride } from "./batch/split.js";
-import { Discovery } from "./cluster/discovery.js";
+import { Discovery, type ViewRejection } from "./cluster/discovery.js";
 import { Executor, type ExecutorStats } from "./cluster/executor.js";
 import { HealthMonitor } from "./cluster/health.js";
 import { type NodeHandle, nodeHandle } from "./cluster/node-handle.js";
@@ -57,6 +57,12 @@ export interface RedisClusterEvents {
   ask: [info: { slot: number; from: string; to: string }];
   /** A node connection failed (the client recovers by itself; this is for monitoring). */
   nodeError: [info: { address: string; error: RedisClusterError }];
+  /**
+   * A node's view of the topology was not taken — outvoted by the other nodes asked, or
+   * serving fewer slots than the table in use, which was kept. For monitoring a node that
+   * lags or lies; routing is not affected.
+   */
+  viewRejected: [info: ViewRejection];
   /** A background task failed (e.g. a periodic refresh). Emitted only while someone listens. */
   error: [error: RedisClusterError];
 }
@@ -67,8 +73,8 @@ export interface ClusterStats extends ExecutorStats {
   refreshes: number;
   /** `CLUSTER SHARDS`/`SLOTS` questions sent (a refresh asks one node, more to confirm a change). */
   topologyQueries: number;
-  /** Views refused because they served fewer slots than the table in use (the table was kept). */
-  viewsRefused: number;
+  /** Nodes' views not taken: outvoted by other nodes, or serving fewer slots than the table (kept). */
+  viewsRejected: number;
   /** Commands waiting right now for a topology or an unserved slot. */
   offlineQueue: number;
 }
@@ -140,7 +146,7 @@ export class RedisCluster<R extends RespVersion = 2>
       (entry, error) => {
         if (error === undefined) return;
         this.#emitSafe("nodeError", { address: entry.address, error });
-        if (this.#state === "open") this.#executor.onConnectionLost();
+        if (this.#state === "open") this.#executor.onConnectionLost(entry.address);
       },
     );
     this.#discovery = new Discovery({
@@ -164,6 +170,7 @@ export class RedisCluster<R extends RespVersion = 2>
         this.#executor.onRefreshFailed(error);
         if (this.#ready && error instanceof RedisClusterError) this.#emitSafe("error", error);
       },
+      onViewRejected: (rejection) => this.#emitSafe("viewRejected", rejection),
       onPeriodicRefresh: (topology) => {
         if (this.#health) void this.#health.checkAll(topology);
       },
@@ -337,7 +344,7 @@ export class RedisCluster<R extends RespVersion = 2>
       ...this.#executor.stats,
       refreshes: this.#discovery.refreshes,
       topologyQueries: this.#discovery.viewsAsked,
-      viewsRefused: this.#discovery.viewsRefused,
+      viewsRejected: this.#discovery.viewsRejected,
       offlineQueue: this.#executor.offlineCount,
     };
   }

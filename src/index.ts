@@ -10,6 +10,7 @@
 export type { Pipeline } from "./batch/pipeline.js";
 export type { ClusterStats, NodeHandle, RedisClusterEvents } from "./client.js";
 export { RedisCluster } from "./client.js";
+export type { ViewRejection } from "./cluster/discovery.js";
 export type { ReadFrom } from "./cluster/router.js";
 export type { ClusterNode, NodeRole, Shard, Topology, TopologyChange } from "./cluster/topology.js";
 export type { CommandMethods, PipelineMethods } from "./command/methods.generated.js";

@@ -63,6 +63,8 @@ export interface DiscoveryOptions {
   onTopology(topology: Topology, change: TopologyChange): void;
   /** Called after each periodic refresh, changed or not (health checks ride on it). */
   onPeriodicRefresh(topology: Topology): void;
+  /** A node's view was not taken (see `ViewRejection`): for monitoring, the table is safe. */
+  onViewRejected?(rejection: ViewRejection): void;
 }
 
 /** Nodes asked in all when the first view needs confirming. */
@@ -87,6 +89,14 @@ interface Failure {
   error: Error;
 }
 
+/** A node whose view of the topology the client did not take, and why. */
+export interface ViewRejection {
+  /** `host:port` of the node whose view it was. */
+  address: string;
+  /** Other nodes asked agreed on another view; or it serves fewer slots than the table in use. */
+  reason: "outvoted" | "fewer slots";
+}
+
 /** What a MOVED told the client: the next view should agree. */
 export interface SlotOwner {
   slot: number;
@@ -100,8 +110,8 @@ export class Discovery {
   refreshes = 0;
   /** `CLUSTER SHARDS`/`SLOTS` questions sent so far (one refresh asks one to a dozen nodes). */
   viewsAsked = 0;
-  /** Views refused because they served fewer slots than the table in use. */
-  viewsRefused = 0;
+  /** Views not taken: outvoted by other nodes, or serving fewer slots than the table in use. */
+  viewsRejected = 0;
   /** Why the last refresh failed, if it did. */
   lastError: RedisClusterError | undefined;
 
@@ -120,6 +130,8 @@ export class Discovery {
   #lookAgainSoon = false;
   /** MOVED targets seen since the last refresh began. */
   #expectations: SlotOwner[] = [];
+  /** Nodes whose connection failed since the last refresh began. */
+  #lost = new Set<string>();
   /** The user may not run CLUSTER SHARDS (NOPERM): CLUSTER SLOTS from now on. */
   #shardsDenied = false;
 
@@ -226,6 +238,8 @@ export class Discovery {
     this.refreshes++;
     const expectations = this.#expectations;
     this.#expectations = [];
+    const lost = this.#lost;
+    this.#lost = new Set();
     const failures: Failure[] = [];
     const candidates = this.#candidates();
     let next = 0;
@@ -240,7 +254,7 @@ export class Discovery {
       }
       next += first.asked;
       const view = first.view;
-      if (!this.#contradicts(view.topology, expectations)) return await this.#decide([view], failures);
+      if (!this.#contradicts(view.topology, expectations, lost)) return await this.#decide([view], failures);
       const confirmers = candidates.slice(next, next + CONSENSUS_SIZE - 1);
       next += confirmers.length;
       const more = await this.#ask(confirmers, failures);
@@ -272,17 +286,38 @@ export class Discovery {
 
   /**
    * Whether a lone view needs other nodes' word before it is believed: it serves fewer slots
-   * than the table in use (on the first refresh: not all of them), or it gives a slot to a
-   * primary other than the one the table — patched by every MOVED — says.
+   * than the table in use (on the first refresh: not all of them), it disagrees with a MOVED
+   * that triggered the refresh, or it moves a slot in a way nothing the client saw explains —
+   * explained are moves to a node a MOVED named (a reshard, a failover's new primary) and moves
+   * away from a node whose connection failed (a primary that died).
    */
-  #contradicts(view: Topology, expectations: readonly SlotOwner[]): boolean {
+  #contradicts(view: Topology, expectations: readonly SlotOwner[], lost: ReadonlySet<string>): boolean {
     const current = this.current;
     if (current === undefined) return view.coveredSlots < SLOT_COUNT;
     if (view.coveredSlots < current.coveredSlots) return true;
+    const namedByMoved = new Set<string>();
     for (const { slot, address } of expectations) {
       if (view.shardOf(slot)?.primary.address !== address) return true;
+      namedByMoved.add(address);
     }
-    return !view.sameOwners(current);
+    for (let slot = 0; slot < SLOT_COUNT; slot++) {
+      const was = current.shardOf(slot)?.primary.address;
+      const is = view.shardOf(slot)?.primary.address;
+      if (was === is || is === undefined) continue;
+      if (namedByMoved.has(is) || (was !== undefined && lost.has(was))) continue;
+      return true;
+    }
+    return false;
+  }
+
+  /** A node's connection failed: a view moving its slots elsewhere is expected (failover). */
+  noteLost(address: string): void {
+    this.#lost.add(address);
+  }
+
+  /** The refresh under way or scheduled, if any (settles either way). */
+  get pending(): Promise<unknown> | undefined {
+    return this.#running ?? this.#deferred?.promise;
   }
 
   /**
@@ -440,9 +475,11 @@ export class Discovery {
       );
     }
     const unanimous = groups.size === 1 && views.length > 1 && views.length === all.length;
+    const winning = chosen.topology.fingerprint();
+    for (const view of views) if (view.topology.fingerprint() !== winning) this.#reject(view, "outvoted");
     const current = this.current;
     const covered = chosen.topology.coveredSlots;
-    const fingerprint = chosen.topology.fingerprint();
+    const fingerprint = winning;
     if (
       current !== undefined &&
       covered < current.coveredSlots &&
@@ -452,7 +489,7 @@ export class Discovery {
       // Maybe a node that has not learned the whole cluster yet, or a cut reply: keep what we
       // have and look again soon; the same smaller view seen twice in a row is the truth.
       this.#refusedView = fingerprint;
-      this.viewsRefused++;
+      this.#reject(chosen, "fewer slots");
       this.#lookAgainSoon = true;
       return current;
     }
@@ -461,6 +498,11 @@ export class Discovery {
     this.#checkOpen();
     this.#install(chosen.topology);
     return chosen.topology;
+  }
+
+  #reject(view: View, reason: ViewRejection["reason"]): void {
+    this.viewsRejected++;
+    this.#options.onViewRejected?.({ address: view.address, reason });
   }
 
   /** Among views that tie, the one whose node has seen the newest configuration. */

@@ -63,7 +63,7 @@ export interface ExecutorOptions {
 
 /** The executor's counters (part of `cluster.stats()`). */
 export interface ExecutorStats {
-  /** Commands dispatched (each command once, however many attempts it took). */
+  /** Commands sent to a node (each command once, however many attempts it took). */
   commands: number;
   /** Attempts beyond the first (redirections included). */
   retries: number;
@@ -103,6 +103,12 @@ export class Executor {
   #holds = new Map<number, SlotHold>();
   /** Commands sleeping before a retry that no slot orders (keyless, pinned, blocking). */
   #sleeping = new Map<Command, NodeJS.Timeout>();
+  /** Nodes whose connection failed, until the refresh that followed has ended. */
+  #suspects = new Set<string>();
+  /** Commands parked until the refresh under way ends (see #waitForRefresh). */
+  #awaiting: DeadlineQueue<Command>;
+  /** The refresh whose end releases `#awaiting`. */
+  #awaitingFor: Promise<unknown> | undefined;
 
   constructor(
     discovery: Discovery,
@@ -116,6 +122,9 @@ export class Executor {
     this.#router = router;
     this.#options = options;
     this.#events = events;
+    this.#awaiting = new DeadlineQueue(options.maxOfflineQueue, (command) =>
+      this.#expire(command, command.retryCause),
+    );
     this.#offline = new DeadlineQueue(options.maxOfflineQueue, (entry) => {
       if (entry instanceof CommandBatch) for (const command of entry.commands) this.#expireOffline(command);
       else this.#expireOffline(entry);
@@ -202,9 +211,7 @@ export class Executor {
         return;
       }
     }
-    if (command.attempts === 0) {
-      this.stats.commands++;
-    } else if (performance.now() >= command.deadlineAt) {
+    if (command.attempts > 0 && performance.now() >= command.deadlineAt) {
       this.#expire(command, command.retryCause);
       return;
     }
@@ -237,8 +244,40 @@ export class Executor {
       this.#waitForTopology(command);
       return;
     }
+    if (this.#suspects.size > 0 && this.#suspects.has(node.address) && this.#awaitRefresh(command)) return;
     const entry = this.#registry.get(node.address) ?? this.#registry.ensure(node.host, node.port, node.role);
     this.#send(entry, command, false);
+  }
+
+  /**
+   * A node whose connection just failed is suspect until the refresh that the failure started
+   * has ended: a command routed to it meanwhile waits for that refresh (it may name a new
+   * primary), instead of going to a node that is down or silent and waiting out its
+   * deadline there. False when no refresh is pending any more: the node is trusted again.
+   */
+  #awaitRefresh(command: Command): boolean {
+    const pending = this.#discovery.pending;
+    if (pending === undefined) {
+      this.#suspects.clear();
+      return false;
+    }
+    this.#waitForRefresh(command, pending);
+    return true;
+  }
+
+  /** Parks `command` until `pending` (a refresh) settles, within its deadline, then routes it. */
+  #waitForRefresh(command: Command, pending: Promise<unknown>): void {
+    if (!this.#awaiting.push(command)) {
+      command.completeError(this.#offlineFull(command));
+      return;
+    }
+    if (this.#awaitingFor === pending) return;
+    this.#awaitingFor = pending;
+    const resume = () => {
+      if (this.#awaitingFor === pending) this.#awaitingFor = undefined;
+      for (const waiting of this.#awaiting.drain()) this.dispatch(waiting);
+    };
+    void pending.then(resume, resume);
   }
 
   /**
@@ -247,7 +286,7 @@ export class Executor {
    * commands queued behind it. `asking` sends `ASKING` right before it, on the same one.
    */
   #send(entry: NodeEntry, command: Command, asking: boolean): void {
-    command.attempts++;
+    if (command.attempts++ === 0) this.stats.commands++;
     if (command.blocking?.dedicated === true) {
       this.#sendDedicated(entry, command, asking);
       return;
@@ -340,9 +379,12 @@ export class Executor {
    * A node connection failed to open, or broke (once per connection, whatever it carried):
    * counted, and the topology is read again, since it may mean a failover.
    */
-  onConnectionLost(): void {
+  onConnectionLost(address: string): void {
     this.stats.connectionErrors++;
-    if (!this.closed) this.#discovery.requestRefresh();
+    if (this.closed) return;
+    this.#discovery.noteLost(address);
+    this.#discovery.requestRefresh();
+    this.#suspects.add(address);
   }
 
   /** Fails every command waiting offline, behind a held slot, or sleeping before a retry. */
@@ -360,6 +402,7 @@ export class Executor {
       command.completeError(error);
     }
     this.#sleeping.clear();
+    for (const command of this.#awaiting.drain()) command.completeError(error);
   }
 
   // ── outcomes ──────────────────────────────────────────────────────────────────────────
@@ -484,6 +527,7 @@ export class Executor {
       this.#retryNow(command);
       return;
     }
+    if (written) command.unanswered = true;
     this.#retryLater(command, error);
   }
 
@@ -571,7 +615,12 @@ export class Executor {
     const delayMs = Math.min(this.#options.retryMaxDelayMs, this.#options.retryBaseDelayMs * 2 ** exponent);
     const jittered = delayMs * (0.5 + Math.random() / 2);
     if (performance.now() + jittered >= command.deadlineAt) {
-      command.completeError(this.#finalError(command, cause));
+      // Sent, and never answered before its time ran out (a node gone silent): a timeout.
+      command.completeError(
+        command.unanswered && cause instanceof ConnectionError
+          ? new TimeoutError(command.displayName, command.attempts, command.timeoutMs, { cause })
+          : this.#finalError(command, cause),
+      );
       return;
     }
     this.stats.retries++;
@@ -579,7 +628,10 @@ export class Executor {
     if (command.slot < 0 || command.pinnedAddress !== undefined || command.blocking !== undefined) {
       const timer = setTimeout(() => {
         this.#sleeping.delete(command);
-        this.dispatch(command);
+        // After a connection failure, not before the refresh it started has ended.
+        const pending = cause instanceof ConnectionError ? this.#discovery.pending : undefined;
+        if (pending === undefined) this.dispatch(command);
+        else this.#waitForRefresh(command, pending);
       }, jittered);
       this.#sleeping.set(command, timer);
       return;
@@ -606,8 +658,23 @@ export class Executor {
     hold.enqueue(command, true);
     if (hold.timer === undefined && hold.probe === undefined) {
       const waiting = hold;
-      hold.timer = setTimeout(() => this.#sendProbe(waiting), jittered);
+      hold.timer = setTimeout(
+        () => this.#afterRefreshFor(waiting.cause, () => this.#sendProbe(waiting)),
+        jittered,
+      );
     }
+  }
+
+  /**
+   * Runs `resend` (a held slot's probe) at once — or, when a connection failed, once the
+   * topology refresh that the failure started has ended: resent by the old table, the
+   * command would go to the same dead or silent node again (a failover is what the refresh
+   * may find). The held commands' deadlines are watched by their hold meanwhile.
+   */
+  #afterRefreshFor(cause: RedisClusterError, resend: () => void): void {
+    const pending = cause instanceof ConnectionError ? this.#discovery.pending : undefined;
+    if (pending === undefined) resend();
+    else void pending.then(resend, resend);
   }
 
   /** After the backoff: resend the first waiting command alone. */

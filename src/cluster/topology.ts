@@ -108,14 +108,6 @@ export class Topology {
     this.slotToShard[slot] = index;
   }
 
-  /** True when every slot has the same primary (by address) here and in `other`. */
-  sameOwners(other: Topology): boolean {
-    for (let slot = 0; slot < SLOT_COUNT; slot++) {
-      if (this.shardOf(slot)?.primary.address !== other.shardOf(slot)?.primary.address) return false;
-    }
-    return true;
-  }
-
   /**
    * A canonical text of the slot → primary map and the replica sets: two views agree iff
    * their fingerprints are equal. Health is left out: nodes often differ on it for a moment,

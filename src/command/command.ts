@@ -80,6 +80,8 @@ export abstract class Command implements Sendable {
    * deadline passes before a retry is answered, the error says so rather than a bare timeout.
    */
   retryCause: RedisClusterError | undefined = undefined;
+  /** An attempt was sent and its connection broke before any answer (a node gone silent, say). */
+  unanswered = false;
 
   constructor(
     owner: CommandOwner,

@@ -138,6 +138,7 @@ export class Connection {
   #deadlineTimer: NodeJS.Timeout | undefined;
   #deadlineArmedAt = Number.POSITIVE_INFINITY;
   #deadlineTask = () => this.#checkDeadlines();
+  /** When this socket last read anything (or, before its first byte, when it was opened). */
   #lastReadAt = 0;
 
   #closeWaiters: Array<() => void> = [];
@@ -354,6 +355,10 @@ export class Connection {
     // A close() requested while waiting to reconnect still connects, to drain what waits.
     if (this.#state !== "closing") this.#state = "connecting";
     this.#socket = socket;
+    // Quiet from now, when the first command waiting for this socket asked for it — not from
+    // the end of the connect: a node that accepts and then says nothing is stalled from the
+    // start (counting from the connect, its first commands' deadlines came just too early).
+    this.#lastReadAt = performance.now();
     this.#socketAnswered = false;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);
@@ -510,7 +515,6 @@ export class Connection {
     // Reset only once the node has answered (see #socketAnswered); else at its first reply.
     if (this.#socketAnswered) this.#connectFailures = 0;
     this.#lastFailure = undefined;
-    this.#lastReadAt = performance.now();
     if (this.#options.idleTimeoutMs > 0) socket.setTimeout(this.#options.idleTimeoutMs);
     if (this.#state === "connecting") this.#state = "ready";
     else if (this.#state !== "closing") return;

@@ -211,6 +211,9 @@ describe("a node that answers CLUSTER SHARDS with a wrong view", () => {
       moved.every((slot) => client.topology!.shardOf(slot)!.primary.address === toAddress),
     );
     const changesBefore = changes.length;
+    const rejections: Array<{ address: string; reason: string }> = [];
+    client.on("viewRejected", (rejection) => rejections.push(rejection));
+    const rejectedBefore = client.stats().viewsRejected;
     const rewrittenBefore = liar.counters.rewritten;
     const refreshesBefore = client.stats().refreshes;
     const queriesBefore = client.stats().topologyQueries;
@@ -247,12 +250,11 @@ describe("a node that answers CLUSTER SHARDS with a wrong view", () => {
       client.stats().refreshes - refreshesBefore,
     );
     expect(loadErrors).toEqual([]);
+    // The fault is reported: each outvoted lie names the liar.
+    expect(rejections.some((r) => r.address === liar.address && r.reason === "outvoted")).toBe(true);
+    expect(rejections.every((r) => r.address === liar.address)).toBe(true);
+    expect(client.stats().viewsRejected).toBeGreaterThan(rejectedBefore);
     const primariesNow = (await dev.refresh()).filter((node) => node.role === "primary");
     await expectEveryShardServed(client, primariesNow, "stale");
   });
-
-  // Issue 14 asks for the fault to be reported. stats().viewsRefused counts the views the
-  // client refused after a vote (fewer slots); a lone node's view that the vote overruled is
-  // counted nowhere and named in no event (only topologyQueries grows). Reported to the lead.
-  it.todo("an outvoted view is reported, naming the node (an event or a stats counter)");
 });
