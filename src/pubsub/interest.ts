@@ -6,9 +6,8 @@
  * ```
  *   Interest "orders:{eu}" (shard, slot 1234)
  *     subscriptions: { sub A, sub B }          who gets its messages
- *     current:  Placement @ 127.0.0.1:7002     where it is subscribed, or being subscribed
- *     previous: Placement @ 127.0.0.1:7001     while moving: the old place, still live until
- *                                              `current` is confirmed (make before break)
+ *     current:  Placement @ 127.0.0.1:7002     where it is subscribed, or being subscribed;
+ *                                              one place at a time (two could deliver twice)
  *     downSince: undefined | Date.now() time   set while it is subscribed nowhere
  * ```
  */
@@ -31,8 +30,8 @@ export class Interest implements PlacementOwner, NamedChannel {
   readonly text: string;
   /** Placement that is live, or on its way. */
   current: Placement | undefined;
-  /** The place being left: live until `current` is confirmed (shard channels only). */
-  previous: Placement | undefined;
+  /** Moving: the old place's UNSUBSCRIBE, answered before the new place is subscribed. */
+  leaving: Promise<void> | undefined;
   /** Subscribed at least once (a failure before that fails the subscribe call instead). */
   everUp = false;
   /** `Date.now()` time it went down; undefined while subscribed (or never yet). */
@@ -67,7 +66,7 @@ export class Interest implements PlacementOwner, NamedChannel {
 
   /** Subscribed somewhere right now. */
   get isUp(): boolean {
-    return this.current?.confirmed === true || this.previous?.confirmed === true;
+    return this.current?.confirmed === true;
   }
 
   deliver(channel: Buffer, payload: Buffer, pattern: Buffer | undefined): void {

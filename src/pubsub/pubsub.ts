@@ -21,10 +21,12 @@
  * - `MOVED` to SSUBSCRIBE: straight to the node it names, and a topology refresh;
  * - a lost or silent connection (node killed, failover, network): after a short, growing,
  *   jittered delay, and a topology refresh; classic subscriptions move to another node;
- * - a new topology: anything down is placed again at once; a shard channel whose slot moved
- *   while its subscription still works is subscribed on the new owner first and left on the
- *   old one after (make before break: no gap, and no duplicates, since an SPUBLISH runs on
- *   one node only).
+ * - a new topology: anything down is placed again at once; a subscription on a node where
+ *   it no longer belongs (its slot left that node's shard, the node left the cluster) is
+ *   unsubscribed there and subscribed where it belongs, reported as a window of its own.
+ *   Never two places at once: Redis 7 propagates a shard channel's messages to the shard's
+ *   replicas, so two subscriptions in one shard (which a failover makes hard to rule out)
+ *   would deliver twice. Within its shard a subscription never moves (see `#belongsOn`).
  * When subscribed again, `up` reports the window (`since`, `downMs`) and `moved` the change
  * of node: a gap is never silent.
  */
@@ -202,8 +204,7 @@ export class PubSub {
         this.#place(interest);
         continue;
       }
-      const target = this.#targetOf(interest);
-      if (target !== undefined && target.address !== current.subscriber.address) this.#place(interest);
+      if (!this.#belongsOn(interest, current.subscriber.address, topology)) this.#place(interest);
     }
   }
 
@@ -305,14 +306,13 @@ export class PubSub {
   /** Nobody wants `interest` any more: unsubscribed wherever it is. */
   #drop(interest: Interest): Array<Promise<void>> {
     clearTimeout(interest.retryTimer);
+    interest.leaving = undefined;
     if (this.#interests.get(interest.id) === interest) this.#interests.delete(interest.id);
     const done: Array<Promise<void>> = [];
-    for (const placement of [interest.current, interest.previous]) {
-      const answered = placement?.subscriber.detach(placement);
-      if (answered !== undefined) done.push(answered);
-    }
+    const placement = interest.current;
     interest.current = undefined;
-    interest.previous = undefined;
+    const answered = placement?.subscriber.detach(placement);
+    if (answered !== undefined) done.push(answered);
     return done;
   }
 
@@ -333,7 +333,7 @@ export class PubSub {
   #place(interest: Interest): void {
     clearTimeout(interest.retryTimer);
     interest.retryTimer = undefined;
-    if (!this.#isLive(interest)) return;
+    if (!this.#isLive(interest) || interest.leaving !== undefined) return; // placed once it has left
     const target = this.#targetOf(interest);
     if (target === undefined) {
       // The slot is served by nobody (yet): a refresh will tell; try again meanwhile.
@@ -343,30 +343,43 @@ export class PubSub {
     }
     const current = interest.current;
     if (current?.subscriber.address === target.address) return;
-    const previous = interest.previous;
-    if (previous?.subscriber.address === target.address) {
-      // Back to where it still is: the move is off.
-      interest.previous = undefined;
-      interest.current = previous;
-      if (current !== undefined) current.subscriber.detach(current);
-      return;
-    }
     if (current !== undefined) {
+      // Break before make, one place at a time (see the file comment): what the old place
+      // sends until it has answered the UNSUBSCRIBE is still delivered, then the new place
+      // is subscribed.
       interest.current = undefined;
-      if (current.confirmed && interest.family === "shard") {
-        // Make before break: the old place stays live until the new one is confirmed.
-        if (previous !== undefined) previous.subscriber.detach(previous);
-        interest.previous = current;
-      } else {
-        // Classic channels are broadcast to every node: two live places would deliver twice.
-        current.subscriber.detach(current);
-        if (current.confirmed) this.#markDown(interest, current.subscriber.address, "node-left", undefined);
+      if (current.confirmed) this.#markDown(interest, current.subscriber.address, "moved-away", undefined);
+      const left = current.subscriber.detach(current, true);
+      if (left !== undefined) {
+        interest.leaving = left;
+        void left.then(() => {
+          if (interest.leaving !== left) return;
+          interest.leaving = undefined;
+          this.#place(interest);
+        });
+        return;
       }
     }
     const subscriber = this.#subscriberFor(target);
     const placement = new Placement(interest, subscriber);
     interest.current = placement;
     if (subscriber.attach(placement)) this.#onConfirmed(placement);
+  }
+
+  /**
+   * Whether a subscription on `address` is where `interest` belongs in `topology`. A shard
+   * channel belongs on any node of its slot's shard: Redis 7 propagates shard messages to
+   * the replicas, which serve SSUBSCRIBE and send `sunsubscribe` when the slot leaves the
+   * shard. So a subscription that landed on a demoted primary stays there (moving it within
+   * the shard, make before break, would deliver the overlap twice); it moves when the slot
+   * leaves the shard.
+   */
+  #belongsOn(interest: Interest, address: string, topology: Topology): boolean {
+    if (interest.pinned !== undefined) return interest.pinned.address === address;
+    if (interest.family !== "shard") return this.#classicTarget(topology)?.address === address;
+    const shard = topology.shardOf(interest.slot);
+    if (shard === undefined) return true; // unserved for now: no better place to go
+    return shard.primary.address === address || shard.replicas.some((replica) => replica.address === address);
   }
 
   #targetOf(interest: Interest): NodeAddress | undefined {
@@ -438,11 +451,6 @@ export class PubSub {
     interest.attempts = 0;
     interest.redirections = 0;
     interest.lastError = undefined;
-    const previous = interest.previous;
-    if (previous !== undefined) {
-      interest.previous = undefined;
-      previous.subscriber.detach(previous);
-    }
     const address = placement.subscriber.address;
     const downSince = interest.downSince;
     const from = interest.upAddress;
@@ -462,12 +470,6 @@ export class PubSub {
   #onLost(placement: Placement, reason: DownReason, error: RedisClusterError | undefined): void {
     const interest = placement.owner as Interest;
     const address = placement.subscriber.address;
-    if (interest.previous === placement) {
-      // The old place went before the new one was confirmed: down until it is.
-      interest.previous = undefined;
-      if (placement.confirmed) this.#markDown(interest, address, reason, error);
-      return;
-    }
     if (interest.current !== placement) return;
     interest.current = undefined;
     if (error !== undefined) interest.lastError = error;

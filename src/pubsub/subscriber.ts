@@ -51,8 +51,11 @@ export type DownReason =
   | "unsubscribed-by-server"
   /** The subscriber connection broke (node down, network) or stopped answering. */
   | "connection-lost"
-  /** The node left the cluster (or, for classic channels, stopped being the node used). */
-  | "node-left";
+  /**
+   * A new topology says it belongs elsewhere (its slot left the node's shard, the node left
+   * the cluster): unsubscribed there, to be subscribed where it belongs.
+   */
+  | "moved-away";
 
 /** What a subscription placed on a node must provide (interest.ts). */
 export interface PlacementOwner {
@@ -99,6 +102,8 @@ class ServerEntry {
   confirmed = false;
   latest: SubscriptionRequest | undefined;
   readonly placements = new Set<Placement>();
+  /** Placements on their way out that still get messages until the UNSUBSCRIBE is answered. */
+  readonly draining = new Set<Placement>();
 
   constructor(
     readonly family: Family,
@@ -187,14 +192,21 @@ export class SubscriberConnection {
 
   /**
    * No longer wants `placement` here. When it was the last one for its name, the name is
-   * unsubscribed; the promise resolves once the server has answered (or the connection is gone).
+   * unsubscribed; the promise resolves once the server has answered (or the connection is
+   * gone). With `drain`, the placement still gets the messages the node sends until then
+   * (they were published while it was subscribed); without, delivery stops at once.
    */
-  detach(placement: Placement): Promise<void> | undefined {
+  detach(placement: Placement, drain = false): Promise<void> | undefined {
     const { family, name } = placement.owner;
     const entry = this.#entries[family].get(nameKey(name));
     if (entry === undefined || !entry.placements.delete(placement) || entry.placements.size > 0) return;
-    if (entry.latest === undefined || !entry.latest.subscribing) return entry.latest?.done;
-    return this.#request(entry, false).done;
+    let request = entry.latest;
+    if (request === undefined || request.subscribing) request = this.#request(entry, false);
+    if (drain) {
+      entry.draining.add(placement);
+      request.draining.push(placement);
+    }
+    return request.done;
   }
 
   /** Closes at once (the client is closing); nothing more is reported. */
@@ -336,6 +348,9 @@ export class SubscriberConnection {
       return;
     }
     for (const placement of entry.placements) placement.owner.deliver(channel, payload, pattern);
+    if (entry.draining.size > 0) {
+      for (const placement of entry.draining) placement.owner.deliver(channel, payload, pattern);
+    }
   }
 
   /** The server dropped a subscription by itself (or repeated an answer already taken). */
@@ -405,6 +420,8 @@ class SubscriptionRequest implements Sendable {
   readonly wantsBuffers = true;
   /** Resolves once the request has an outcome, whatever it is (unsubscribe() awaits it). */
   readonly done: Promise<void>;
+  /** An UNSUBSCRIBE's placements that get messages until it has an outcome. */
+  readonly draining: Placement[] = [];
   #finish!: () => void;
 
   constructor(
@@ -421,6 +438,8 @@ class SubscriptionRequest implements Sendable {
   }
 
   finish(): void {
+    for (const placement of this.draining) this.entry.draining.delete(placement);
+    this.draining.length = 0;
     this.#finish();
   }
 
