@@ -119,6 +119,8 @@ export class PubSub {
   /** The classic node lost last: not chosen again while another one is there. */
   #classicAvoid: string | undefined;
   #closed = false;
+  /** A refresh is asked for at the end of this turn (one for all the channels of a lost node). */
+  #refreshQueued = false;
   #lostCount = 0;
   #resubscribes = 0;
   readonly #events: SubscriberEvents = {
@@ -337,7 +339,7 @@ export class PubSub {
     const target = this.#targetOf(interest);
     if (target === undefined) {
       // The slot is served by nobody (yet): a refresh will tell; try again meanwhile.
-      this.#options.requestRefresh();
+      this.#requestRefresh();
       this.#retry(interest, false);
       return;
     }
@@ -439,6 +441,16 @@ export class PubSub {
     }, delayMs);
   }
 
+  /** One refresh request per turn of the event loop, however many channels asked. */
+  #requestRefresh(): void {
+    if (this.#refreshQueued) return;
+    this.#refreshQueued = true;
+    queueMicrotask(() => {
+      this.#refreshQueued = false;
+      if (!this.#closed) this.#options.requestRefresh();
+    });
+  }
+
   #isLive(interest: Interest): boolean {
     return !this.#closed && this.#interests.get(interest.id) === interest;
   }
@@ -481,7 +493,7 @@ export class PubSub {
         this.#classicAvoid = address;
       }
     }
-    this.#options.requestRefresh(); // a lost node or a moved slot: the topology may have changed
+    this.#requestRefresh(); // a lost node or a moved slot: the topology may have changed
     // The server's own unsubscribe is news, not a failure: follow it at once.
     this.#retry(interest, reason === "unsubscribed-by-server" && placement.confirmed);
   }
@@ -513,7 +525,7 @@ export class PubSub {
         return;
       }
       case "retry":
-        if (outcome.refresh) this.#options.requestRefresh();
+        if (outcome.refresh) this.#requestRefresh();
         this.#retry(interest, false);
         return;
       case "final": {
