@@ -29,6 +29,7 @@ const require = createRequire(import.meta.url);
  * @property {(key: string, value: string) => Promise<unknown>} set
  * @property {(keys: readonly string[]) => Promise<unknown[]>} pipelineGet W4: 100 GETs in pipelines
  * @property {(keys: readonly string[]) => Promise<unknown[]>} mget W5: the values of keys across slots
+ * @property {(channel: string, message: string) => Promise<unknown>} spublish W10: SPUBLISH
  * @property {() => Promise<void>} close graceful close
  * @property {() => Record<string, number>} stats client counters where the client has them (else `{}`)
  */
@@ -43,6 +44,16 @@ const require = createRequire(import.meta.url);
  * @property {string} mgetNote how W5 is done with it
  * @property {(seeds: readonly string[]) => Promise<BenchClient>} connect creates the client and
  *   resolves once it knows the cluster's topology
+ * @property {string} subscribeNote how W10 subscribes with it
+ * @property {(seeds: readonly string[]) => Promise<ShardedSubscriber>} connectSubscriber W10: a
+ *   client set up for sharded Pub/Sub, the way that client's users do it
+ */
+
+/**
+ * @typedef {object} ShardedSubscriber
+ * @property {(channels: readonly string[], onMessage: (channel: string, message: string) => void) => Promise<void>} ssubscribe
+ *   resolves once every channel is subscribed
+ * @property {() => Promise<void>} close
  */
 
 /** The built ESM entry of this package: the bench measures what users install. */
@@ -151,8 +162,22 @@ const rediscluster = {
         return pipeline.exec();
       },
       mget: (keys) => client.mget(/** @type {string} */ (keys[0]), ...keys.slice(1)),
+      spublish: (channel, message) => client.spublish(channel, message),
       close: () => client.close(),
       stats: () => ({ ...client.stats() }),
+    };
+  },
+  subscribeNote: "cluster.ssubscribe(channels, listener): one subscriber connection per primary",
+  async connectSubscriber(seeds) {
+    const { RedisCluster } = await importRediscluster();
+    const client = new RedisCluster({ nodes: [...seeds] });
+    client.on("error", () => {});
+    await client.connect();
+    return {
+      async ssubscribe(channels, onMessage) {
+        await client.ssubscribe(channels, (message, channel) => onMessage(channel, message));
+      },
+      close: () => client.close(),
     };
   },
 };
@@ -196,10 +221,31 @@ function ioredisSpec(enableAutoPipelining) {
         },
         mget: (keys) =>
           scatterGather(keys, groupPositions(keys, slotOf), (slotKeys) => client.mget(...slotKeys)),
+        spublish: (channel, message) => client.spublish(channel, message),
         async close() {
           await client.quit();
         },
         stats: () => ({}),
+      };
+    },
+    subscribeNote:
+      "Cluster({ shardedSubscribers: true }), one ssubscribe per channel (its channels must share a slot), 'smessage' event",
+    async connectSubscriber(seeds) {
+      const { Cluster } = await import("ioredis");
+      const client = new Cluster(seeds.map(parseAddress), {
+        shardedSubscribers: true,
+        ...(enableAutoPipelining ? { enableAutoPipelining } : {}),
+      });
+      client.on("error", () => {});
+      await once(client, "ready");
+      return {
+        async ssubscribe(channels, onMessage) {
+          client.on("smessage", (channel, message) => onMessage(channel, message));
+          await Promise.all(channels.map((channel) => client.ssubscribe(channel)));
+        },
+        async close() {
+          await client.quit();
+        },
       };
     },
   };
@@ -223,10 +269,28 @@ const nodeRedis = {
       set: (key, value) => client.set(key, value),
       pipelineGet: (keys) => Promise.all(keys.map((key) => client.get(key))),
       mget: (keys) => scatterGather(keys, groupPositions(keys, slotOf), (slotKeys) => client.mGet(slotKeys)),
+      spublish: (channel, message) => client.sPublish(channel, message),
       async close() {
         await client.close();
       },
       stats: () => ({}),
+    };
+  },
+  subscribeNote: "cluster.sSubscribe(channel, listener) per channel",
+  async connectSubscriber(seeds) {
+    const { createCluster } = await import("redis");
+    const client = createCluster({ rootNodes: seeds.map((address) => ({ url: `redis://${address}` })) });
+    client.on("error", () => {});
+    await client.connect();
+    return {
+      async ssubscribe(channels, onMessage) {
+        await Promise.all(
+          channels.map((channel) => client.sSubscribe(channel, (message, name) => onMessage(name, message))),
+        );
+      },
+      async close() {
+        await client.close();
+      },
     };
   },
 };

@@ -4,8 +4,9 @@
  * node-redis on one cluster, in one run (issue 6, SPEC section 6). See bench/README.md.
  *
  *   cluster (dev 3+3, or --seeds) ─► prefill 10,000 keys
- *     ─► rounds: ceiling (redis-benchmark -P 1, -P 16), then W1..W5 × clients, the client
- *        order rotating each round; every run: fresh client, verify replies, warm-up, measure
+ *     ─► rounds: ceiling (redis-benchmark -P 1, -P 16), then W1..W5 and W10 (sharded Pub/Sub,
+ *        bench/pubsub.mjs) × clients, the client order rotating each round; every run: fresh
+ *        client, verify replies, warm-up, measure
  *     ─► W6: a fresh process per client (+ rediscluster with a reshard in the middle)
  *     ─► table on stdout, JSON + SVG chart on disk
  *
@@ -21,6 +22,7 @@ import { BATCH_SIZE, buildBenchData, KEY_COUNT, VALUE_BYTES } from "./keys.mjs";
 import { describeMachine, redisVersionFromInfo } from "./machine.mjs";
 import { measureMemory } from "./memory.mjs";
 import { parseOptions, USAGE } from "./options.mjs";
+import { PUBSUB_WORKLOAD, runPubSubOnce } from "./pubsub.mjs";
 import { ceilingReport, formatReport, memoryReport, RESHARD_ENTRY, workloadReport } from "./report.mjs";
 import { countsBetween, readPrimaryCounts } from "./server-count.mjs";
 import { drive, verifyReplies, WORKLOADS } from "./workloads.mjs";
@@ -250,6 +252,7 @@ async function main() {
   const startedAt = new Date();
   const clients = CLIENTS.filter((spec) => settings.clientIds.includes(spec.id));
   const workloads = WORKLOADS.filter((workload) => settings.sections.includes(workload.id));
+  const withPubSub = settings.sections.includes("W10");
   const withCeiling = settings.sections.includes("ceiling");
   const withMemory = settings.sections.includes("W6");
   if (globalThis.gc === undefined) process.stderr.write("note: run with --expose-gc for a GC between runs\n");
@@ -269,12 +272,16 @@ async function main() {
       ? clients.length + (clients.some((spec) => spec.id === "rediscluster") ? 1 : 0)
       : 0;
     const progress = new Progress(
-      settings.rounds * (workloads.length * clients.length + (withCeiling ? 2 : 0)) + memoryRuns,
+      settings.rounds * ((workloads.length + (withPubSub ? 1 : 0)) * clients.length + (withCeiling ? 2 : 0)) +
+        memoryRuns,
     );
 
     /** @type {Map<string, Map<string, ClientRun[]>>} */
     const runs = new Map(
-      workloads.map((workload) => [workload.id, new Map(clients.map((spec) => [spec.id, []]))]),
+      [...workloads, ...(withPubSub ? [PUBSUB_WORKLOAD] : [])].map((workload) => [
+        workload.id,
+        new Map(clients.map((spec) => [spec.id, []])),
+      ]),
     );
     /** @type {Record<1 | 16, { lines: BenchmarkLine[], failures: string[] }>} */
     const ceiling = { 1: { lines: [], failures: [] }, 16: { lines: [], failures: [] } };
@@ -317,6 +324,22 @@ async function main() {
             run.rate === null
               ? `${label}: failed: ${run.failure}`
               : `${label}: ${whole(run.rate)} ${workload.unit}` +
+                  (run.errors > 0 ? ` (${run.errors} errors: ${run.firstError})` : "") +
+                  (run.suspect === undefined ? "" : ` SUSPECT: ${run.suspect}`),
+          );
+        }
+      }
+      if (withPubSub) {
+        for (let i = 0; i < clients.length; i++) {
+          const spec = /** @type {ClientSpec} */ (clients[(i + round - 1) % clients.length]);
+          const label = `round ${round}  W10 ${spec.label}`;
+          progress.start(label);
+          const run = await runPubSubOnce(spec, cluster.seeds, settings, round, readCounts);
+          runs.get("W10")?.get(spec.id)?.push(run);
+          progress.finish(
+            run.rate === null
+              ? `${label}: failed: ${run.failure}`
+              : `${label}: ${whole(run.rate)} msgs/s` +
                   (run.errors > 0 ? ` (${run.errors} errors: ${run.firstError})` : "") +
                   (run.suspect === undefined ? "" : ` SUSPECT: ${run.suspect}`),
           );
@@ -397,9 +420,10 @@ async function main() {
         version: installedVersion(spec.packageName),
         options: spec.options,
       })),
-      workloads: workloads.map((workload) =>
-        workloadReport(workload, clients, runs.get(workload.id) ?? new Map()),
-      ),
+      workloads: [
+        ...workloads.map((workload) => workloadReport(workload, clients, runs.get(workload.id) ?? new Map())),
+        ...(withPubSub ? [workloadReport(PUBSUB_WORKLOAD, clients, runs.get("W10") ?? new Map())] : []),
+      ],
       ceiling: withCeiling
         ? [
             ceilingReport(1, settings.ceilingRequestsP1, ceiling[1].lines, ceiling[1].failures),

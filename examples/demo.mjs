@@ -2,8 +2,9 @@
 //
 // Starts a throwaway local Redis Cluster (3 primaries + 3 replicas on 127.0.0.1, from the
 // redis-server on PATH) and walks through what rediscluster does against it — commands,
-// binary values, pipelines, cross-slot commands, replica reads, a live reshard and a
-// failover under load — printing what happens. Everything it starts, it stops.
+// binary values, pipelines, cross-slot commands, replica reads, a live reshard, a sharded
+// subscription that follows its slot, and a failover under load — printing what happens.
+// Everything it starts, it stops.
 import { startDevCluster } from "../dist/esm/dev/index.js";
 import { keySlot, RedisCluster, ReplyError } from "../dist/esm/index.js";
 
@@ -107,6 +108,30 @@ try {
     `client saw MOVED ${after.moved - before.moved}, ASK ${after.ask - before.ask}, ` +
       `${after.refreshes - before.refreshes} refreshes; ${failed} writes failed; ${lost} acknowledged writes lost`,
   );
+
+  section("sharded Pub/Sub through a reshard");
+  // A channel in a slot that just moved; it moves back while subscribed.
+  let channel = "orders:0";
+  for (let i = 1; !moving.includes(keySlot(channel)); i++) channel = `orders:${i}`;
+  const received = [];
+  const subscription = await cluster.ssubscribe(channel, (message) => received.push(message));
+  subscription.on("down", ({ reason, address }) => say(`  event down: ${reason} at ${address}`));
+  subscription.on("up", ({ address, downMs }) =>
+    say(`  event up: subscribed on ${address}, ${downMs} ms without`),
+  );
+  await cluster.spublish(channel, "before the reshard");
+  say(
+    `ssubscribe ${channel} (slot ${keySlot(channel)}, on ${to.address}); moving its slot to ${from.address}`,
+  );
+  const back = new Promise((resolve) => subscription.once("up", resolve));
+  await dev.migrateSlots(to.port, from.port, [keySlot(channel)]);
+  await back;
+  await cluster.spublish(channel, "after the reshard");
+  while (received.length < 2 && performance.now() - t < 60000) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  say(`received: ${JSON.stringify(received)}`);
+  await subscription.unsubscribe();
 
   section("failover under load");
   await dev.refresh();

@@ -41,6 +41,15 @@ import { RestyPipelineMode } from "./compat/resty.js";
 import { HostAllowList } from "./connection/allow-list.js";
 import { ArgumentError, ClosedError, CrossSlotError, RedisClusterError } from "./errors.js";
 import { type NormalizedOptions, normalizeOptions, type RedisClusterOptions } from "./options.js";
+import type { Family } from "./pubsub/frames.js";
+import { PubSub, type PubSubStats } from "./pubsub/pubsub.js";
+import { PushRouter, type UnroutedPush } from "./pubsub/push.js";
+import type {
+  MessageListener,
+  PatternSubscribeOptions,
+  SubscribeOptions,
+  Subscription,
+} from "./pubsub/subscription.js";
 import type { RedisArg } from "./resp/types.js";
 
 export type { NodeHandle } from "./cluster/node-handle.js";
@@ -65,10 +74,15 @@ export interface RedisClusterEvents {
   viewRejected: [info: ViewRejection];
   /** A background task failed (e.g. a periodic refresh). Emitted only while someone listens. */
   error: [error: RedisClusterError];
+  /**
+   * A RESP3 push frame nobody handles (`protocol: 3`): not a Pub/Sub message (those go to
+   * their subscription) nor an invalidation taken by the client-side cache.
+   */
+  push: [info: UnroutedPush];
 }
 
 /** Counters of `cluster.stats()`, since the client was created. */
-export interface ClusterStats extends ExecutorStats {
+export interface ClusterStats extends ExecutorStats, PubSubStats {
   /** Topology refreshes run. */
   refreshes: number;
   /** `CLUSTER SHARDS`/`SLOTS` questions sent (a refresh asks one node, more to confirm a change). */
@@ -77,6 +91,8 @@ export interface ClusterStats extends ExecutorStats {
   viewsRejected: number;
   /** Commands waiting right now for a topology or an unserved slot. */
   offlineQueue: number;
+  /** RESP3 pushes nobody handled (see the `push` event). */
+  unroutedPushes: number;
 }
 
 /** `nodes()` roles, with the words ioredis users know (`master`, `slave`) as aliases. */
@@ -117,6 +133,9 @@ export class RedisCluster<R extends RespVersion = 2>
   #batchHost: BatchHost;
   /** Replica health and RTT checks; only when reads may go to replicas. */
   #health: HealthMonitor | undefined;
+  /** Where RESP3 pushes go (pubsub/push.ts); the client-side cache registers on it. */
+  #pushes: PushRouter;
+  #pubsub: PubSub;
 
   constructor(options: RedisClusterOptions<R>) {
     super();
@@ -125,6 +144,7 @@ export class RedisCluster<R extends RespVersion = 2>
     this.name = o.name;
     // Where connections may go (connectTo): checked by every connection before it opens.
     const allowList = new HostAllowList(o.connectTo, o.seeds);
+    this.#pushes = new PushRouter((push) => this.#emitSafe("push", push));
     this.#registry = new NodeRegistry(
       {
         connectTimeoutMs: o.connectTimeoutMs,
@@ -141,6 +161,7 @@ export class RedisCluster<R extends RespVersion = 2>
         stallTimeoutMs: o.commandTimeoutMs,
         decoderLimits: o.decoderLimits,
         coalesceWrites: o.autoPipelining,
+        onPush: (frame, connection) => this.#pushes.route(frame, connection),
       },
       { perNode: o.maxBlockingConnections, maxWaiting: o.maxOfflineQueue },
       (entry, error) => {
@@ -207,6 +228,22 @@ export class RedisCluster<R extends RespVersion = 2>
     this.#catalog = new CommandCatalog((args) =>
       this.#sendKeyless("COMMAND", args, false, findCommand("command")),
     );
+    this.#pubsub = new PubSub({
+      openConnection: (host, port, hooks) => this.#registry.openSubscriberConnection(host, port, hooks),
+      topology: () => this.#discovery.current,
+      whenTopology: () => this.#discovery.refresh(),
+      requestRefresh: (expected) => {
+        if (this.#state === "open") this.#discovery.requestRefresh(expected);
+      },
+      mapAddress: o.mapAddress,
+      connectionLost: (address, error) => {
+        this.#emitSafe("nodeError", { address, error });
+        if (this.#state === "open") this.#executor.onConnectionLost(address);
+      },
+      pushes: this.#pushes,
+      timeoutMs: o.commandTimeoutMs,
+      maxRedirections: o.maxRedirections,
+    });
     this.#resty = new RestyPipelineMode(() => this.pipeline());
     this.#batchHost = {
       owner: this.#executor,
@@ -346,6 +383,8 @@ export class RedisCluster<R extends RespVersion = 2>
       topologyQueries: this.#discovery.viewsAsked,
       viewsRejected: this.#discovery.viewsRejected,
       offlineQueue: this.#executor.offlineCount,
+      ...this.#pubsub.stats,
+      unroutedPushes: this.#pushes.unrouted,
     };
   }
 
@@ -369,7 +408,7 @@ export class RedisCluster<R extends RespVersion = 2>
     this.#state = "closing";
     const error = new ClosedError("the client was closed before this command could complete");
     this.#stopEverything(error);
-    await this.#registry.closeAll(error);
+    await Promise.all([this.#pubsub.close(), this.#registry.closeAll(error)]);
     this.#state = "closed";
   }
 
@@ -379,6 +418,7 @@ export class RedisCluster<R extends RespVersion = 2>
     this.#state = "closed";
     const error = new ClosedError();
     this.#stopEverything(error);
+    this.#pubsub.destroy(error);
     this.#registry.destroyAll(error);
   }
 
@@ -390,6 +430,100 @@ export class RedisCluster<R extends RespVersion = 2>
     this.#discovery.close();
     this.#resty.cancel(error);
     this.#executor.failPending(error);
+  }
+
+  // ── Pub/Sub (pubsub/) ─────────────────────────────────────────────────────────────────
+
+  /**
+   * Subscribes to shard channels (Redis 7 sharded Pub/Sub), each on the primary of its slot,
+   * and resolves once all are subscribed. The subscription follows its channels through slot
+   * migrations, failovers and lost nodes by itself; its `down` / `up` / `moved` events report
+   * every gap. Without a listener, iterate it: `for await (const { channel, message } of sub)`.
+   * Publish with `cluster.spublish(channel, message)`.
+   *
+   * @example
+   * const sub = await cluster.ssubscribe("orders:{eu}", (message, channel) => {});
+   * await sub.unsubscribe();
+   */
+  ssubscribe(
+    channels: RedisArg | readonly RedisArg[],
+    listener?: MessageListener<string> | SubscribeOptions,
+    options?: SubscribeOptions,
+  ): Promise<Subscription<string>> {
+    return this.#subscribe("shard", channels, listener, options, false);
+  }
+
+  /** Like `ssubscribe`, with channels and messages as Buffers (binary-safe). */
+  ssubscribeBuffer(
+    channels: RedisArg | readonly RedisArg[],
+    listener?: MessageListener<Buffer> | SubscribeOptions,
+    options?: SubscribeOptions,
+  ): Promise<Subscription<Buffer>> {
+    return this.#subscribe("shard", channels, listener, options, true);
+  }
+
+  /**
+   * Subscribes to classic channels. A PUBLISH reaches every node of the cluster, so all
+   * classic subscriptions of this client share one node, chosen at random; when it is lost
+   * they move to another (`down` / `up` / `moved` events).
+   *
+   * @example
+   * const sub = await cluster.subscribe(["news", "alerts"], (message, channel) => {});
+   * await cluster.publish("news", "hello"); // from any client
+   */
+  subscribe(
+    channels: RedisArg | readonly RedisArg[],
+    listener?: MessageListener<string> | SubscribeOptions,
+    options?: SubscribeOptions,
+  ): Promise<Subscription<string>> {
+    return this.#subscribe("channel", channels, listener, options, false);
+  }
+
+  /** Like `subscribe`, with channels and messages as Buffers (binary-safe). */
+  subscribeBuffer(
+    channels: RedisArg | readonly RedisArg[],
+    listener?: MessageListener<Buffer> | SubscribeOptions,
+    options?: SubscribeOptions,
+  ): Promise<Subscription<Buffer>> {
+    return this.#subscribe("channel", channels, listener, options, true);
+  }
+
+  /**
+   * Subscribes to patterns, on the classic node like `subscribe` — or, with
+   * `{ allNodes: true }`, on every primary: for keyspace notifications, which each node
+   * publishes only for its own keys.
+   *
+   * @example
+   * await cluster.psubscribe("__keyspace@0__:user:*", (event, channel) => {}, { allNodes: true });
+   */
+  psubscribe(
+    patterns: RedisArg | readonly RedisArg[],
+    listener?: MessageListener<string> | PatternSubscribeOptions,
+    options?: PatternSubscribeOptions,
+  ): Promise<Subscription<string>> {
+    return this.#subscribe("pattern", patterns, listener, options, false);
+  }
+
+  /** Like `psubscribe`, with channels, patterns and messages as Buffers. */
+  psubscribeBuffer(
+    patterns: RedisArg | readonly RedisArg[],
+    listener?: MessageListener<Buffer> | PatternSubscribeOptions,
+    options?: PatternSubscribeOptions,
+  ): Promise<Subscription<Buffer>> {
+    return this.#subscribe("pattern", patterns, listener, options, true);
+  }
+
+  #subscribe<T extends string | Buffer>(
+    family: Family,
+    channels: RedisArg | readonly RedisArg[],
+    listenerOrOptions: MessageListener<T> | PatternSubscribeOptions | undefined,
+    options: PatternSubscribeOptions | undefined,
+    buffers: boolean,
+  ): Promise<Subscription<T>> {
+    if (this.#state !== "open") return Promise.reject(new ClosedError());
+    const listener = typeof listenerOrOptions === "function" ? listenerOrOptions : undefined;
+    const given = typeof listenerOrOptions === "function" ? options : (listenerOrOptions ?? options);
+    return this.#pubsub.subscribe(family, channels, listener, given ?? {}, buffers);
   }
 
   // ── describing and sending ────────────────────────────────────────────────────────────
@@ -595,6 +729,7 @@ export class RedisCluster<R extends RespVersion = 2>
   #onTopology(topology: Topology, change: TopologyChange): void {
     if (this.#state !== "open") return;
     this.#executor.onTopology();
+    this.#pubsub.onTopology(topology);
     // "nearest" needs round-trip times from the start; the periodic refresh keeps them fresh.
     if (!this.#ready && this.#options.readFrom === "nearest") void this.#health?.checkAll(topology);
     if (!this.#ready) {

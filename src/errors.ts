@@ -17,6 +17,7 @@
  * | `ArgumentError`        | `RC_ARGUMENT`          | a command got an argument it cannot send        |
  * | `PartialFailureError`  | `RC_PARTIAL`           | a split command (MSET across slots) half done   |
  * | `ClosedError`          | `RC_CLOSED`            | the client or connection was closed             |
+ * | `SubscriptionOverflowError` | `RC_OVERFLOW`     | a subscription's consumer fell too far behind   |
  *
  * Messages never contain argument values or passwords: commands are named, never quoted.
  */
@@ -33,7 +34,8 @@ export type RedisClusterErrorCode =
   | "RC_CONFIG"
   | "RC_ARGUMENT"
   | "RC_PARTIAL"
-  | "RC_CLOSED";
+  | "RC_CLOSED"
+  | "RC_OVERFLOW";
 
 /**
  * The code of a `ReplyError`: the server's first word. The common ones are listed (for
@@ -300,5 +302,26 @@ export class ClosedError extends RedisClusterError {
   declare readonly code: "RC_CLOSED";
   constructor(message = "the client is closed; create a new RedisCluster to send more commands") {
     super(message, "RC_CLOSED");
+  }
+}
+
+/**
+ * A subscription's async iterator fell more than `bufferSize` messages behind, with
+ * `overflow: "error"`: the iterator ends with this error (after the messages it holds) and
+ * the subscription is unsubscribed. With the default `overflow: "dropOldest"` the oldest
+ * messages are dropped instead (counted in `subscription.dropped`, `overflow` event).
+ */
+export class SubscriptionOverflowError extends RedisClusterError {
+  declare readonly code: "RC_OVERFLOW";
+  /** The buffer's size, in messages. */
+  readonly bufferSize: number;
+
+  constructor(bufferSize: number) {
+    super(
+      `a subscription's consumer fell more than ${bufferSize} messages behind (overflow: "error"), so it ` +
+        'was unsubscribed; consume faster, raise bufferSize, or use overflow: "dropOldest"',
+      "RC_OVERFLOW",
+    );
+    this.bufferSize = bufferSize;
   }
 }

@@ -34,7 +34,23 @@ export {
   type RedisClusterErrorCode,
   ReplyError,
   type ReplyErrorCode,
+  SubscriptionOverflowError,
   TimeoutError,
 } from "./errors.js";
 export type { NatMap, RedisClusterCommonOptions, RedisClusterOptions, SeedNode } from "./options.js";
+export type { OverflowPolicy } from "./pubsub/inbox.js";
+export type { PubSubStats } from "./pubsub/pubsub.js";
+export type { InvalidationHandler, UnroutedPush } from "./pubsub/push.js";
+export type { DownReason } from "./pubsub/subscriber.js";
+export type {
+  MessageListener,
+  PatternSubscribeOptions,
+  PubSubMessage,
+  SubscribeOptions,
+  SubscriptionDownEvent,
+  SubscriptionEvents,
+  SubscriptionMovedEvent,
+  SubscriptionUpEvent,
+} from "./pubsub/subscription.js";
+export { Subscription } from "./pubsub/subscription.js";
 export type { RedisArg, RespValue } from "./resp/types.js";

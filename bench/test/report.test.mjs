@@ -1,6 +1,7 @@
 // @ts-check
 import { describe, expect, it } from "vitest";
 import { CLIENTS } from "../clients.mjs";
+import { PUBSUB_WORKLOAD } from "../pubsub.mjs";
 import { formatReport, memoryReport, RESHARD_ENTRY, workloadReport } from "../report.mjs";
 import { WORKLOADS } from "../workloads.mjs";
 import { memoryResult, runs, sampleReport } from "./fixture.mjs";
@@ -58,6 +59,22 @@ describe("workloadReport", () => {
     expect(result.clients.rediscluster?.rate.samples).toEqual([100_000]);
     expect(result.clients.rediscluster?.failedRuns).toBe(1);
     expect(result.ratios.ioredis).toBe(2);
+  });
+
+  it("judges W10's bar (issue 11) against the best other client, and notes how each subscribes", () => {
+    const rates = new Map([
+      ["rediscluster", runs([300_000])],
+      ["ioredis", runs([50_000])],
+      ["ioredis-auto", runs([100_000])],
+      ["node-redis", runs([160_000])],
+    ]);
+    const w10 = workloadReport(PUBSUB_WORKLOAD, CLIENTS, rates);
+    expect(w10.target).toEqual({ vs: "best", ratio: 2, met: false }); // 300k ÷ 160k = 1.9
+    rates.set("node-redis", runs([150_000]));
+    expect(workloadReport(PUBSUB_WORKLOAD, CLIENTS, rates).target.met).toBe(true);
+    rates.set("node-redis", []);
+    expect(workloadReport(PUBSUB_WORKLOAD, CLIENTS, rates).target.met).toBeNull(); // not measured: no verdict
+    expect(w10.method.ioredis).toMatch(/shardedSubscribers/);
   });
 
   it("notes how W4 and W5 are done by each client", () => {

@@ -29,6 +29,7 @@ function memoryClient(faults = {}) {
     },
     pipelineGet: async (keys) => read(keys),
     mget: async (keys) => read(keys),
+    spublish: async () => 0,
     close: async () => {},
     stats: () => ({}),
   };

@@ -203,6 +203,29 @@ export class NodeRegistry {
     return connection;
   }
 
+  /**
+   * A connection for Pub/Sub (src/pubsub owns it, one per node; commands never go there):
+   * the shared options, but no idle timeout (a quiet subscription is not idle), no
+   * READONLY, and its frames sorted by `hooks.routeFrame`.
+   */
+  openSubscriberConnection(
+    host: string,
+    port: number,
+    hooks: Pick<ConnectionOptions, "routeFrame" | "onDisconnect" | "onReady">,
+  ): Connection {
+    const connection = new Connection({
+      ...this.#shared,
+      ...hooks,
+      host,
+      port,
+      idleTimeoutMs: 0,
+      readOnly: false,
+      onPush: undefined,
+    });
+    if (this.#closed) connection.destroy(new ClosedError());
+    return connection;
+  }
+
   /** @internal Used by NodeEntry. */
   openDedicatedPool(entry: NodeEntry): DedicatedPool {
     const { perNode, maxWaiting } = this.#dedicatedLimits;

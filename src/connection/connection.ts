@@ -148,11 +148,25 @@ export class Connection {
     this.host = options.host;
     this.port = options.port;
     this.address = formatAddress(options.host, options.port);
-    const handler: ReplyHandler = {
-      wantsBuffers: () => this.#inFlight.peek()?.wantsBuffers ?? false,
-      onReply: (value) => this.#onReply(value),
-      onPush: (frame) => this.#options.onPush?.(frame, this),
-    };
+    const routeFrame = options.routeFrame;
+    const handler: ReplyHandler =
+      routeFrame === undefined
+        ? {
+            wantsBuffers: () => this.#inFlight.peek()?.wantsBuffers ?? false,
+            onReply: (value) => this.#onReply(value),
+            onPush: (frame) => this.#options.onPush?.(frame, this),
+          }
+        : {
+            // A subscriber connection (src/pubsub): messages arrive unasked and must stay
+            // binary-safe whatever the head of the FIFO wants, so everything is a Buffer.
+            wantsBuffers: () => true,
+            onReply: (value) => {
+              if (routeFrame(value, false, this.#inFlight.peek(), this)) this.#onReply(value);
+            },
+            onPush: (frame) => {
+              if (routeFrame(frame, true, this.#inFlight.peek(), this)) this.#onReply(frame);
+            },
+          };
     this.#decoder = new RespDecoder(handler, options.decoderLimits);
   }
 

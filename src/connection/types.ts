@@ -102,6 +102,17 @@ export interface ConnectionOptions {
   decoderLimits?: Partial<DecoderLimits> | undefined;
   /** RESP3 push frames (pub/sub messages, client-side cache invalidations). */
   onPush?: ((frame: RespValue[], connection: Connection) => void) | undefined;
+  /**
+   * Makes this a subscriber connection (src/pubsub): every frame the server sends, reply or
+   * RESP3 push (`isPush`), is offered here first, with the command at the head of the
+   * in-flight FIFO. Return true when the frame answers that command (the connection then
+   * settles it as usual, or fails as for any unasked reply); false when it was an event (a
+   * message, the server's own unsubscribe) that this function has taken. Bulk strings are
+   * always Buffers on such a connection; `onPush` is not called.
+   */
+  routeFrame?:
+    | ((frame: RespValue, isPush: boolean, head: Sendable | undefined, connection: Connection) => boolean)
+    | undefined;
   /** The socket closed (error set when it failed rather than closed on request). */
   onDisconnect?: ((error: RedisClusterError | undefined, connection: Connection) => void) | undefined;
   /** A new socket finished its handshake. */

@@ -23,6 +23,7 @@ import {
   RedisClusterError,
   type RedisClusterOptions,
   ReplyError,
+  SubscriptionOverflowError,
   TimeoutError,
 } from "../../src/index.js";
 
@@ -104,6 +105,7 @@ const ERROR_CLASSES = [
   ArgumentError,
   PartialFailureError,
   ClosedError,
+  SubscriptionOverflowError,
 ] as const;
 
 /** True for an instance of one of the public error classes of src/errors.ts. */
