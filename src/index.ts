@@ -7,6 +7,10 @@
  * await cluster.set("name", "v");
  */
 
+export type { Pipeline } from "./batch/pipeline.js";
+export type { Transaction } from "./batch/transaction.js";
+export type { OptimisticOptions, WatchHandle, WatchOptions } from "./batch/watch.js";
+export type { CallOptions, ClusterView } from "./call-options.js";
 export type { ClusterStats, NodeHandle, RedisClusterEvents } from "./client.js";
 export { RedisCluster } from "./client.js";
 export type { ReadFrom } from "./cluster/router.js";
@@ -17,6 +21,7 @@ export type { RedisKey } from "./command/types.js";
 export { Connection } from "./connection/connection.js";
 export type { ConnectionOptions } from "./connection/types.js";
 export {
+  AbortError,
   ArgumentError,
   ClosedError,
   ClusterDownError,
@@ -29,6 +34,9 @@ export {
   RedisClusterError,
   ReplyError,
   TimeoutError,
+  WatchConflictError,
 } from "./errors.js";
 export type { NatMap, RedisClusterOptions, SeedNode } from "./options.js";
 export type { RedisArg, RespValue } from "./resp/types.js";
+export type { HashScanOptions, KeyScanOptions, ScanOptions } from "./scan/index.js";
+export type { Script, ScriptDefinition } from "./scripting.js";

@@ -29,6 +29,12 @@ export class NodeEntry {
   replicationLinkDown = false;
   /** Whether `replicationLinkDown` has been read from the node since it became a replica. */
   replicationChecked = false;
+  /**
+   * SHA1s of `defineScript()` scripts this node has been sent (EVAL caches them there), so
+   * that later calls send EVALSHA. Forgotten when the node changes role or a connection to it
+   * breaks (it may have restarted with an empty script cache); bounded.
+   */
+  readonly scripts = new Set<string>();
   #connection: Connection | undefined;
   #dedicated: DedicatedPool | undefined;
   #registry: NodeRegistry;
@@ -67,6 +73,7 @@ export class NodeEntry {
     this.role = role;
     this.replicationChecked = false;
     this.replicationLinkDown = false;
+    this.scripts.clear();
     const old = this.#connection;
     this.#connection = undefined;
     void old?.close();
@@ -188,7 +195,10 @@ export class NodeRegistry {
       host: entry.host,
       port: entry.port,
       readOnly: entry.role === "replica",
-      onDisconnect: (error) => this.#onDisconnect(entry, error),
+      onDisconnect: (error) => {
+        if (error !== undefined) entry.scripts.clear();
+        this.#onDisconnect(entry, error);
+      },
     });
     if (this.#closed) connection.destroy(new ClosedError());
     return connection;
