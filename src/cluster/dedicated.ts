@@ -191,7 +191,11 @@ export class OnDedicatedConnection implements Sendable {
 
   settle(value: RespValue, connection: Connection): void {
     this.command.cancel = undefined;
-    this.pool.release(connection, true);
+    // An error reply may come from a server about to drop the connection: a primary demoted
+    // by a failover answers its blocked calls UNBLOCKED, then closes their connections. A
+    // call resent at once must not be handed that connection (it would break after the
+    // call was written: an unknown outcome). Errors are rare here; a new connection is cheap.
+    this.pool.release(connection, !(value instanceof ReplyError));
     this.command.settle(value, connection);
   }
 
