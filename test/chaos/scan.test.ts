@@ -59,7 +59,10 @@ function missing(seen: Map<string, number>): string[] {
   return absent;
 }
 
-async function scanAll(client: RedisCluster, onBatch?: (batches: number) => Promise<void>): Promise<Map<string, number>> {
+async function scanAll(
+  client: RedisCluster,
+  onBatch?: (batches: number) => Promise<void>,
+): Promise<Map<string, number>> {
   const seen = new Map<string, number>();
   let batches = 0;
   for await (const batch of client.scanBatches({ count: 500 })) {
@@ -102,7 +105,8 @@ describe("scanIterator() over 100,000 keys", () => {
     for await (const key of prefixed.scanIterator({ count: 1000 })) relative.push(key);
     expect(relative.sort()).toEqual(["", ...Array.from({ length: 10 }, (_, i) => `${i}`)].sort());
     const buffers: Buffer[] = [];
-    for await (const key of client.scanBufferIterator({ match: "scan:4242*", count: 1000 })) buffers.push(key);
+    for await (const key of client.scanBufferIterator({ match: "scan:4242*", count: 1000 }))
+      buffers.push(key);
     expect(buffers.every(Buffer.isBuffer)).toBe(true);
     expect(buffers.map(String).sort()).toEqual(
       ["scan:4242", ...Array.from({ length: 10 }, (_, i) => `scan:4242${i}`)].sort(),
@@ -209,7 +213,8 @@ describe("key scans", () => {
     const zset = "scan-z:{k}";
     undo.push(async () => void (await client.del(hash, set, zset)));
     const pipeline = client.pipeline();
-    for (let i = 0; i < 1000; i++) pipeline.hset(hash, `f${i}`, `v${i}`).sadd(set, `m${i}`).zadd(zset, i, `z${i}`);
+    for (let i = 0; i < 1000; i++)
+      pipeline.hset(hash, `f${i}`, `v${i}`).sadd(set, `m${i}`).zadd(zset, i, `z${i}`);
     await pipeline.exec();
     const fields = new Map<string, string>();
     for await (const [field, value] of client.hscanIterator(hash, { count: 50 })) fields.set(field, value);

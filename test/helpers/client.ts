@@ -9,6 +9,7 @@
 import { afterAll, afterEach } from "vitest";
 import { PartialFailureError } from "../../src/errors.js";
 import {
+  AbortError,
   ArgumentError,
   ClosedError,
   ClusterDownError,
@@ -22,6 +23,7 @@ import {
   type RedisClusterOptions,
   ReplyError,
   TimeoutError,
+  WatchConflictError,
 } from "../../src/index.js";
 
 const CLOSE_BUDGET_MS = 15_000;
@@ -98,6 +100,8 @@ const ERROR_CLASSES = [
   ArgumentError,
   PartialFailureError,
   ClosedError,
+  AbortError,
+  WatchConflictError,
 ] as const;
 
 /** True for an instance of one of the public error classes of src/errors.ts. */
