@@ -369,7 +369,9 @@ export class RedisCluster extends EventEmitter implements CommandTarget {
    */
   optimistic<T>(
     keys: RedisKey | readonly RedisKey[],
-    fn: (tx: WatchHandle) => T | Transaction | null | Promise<T | Transaction | null>,
+    fn: (
+      tx: WatchHandle,
+    ) => T | Transaction<unknown[] | null> | null | Promise<T | Transaction<unknown[] | null> | null>,
     options?: OptimisticOptions,
   ): Promise<T | unknown[]> {
     return runOptimistic(this.#batchHost, keys, fn, options);

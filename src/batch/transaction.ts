@@ -69,6 +69,8 @@ export interface TransactionSession {
   remainingMs(): number;
   /** EXEC went out: whatever its reply, the server dropped the session's watches. */
   onExecSent(): void;
+  /** Counts the transaction as the session's until it settles. */
+  track(command: PromiseCommand): void;
 }
 
 /**
@@ -77,11 +79,14 @@ export interface TransactionSession {
  * (`CrossSlotError` from `exec()` otherwise, before anything is sent); keyless commands are
  * allowed and run on that slot's primary.
  *
+ * `Result` is what `exec()` resolves with: the replies, or also `null` for a WATCH session's
+ * transaction (a watched key changed).
+ *
  * @example
  * const [name, visits] = await cluster.multi().set("u:{42}:name", "ann").incr("u:{42}:visits").exec();
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: command methods are installed on the prototype (installCommandMethods below); the merged interface types them.
-export class Transaction implements CommandTarget {
+export class Transaction<Result extends unknown[] | null = unknown[]> implements CommandTarget {
   #host: BatchHost;
   #session: TransactionSession | undefined;
   #queued: QueuedCommand[] = [];
@@ -177,7 +182,7 @@ export class Transaction implements CommandTarget {
    * usual typed errors (`ConnectionError` with `outcomeUnknown: true` when the connection
    * broke after EXEC was sent: it may have run; it is not resent).
    */
-  async exec(): Promise<unknown[] | null> {
+  async exec(): Promise<Result> {
     if (this.#executed) throw new ArgumentError("this transaction was already executed; create a new one");
     this.#executed = true;
     const closed = this.#host.closedError();
@@ -203,10 +208,11 @@ export class Transaction implements CommandTarget {
       if (connection instanceof Error) throw connection;
       transaction.pinnedConnection = connection;
       transaction.onExecSent = () => session.onExecSent();
+      session.track(transaction);
     }
     this.#host.applyCallOptions(transaction);
     this.#host.dispatch(transaction);
-    return transaction.promise as Promise<unknown[] | null>;
+    return transaction.promise as Promise<Result>;
   }
 
   #describe(entry: QueuedCommand, timeoutMs: number): TransactionPart {
@@ -224,7 +230,7 @@ export class Transaction implements CommandTarget {
   }
 }
 
-export interface Transaction extends PipelineMethods {}
+export interface Transaction<Result extends unknown[] | null = unknown[]> extends PipelineMethods {}
 installCommandMethods(Transaction.prototype);
 
 /** The one slot of the parts' keys (NO_SLOT when none has keys); CrossSlotError otherwise. */

@@ -81,7 +81,7 @@ export interface OptimisticOptions extends WatchOptions {
  */
 export interface WatchHandle extends CommandMethods {
   /** A transaction over the session's connection: `exec()` resolves `null` if a watched key changed. */
-  multi(): Transaction;
+  multi(): Transaction<unknown[] | null>;
   /** Watches more keys (of the same slot). */
   watch(...keys: RedisKey[]): Promise<"OK">;
   /** Forgets every watched key of the session. */
@@ -134,7 +134,9 @@ export async function runWatch<T>(
 export async function runOptimistic<T>(
   host: WatchHost,
   keys: RedisKey | readonly RedisKey[],
-  fn: (tx: WatchHandle) => T | Transaction | null | Promise<T | Transaction | null>,
+  fn: (
+    tx: WatchHandle,
+  ) => T | Transaction<unknown[] | null> | null | Promise<T | Transaction<unknown[] | null> | null>,
   options: OptimisticOptions = {},
 ): Promise<T | unknown[]> {
   const attempts = options.attempts ?? 10;
@@ -177,6 +179,12 @@ class WatchSession implements TransactionSession {
   #over: Error | undefined;
   /** The server holds watches for us (WATCH sent since the last EXEC/UNWATCH). */
   #watching = true;
+  /**
+   * The session's commands not settled yet. One may be waiting to be retried (LOADING), out
+   * of the connection's queues: a connection given back to the pool meanwhile would carry it
+   * into another session. So the connection is reused only when this is empty.
+   */
+  readonly #pending = new Set<PromiseCommand>();
 
   constructor(host: WatchHost, lease: WatchLease, deadlineAt: number, timeoutMs: number) {
     this.#host = host;
@@ -197,6 +205,13 @@ class WatchSession implements TransactionSession {
 
   onExecSent(): void {
     this.#watching = false;
+  }
+
+  /** Counts `command` as the session's until it settles. */
+  track(command: PromiseCommand): void {
+    this.#pending.add(command);
+    const done = () => this.#pending.delete(command);
+    command.promise.then(done, done);
   }
 
   set watching(value: boolean) {
@@ -240,7 +255,12 @@ class WatchSession implements TransactionSession {
     );
     const connection = this.#lease.connection;
     const lease = this.#lease;
-    if (connection.state !== "ready" || connection.inFlightCount > 0 || connection.waitingCount > 0) {
+    if (
+      connection.state !== "ready" ||
+      this.#pending.size > 0 ||
+      connection.inFlightCount > 0 ||
+      connection.waitingCount > 0
+    ) {
       lease.release(false); // commands left unanswered, or a broken connection
       return;
     }
@@ -266,8 +286,8 @@ class SessionHandle implements CommandTarget {
     installDefinedCommands(this, host);
   }
 
-  multi(): Transaction {
-    return new Transaction(this.#host, this.#session);
+  multi(): Transaction<unknown[] | null> {
+    return new Transaction<unknown[] | null>(this.#host, this.#session);
   }
 
   async watch(...keys: RedisKey[]): Promise<"OK"> {
@@ -374,6 +394,7 @@ class SessionHandle implements CommandTarget {
     // Over the session's connection, to its primary: never a replica, never a fan-out.
     command.replicaReadable = false;
     command.pinnedConnection = connection;
+    this.#session.track(command);
     this.#host.dispatch(command);
     return command.promise;
   }

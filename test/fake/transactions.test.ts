@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { keySlot } from "../../src/command/slot.js";
 import {
+  ClosedError,
   ConnectionError,
   ProtocolError,
   RedisCluster,
@@ -183,5 +184,26 @@ describe("odd answers", () => {
     expect(outcome).toBeNull();
     expect(a.count("EXEC")).toBe(1);
     expect(b.count("MULTI")).toBe(0);
+  });
+
+  it("a session command still waiting for a retry when the callback returns: the connection is closed, not handed to another session", async () => {
+    const { node, redis } = await oneNode();
+    node.handle("WATCH", OK);
+    node.handle("UNWATCH", OK);
+    // The read is refused once (a replica loading): it waits for its retry, out of the
+    // connection's queues, when the callback returns without awaiting it.
+    let gets = 0;
+    node.handle("GET", () => (++gets === 1 ? error("LOADING Redis is loading the dataset in memory") : "v"));
+    let late: Promise<unknown> | undefined;
+    const retriesBefore = redis.stats().retries;
+    await redis.watch("{a}k", async (tx) => {
+      late = tx.get("{a}k").catch((e: unknown) => e);
+      // Return as soon as the refusal is in and the retry scheduled (it waits ≥ 10 ms).
+      while (redis.stats().retries === retriesBefore) await new Promise((resolve) => setImmediate(resolve));
+    });
+    expect(await late).toBeInstanceOf(ClosedError);
+    // It never went out again, on any connection (another session's, say).
+    expect(gets).toBe(1);
+    expect(node.count("UNWATCH")).toBe(0);
   });
 });
