@@ -31,8 +31,8 @@ export class NodeEntry {
   replicationChecked = false;
   /**
    * SHA1s of `defineScript()` scripts this node has been sent (EVAL caches them there), so
-   * that later calls send EVALSHA. Forgotten when the node changes role or a connection to it
-   * breaks (it may have restarted with an empty script cache); bounded.
+   * that later calls send EVALSHA. A role change keeps them (same process, same cache); a
+   * connection that breaks forgets them (the node may have restarted, cache empty). Bounded.
    */
   readonly scripts = new Set<string>();
   #connection: Connection | undefined;
@@ -73,7 +73,6 @@ export class NodeEntry {
     this.role = role;
     this.replicationChecked = false;
     this.replicationLinkDown = false;
-    this.scripts.clear();
     const old = this.#connection;
     this.#connection = undefined;
     void old?.close();
