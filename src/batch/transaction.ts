@@ -230,6 +230,7 @@ export class Transaction<Result extends unknown[] | null = unknown[]> implements
   }
 }
 
+// biome-ignore lint/correctness/noUnusedVariables: merging with the class requires its type parameters, used or not.
 export interface Transaction<Result extends unknown[] | null = unknown[]> extends PipelineMethods {}
 installCommandMethods(Transaction.prototype);
 
