@@ -200,7 +200,7 @@ async function measure(shards) {
     startTimeoutMs: 120_000,
   });
   const devStartMs = Math.round(performance.now() - startedAt);
-  const admin = new AdminPool(120_000);
+  const admin = new AdminPool(120_000, { host: "127.0.0.1" });
   /** @type {RedisCluster[]} */
   const open = [];
   try {

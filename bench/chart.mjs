@@ -158,7 +158,7 @@ export function renderChart(report) {
   const { machine, settings } = report;
   const versions = [...new Set(report.clients.map((client) => `${client.packageName} ${client.version}`))];
   const caption = [
-    `W1 GET ×1 · W2 GET/SET ×64 · W3 GET ×1,024 · W4 pipeline of 100 GETs · W5 MGET of 100 keys · W10 sharded Pub/Sub msgs · W6 RSS after ${memory?.gets.toLocaleString("en-US") ?? "?"} GETs (×64)`,
+    `W1 GET ×1 · W2 GET/SET ×64 · W3 GET ×1,024 · W4 pipeline of 100 GETs · W5 MGET of 100 keys · W8 MULTI…EXEC ×64 · W9 EVALSHA ×64 · W10 sharded Pub/Sub msgs · W6 RSS after ${memory?.gets.toLocaleString("en-US") ?? "?"} GETs (×64)`,
     `${versions.join(" · ")} · commit ${machine.commit} · Node ${machine.node} · Redis ${machine.redisServer}`,
     `${settings.cluster} · ${machine.cpuModel} × ${machine.cores} · medians of ${settings.rounds} interleaved round(s) × ${settings.durationMs} ms · ${report.startedAt.slice(0, 10)}`,
   ];

@@ -20,6 +20,7 @@
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { W9_SCRIPT } from "./workloads.mjs";
 
 const require = createRequire(import.meta.url);
 
@@ -30,6 +31,10 @@ const require = createRequire(import.meta.url);
  * @property {(keys: readonly string[]) => Promise<unknown[]>} pipelineGet W4: 100 GETs in pipelines
  * @property {(keys: readonly string[]) => Promise<unknown[]>} mget W5: the values of keys across slots
  * @property {(channel: string, message: string) => Promise<unknown>} spublish W10: SPUBLISH
+ * @property {(key: string) => Promise<unknown[]>} transaction W8: MULTI, INCR key, EXPIRE key 3600,
+ *   EXEC; the replies as `[counter, 1]`
+ * @property {(key: string) => Promise<unknown>} script W9: W9_SCRIPT on `key` (EVALSHA, as each
+ *   client's own script helper sends it)
  * @property {() => Promise<void>} close graceful close
  * @property {() => Record<string, number>} stats client counters where the client has them (else `{}`)
  */
@@ -153,6 +158,7 @@ const rediscluster = {
     const client = new RedisCluster({ nodes: [...seeds] });
     client.on("error", () => {});
     await client.connect();
+    const getScript = client.defineScript({ lua: W9_SCRIPT, numberOfKeys: 1 });
     return {
       get: (key) => client.get(key),
       set: (key, value) => client.set(key, value),
@@ -163,6 +169,9 @@ const rediscluster = {
       },
       mget: (keys) => client.mget(/** @type {string} */ (keys[0]), ...keys.slice(1)),
       spublish: (channel, message) => client.spublish(channel, message),
+      transaction: (key) =>
+        /** @type {Promise<unknown[]>} */ (client.multi().incr(key).expire(key, 3600).exec()),
+      script: (key) => getScript(key),
       close: () => client.close(),
       stats: () => ({ ...client.stats() }),
     };
@@ -204,6 +213,10 @@ function ioredisSpec(enableAutoPipelining) {
       );
       client.on("error", () => {});
       await once(client, "ready");
+      client.defineCommand("benchGet", { numberOfKeys: 1, lua: W9_SCRIPT });
+      const scripted = /** @type {{ benchGet(key: string): Promise<unknown> }} */ (
+        /** @type {unknown} */ (client)
+      );
       return {
         get: (key) => client.get(key),
         set: (key, value) => client.set(key, value),
@@ -222,6 +235,14 @@ function ioredisSpec(enableAutoPipelining) {
         mget: (keys) =>
           scatterGather(keys, groupPositions(keys, slotOf), (slotKeys) => client.mget(...slotKeys)),
         spublish: (channel, message) => client.spublish(channel, message),
+        async transaction(key) {
+          const replies = (await client.multi().incr(key).expire(key, 3600).exec()) ?? [];
+          return replies.map(([error, value]) => {
+            if (error) throw error;
+            return value;
+          });
+        },
+        script: (key) => scripted.benchGet(key),
         async close() {
           await client.quit();
         },
@@ -256,20 +277,38 @@ const nodeRedis = {
   id: "node-redis",
   label: "node-redis",
   packageName: "redis",
-  options: "defaults (createCluster)",
+  options: "defaults (createCluster; W9's script given as scripts: { benchGet })",
   pipelineNote: "Promise.all of 100 GETs (node-redis batches each tick's commands per node)",
   mgetNote: "keys grouped by slot (cluster-key-slot), one mGet per slot, Promise.all",
   async connect(seeds) {
-    const { createCluster } = await import("redis");
-    const client = createCluster({ rootNodes: seeds.map((address) => ({ url: `redis://${address}` })) });
+    const { createCluster, defineScript } = await import("redis");
+    const benchGet = defineScript({
+      SCRIPT: W9_SCRIPT,
+      NUMBER_OF_KEYS: 1,
+      parseCommand(/** @type {{ pushKey(key: string): void }} */ parser, /** @type {string} */ key) {
+        parser.pushKey(key);
+      },
+      transformReply: (/** @type {unknown} */ reply) => reply,
+    });
+    const client = createCluster({
+      rootNodes: seeds.map((address) => ({ url: `redis://${address}` })),
+      scripts: { benchGet },
+    });
     client.on("error", () => {});
     await client.connect();
+    const scripted = /** @type {{ benchGet(key: string): Promise<unknown> }} */ (
+      /** @type {unknown} */ (client)
+    );
     return {
       get: (key) => client.get(key),
       set: (key, value) => client.set(key, value),
       pipelineGet: (keys) => Promise.all(keys.map((key) => client.get(key))),
       mget: (keys) => scatterGather(keys, groupPositions(keys, slotOf), (slotKeys) => client.mGet(slotKeys)),
       spublish: (channel, message) => client.sPublish(channel, message),
+      // node-redis routes a cluster transaction by its first key; EXPIRE answers 1 (RESP2 and 3).
+      transaction: async (key) =>
+        (await client.multi().incr(key).expire(key, 3600).exec()).map((reply) => Number(reply)),
+      script: (key) => scripted.benchGet(key),
       async close() {
         await client.close();
       },

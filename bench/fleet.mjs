@@ -273,7 +273,7 @@ async function runLibrary(library, settings) {
   /** @type {typeof import("../src/dev/migration.js")} */
   const migration = await import(new URL("../dist/esm/dev/migration.js", import.meta.url).href);
   const dev = await devModule.startDevCluster({ primaries: 3, replicasPerPrimary: 1 });
-  const admin = new AdminPool(120_000);
+  const admin = new AdminPool(120_000, { host: "127.0.0.1" });
   /** @type {Child[]} */
   const children = [];
   /** @type {ReturnType<typeof setInterval> | undefined} */

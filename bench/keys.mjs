@@ -42,6 +42,16 @@ export function keyName(index) {
 }
 
 /**
+ * The counter key of key `index`, for the transaction workload (W8): a key of its own
+ * (INCR on the 100-byte values would fail), on its own slot.
+ *
+ * @param {number} index
+ */
+export function counterKeyName(index) {
+  return `bench:tx:${index}`;
+}
+
+/**
  * A small deterministic generator (xorshift32): the same seed gives the same walk on every
  * machine, so that two runs read the same keys.
  *
@@ -65,6 +75,7 @@ export function seededRandom(seed) {
  * @property {Uint16Array} order a shuffled walk over key numbers (ORDER_LENGTH entries)
  * @property {string[][]} batches BATCH_COUNT lists of BATCH_SIZE distinct key names
  * @property {string[][]} batchValues the values of each batch's keys, in order
+ * @property {string[]} counterKeys W8's counter keys, index = key number
  */
 
 /**
@@ -88,5 +99,6 @@ export function buildBenchData(seed = 2024) {
     batches.push([...picked].map((index) => keys[index] ?? ""));
     batchValues.push([...picked].map((index) => values[index] ?? ""));
   }
-  return { keys, values, order, batches, batchValues };
+  const counterKeys = Array.from({ length: KEY_COUNT }, (_, i) => counterKeyName(i));
+  return { keys, values, order, batches, batchValues, counterKeys };
 }

@@ -4,9 +4,9 @@
  * node-redis on one cluster, in one run (issue 6, SPEC section 6). See bench/README.md.
  *
  *   cluster (dev 3+3, or --seeds) ─► prefill 10,000 keys
- *     ─► rounds: ceiling (redis-benchmark -P 1, -P 16), then W1..W5 and W10 (sharded Pub/Sub,
- *        bench/pubsub.mjs) × clients, the client order rotating each round; every run: fresh
- *        client, verify replies, warm-up, measure
+ *     ─► rounds: ceiling (redis-benchmark -P 1, -P 16), then W1..W5, W8, W9 and W10 (sharded
+ *        Pub/Sub, bench/pubsub.mjs) × clients, the client order rotating each round; every run:
+ *        fresh client, verify replies, warm-up, measure
  *     ─► W6: a fresh process per client (+ rediscluster with a reshard in the middle)
  *     ─► table on stdout, JSON + SVG chart on disk
  *
@@ -147,7 +147,11 @@ async function runOnce(spec, workload, data, seeds, timing, round, readCounts) {
   const [servedCommands, claimedCommands] =
     workload.servedAs === "mget"
       ? [served.mget, run.operations]
-      : [served.get + served.set, run.operations * workload.keysPerOperation];
+      : workload.servedAs === "exec"
+        ? [served.exec, run.operations]
+        : workload.servedAs === "script"
+          ? [served.evalsha + served.eval, run.operations]
+          : [served.get + served.set, run.operations * workload.keysPerOperation];
   if (servedCommands < claimedCommands) {
     run.suspect = `the servers executed ${servedCommands} ${workload.servedAs} commands, the client claims ${claimedCommands}`;
   }

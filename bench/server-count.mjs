@@ -1,7 +1,7 @@
 // @ts-check
 /**
- * A cross-check of every run against the servers: how many GET, SET, MGET and SPUBLISH
- * commands the primaries executed (INFO commandstats), before and after. A client can only claim
+ * A cross-check of every run against the servers: how many GET, SET, MGET, EXEC, script and
+ * SPUBLISH commands the primaries executed (INFO commandstats), before and after. A client can only claim
  * operations the servers actually served; a run that claims more (a cache, a bug that
  * resolves without asking) is flagged instead of being believed.
  *
@@ -9,18 +9,18 @@
  * replicas also count the SETs replicated to them.
  */
 
-/** @typedef {{ get: number, set: number, mget: number, spublish: number }} CommandCounts */
+/** @typedef {{ get: number, set: number, mget: number, exec: number, evalsha: number, eval: number, spublish: number }} CommandCounts */
 
 /**
- * The calls of GET, SET, MGET and SPUBLISH in an `INFO commandstats` reply.
+ * The calls of GET, SET, MGET, EXEC, EVALSHA, EVAL and SPUBLISH in an `INFO commandstats` reply.
  *
  * @param {string} info
  * @returns {CommandCounts}
  */
 export function parseCommandStats(info) {
   /** @type {CommandCounts} */
-  const counts = { get: 0, set: 0, mget: 0, spublish: 0 };
-  for (const match of info.matchAll(/^cmdstat_(get|set|mget|spublish):calls=(\d+)/gm)) {
+  const counts = { get: 0, set: 0, mget: 0, exec: 0, evalsha: 0, eval: 0, spublish: 0 };
+  for (const match of info.matchAll(/^cmdstat_(get|set|mget|exec|evalsha|eval|spublish):calls=(\d+)/gm)) {
     const name = /** @type {keyof CommandCounts} */ (match[1]);
     counts[name] += Number(match[2]);
   }
@@ -37,13 +37,11 @@ export function parseCommandStats(info) {
 export async function readPrimaryCounts(admin) {
   const replies = await Promise.all(admin.nodes("primary").map((node) => node.call("INFO", "commandstats")));
   /** @type {CommandCounts} */
-  const total = { get: 0, set: 0, mget: 0, spublish: 0 };
+  const total = { get: 0, set: 0, mget: 0, exec: 0, evalsha: 0, eval: 0, spublish: 0 };
   for (const reply of replies) {
     const counts = parseCommandStats(String(reply));
-    total.get += counts.get;
-    total.set += counts.set;
-    total.mget += counts.mget;
-    total.spublish += counts.spublish;
+    for (const name of /** @type {Array<keyof CommandCounts>} */ (Object.keys(total)))
+      total[name] += counts[name];
   }
   return total;
 }
@@ -60,6 +58,9 @@ export function countsBetween(before, after) {
     get: after.get - before.get,
     set: after.set - before.set,
     mget: after.mget - before.mget,
+    exec: after.exec - before.exec,
+    evalsha: after.evalsha - before.evalsha,
+    eval: after.eval - before.eval,
     spublish: after.spublish - before.spublish,
   };
 }

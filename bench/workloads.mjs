@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The throughput workloads W1–W5 and the loop that drives them.
+ * The throughput workloads W1–W5, W8 and W9, and the loop that drives them.
  *
  * Every client runs the same concurrency model: N async workers, each awaiting its own
  * operation in a loop. An operation counts if it completed before the run's end; whatever is
@@ -8,7 +8,8 @@
  * (× keys per operation) divided by the fixed duration.
  *
  * The targets are issue 6's bars, as the ratio rediscluster ÷ ioredis (default) in the same
- * run; the bench prints whether each one is met.
+ * run — W8's is issue 10's, against the best of the other clients; the bench prints whether
+ * each one is met.
  */
 import { BATCH_MASK, BATCH_SIZE, ORDER_MASK } from "./keys.mjs";
 import { LatencyLog } from "./stats.mjs";
@@ -21,15 +22,18 @@ import { LatencyLog } from "./stats.mjs";
 
 /**
  * @typedef {object} Workload
- * @property {"W1" | "W2" | "W3" | "W4" | "W5"} id
+ * @property {"W1" | "W2" | "W3" | "W4" | "W5" | "W8" | "W9"} id
  * @property {string} title
  * @property {"ops/s" | "keys/s"} unit
  * @property {number} inFlight concurrent workers
  * @property {number} keysPerOperation 1, or 100 for pipelines and MGET
- * @property {"get+set" | "mget"} servedAs the commands the servers must have executed: at
- *   least one GET or SET per key, or (W5, where clients split differently) one MGET per operation
+ * @property {"get+set" | "mget" | "exec" | "script"} servedAs the commands the servers must have
+ *   executed: at least one GET or SET per key, or one MGET per operation (W5, where clients
+ *   split differently), one EXEC per transaction (W8), one EVALSHA or EVAL per call (W9)
  * @property {boolean} latency record per-operation latency (p50/p99)
- * @property {number} targetVsIoredis issue 6's bar: rediscluster ÷ ioredis default
+ * @property {number} targetVsIoredis the bar: rediscluster ÷ ioredis default (issue 6), or ÷ the
+ *   best other client when `targetVs` is "best" (issue 10's W8)
+ * @property {"ioredis" | "best"} [targetVs] what the bar is measured against (default "ioredis")
  * @property {(client: BenchClient, data: BenchData) => Operation} operation
  * @property {(reply: unknown, data: BenchData, cursor: number) => boolean} isValidReply whether the
  *   operation at `cursor` answered what the cluster holds
@@ -143,7 +147,47 @@ export const WORKLOADS = [
         client.mget(batches[cursor & BATCH_MASK] ?? []),
     isValidReply: isBatchValues,
   },
+  {
+    id: "W8",
+    title: "MULTI/INCR/EXPIRE/EXEC on random slots, 64 in flight",
+    unit: "ops/s",
+    inFlight: 64,
+    keysPerOperation: 1,
+    servedAs: "exec",
+    latency: false,
+    targetVsIoredis: 2.0,
+    targetVs: "best",
+    operation:
+      (client, { counterKeys, order }) =>
+      (cursor) =>
+        client.transaction(counterKeys[order[cursor & ORDER_MASK] ?? 0] ?? ""),
+    // [the counter after INCR, EXPIRE's 1]: a transaction that ran whole.
+    isValidReply: (reply) =>
+      Array.isArray(reply) &&
+      reply.length === 2 &&
+      typeof reply[0] === "number" &&
+      reply[0] > 0 &&
+      reply[1] === 1,
+  },
+  {
+    id: "W9",
+    title: "EVALSHA of a small script (GET), 64 in flight",
+    unit: "ops/s",
+    inFlight: 64,
+    keysPerOperation: 1,
+    servedAs: "script",
+    latency: false,
+    targetVsIoredis: 1.0,
+    operation:
+      (client, { keys, order }) =>
+      (cursor) =>
+        client.script(keys[order[cursor & ORDER_MASK] ?? 0] ?? ""),
+    isValidReply: isValueAt,
+  },
 ];
+
+/** W9's script: the value of its one key, as GET answers it. */
+export const W9_SCRIPT = "return redis.call('GET', KEYS[1])";
 
 /**
  * Where each worker starts in the shuffled walk: far enough apart that concurrent workers

@@ -943,10 +943,17 @@ function sequence(argumentsOf: readonly DocArgument[]): TupleType | undefined {
       else if (one.open) parts.push(spread(one.text));
       else parts.push(spread(one.text), rest);
       // Required arguments after the rest (an overload's "present") stay required: they
-      // end the tuple. Only when each is a simple closed occurrence.
-      const required = argumentsOf.slice(index + 1).filter((a) => !has(a, "optional"));
+      // end the tuple. Only when each is a simple closed occurrence, and nothing optional
+      // comes after them (BLMPOP's direction is followed by an optional COUNT).
+      const after = argumentsOf.slice(index + 1);
+      const required = after.filter((a) => !has(a, "optional"));
       const trailing = required.map((a) => (has(a, "multiple") ? undefined : occurrence(a)));
-      if (parts[parts.length - 1] === rest && trailing.every((t) => t !== undefined && !t.open)) {
+      const endsRequired = after.length === 0 || !has(after[after.length - 1]!, "optional");
+      if (
+        parts[parts.length - 1] === rest &&
+        endsRequired &&
+        trailing.every((t) => t !== undefined && !t.open)
+      ) {
         for (const t of trailing) parts.push(spread(t!.text));
         for (const t of trailing) alternatives *= t!.alternatives;
       }

@@ -8,11 +8,31 @@
  * Describing a command is this file's one job; where and how it is sent, and what happens
  * when it is not answered, is decided in the executor (cluster/executor.ts). Commands the
  * built-in table lacks are learned per client (command/catalog.ts); resty-redis-cluster's
- * pipeline mode lives in compat/resty.ts.
+ * pipeline mode lives in compat/resty.ts. Transactions and WATCH sessions (batch/), scripts
+ * (scripting.ts), cluster-wide SCAN (scan/) and per-call options (call-options.ts) have their
+ * own modules; the methods here only hand them what they need.
  */
 import { EventEmitter } from "node:events";
-import { type BatchHost, flattenPairs, Pipeline } from "./batch/pipeline.js";
+import { flattenPairs, Pipeline } from "./batch/pipeline.js";
 import { type SlotGroup, slotOrGroups, splitBySlot, splitStride } from "./batch/split.js";
+import { Transaction } from "./batch/transaction.js";
+import {
+  type OptimisticOptions,
+  runOptimistic,
+  runWatch,
+  type WatchHandle,
+  type WatchHost,
+  type WatchLease,
+  type WatchOptions,
+} from "./batch/watch.js";
+import {
+  applyCallOptions,
+  type CallOptions,
+  type ClusterView,
+  checkCallOptions,
+  makeView,
+  type ViewHost,
+} from "./call-options.js";
 import { Discovery, type ViewRejection } from "./cluster/discovery.js";
 import { Executor, type ExecutorStats } from "./cluster/executor.js";
 import { HealthMonitor } from "./cluster/health.js";
@@ -35,7 +55,7 @@ import type { CommandMethods } from "./command/methods.generated.js";
 import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "./command/methods.js";
 import { keySlot } from "./command/slot.js";
 import { CommandFlag, type CommandInfo, findCommand, resolveSubcommand } from "./command/table.js";
-import type { RespVersion } from "./command/types.js";
+import type { RedisKey, RespVersion } from "./command/types.js";
 import { checkArgs, keyBytes, refuseConnectionState, splitCommandName } from "./command/validate.js";
 import { RestyPipelineMode } from "./compat/resty.js";
 import { HostAllowList } from "./connection/allow-list.js";
@@ -51,6 +71,22 @@ import type {
   Subscription,
 } from "./pubsub/subscription.js";
 import type { RedisArg } from "./resp/types.js";
+import {
+  type HashScanOptions,
+  type KeyScanOptions,
+  type ScanHost,
+  type ScanOptions,
+  scanKey,
+  scanKeys,
+} from "./scan/index.js";
+import {
+  makeScript,
+  type Script,
+  type ScriptDefinition,
+  scriptCall,
+  scriptSource,
+  sourceOf,
+} from "./scripting.js";
 
 export type { NodeHandle } from "./cluster/node-handle.js";
 
@@ -130,12 +166,16 @@ export class RedisCluster<R extends RespVersion = 2>
   #state: "open" | "closing" | "closed" = "open";
   #closing: Promise<void> | undefined;
   #ready = false;
-  #batchHost: BatchHost;
-  /** Replica health and RTT checks; only when reads may go to replicas. */
+  #batchHost: WatchHost;
+  /** Replica health and RTT checks; only when reads may go to replicas (the client's, or a view's). */
   #health: HealthMonitor | undefined;
   /** Where RESP3 pushes go (pubsub/push.ts); the client-side cache registers on it. */
   #pushes: PushRouter;
   #pubsub: PubSub;
+  #healthSamplesRtt = false;
+  /** `defineCommand()` scripts by method name. */
+  #definedCommands = new Map<string, Script>();
+  #viewHost: ViewHost;
 
   constructor(options: RedisClusterOptions<R>) {
     super();
@@ -197,17 +237,7 @@ export class RedisCluster<R extends RespVersion = 2>
       },
     });
     this.#router = new Router(o.readFrom, this.#registry);
-    if (o.readFrom !== "primary") {
-      // Health checks must not hold a refresh long: a replica slower than this is not a reader.
-      const checkTimeoutMs = Math.min(o.commandTimeoutMs, 1000);
-      this.#health = new HealthMonitor(
-        this.#registry,
-        checkTimeoutMs,
-        o.readFrom === "nearest",
-        () => this.#router.invalidate(),
-        (denied) => this.#emitSafe("error", denied),
-      );
-    }
+    if (o.readFrom !== "primary") this.#watchReplicaHealth(o.readFrom === "nearest");
     this.#executor = new Executor(
       this.#discovery,
       this.#registry,
@@ -245,15 +275,36 @@ export class RedisCluster<R extends RespVersion = 2>
       maxRedirections: o.maxRedirections,
     });
     this.#resty = new RestyPipelineMode(() => this.pipeline());
-    this.#batchHost = {
+    this.#batchHost = this.#hostWith(undefined);
+    this.#viewHost = {
+      sendWithOptions: (options, name, info, args, wantsBuffers, transform) =>
+        this.#send(options, name, info, args, wantsBuffers, transform),
+      callWithOptions: (options, name, args, wantsBuffers) =>
+        this.#callByName(name, args, wantsBuffers, options),
+      pipelineWithOptions: (options) => new Pipeline(this.#hostWith(options)),
+      multiWithOptions: (options) => new Transaction(this.#hostWith(options)),
+      runScriptWithOptions: (options, script, keysAndArgs, wantsBuffers) =>
+        this.#runScript(script, keysAndArgs, wantsBuffers, options),
+    };
+  }
+
+  /** What batches, transactions and WATCH sessions get from the client (with a view's options). */
+  #hostWith(options: Readonly<CallOptions> | undefined): WatchHost {
+    const o = this.#options;
+    return {
       owner: this.#executor,
-      commandTimeoutMs: o.commandTimeoutMs,
-      readsFromReplicas: o.readFrom !== "primary",
+      commandTimeoutMs: options?.timeoutMs ?? o.commandTimeoutMs,
+      readsFromReplicas: (options?.readFrom ?? o.readFrom) !== "primary",
       closedError: () => (this.#state === "open" ? undefined : new ClosedError()),
       findCommand: (name) => this.#catalog.find(name),
       describeInto: (command, send) => this.#describeInto(command, send),
+      describeOne: (command, internal) => this.#describeOne(command, internal === true),
       dispatchAll: (commands) => this.#executor.dispatchAll(commands),
+      dispatch: (command) => this.#executor.dispatch(command),
       learnCommands: (names) => this.#catalog.learnAll(names),
+      applyCallOptions: (command) => applyCallOptions(command, options),
+      definedCommands: this.#definedCommands,
+      openWatch: (keys, timeoutMs) => this.#openWatch(keys, timeoutMs, options),
     };
   }
 
@@ -325,6 +376,184 @@ export class RedisCluster<R extends RespVersion = 2>
    */
   pipeline(): Pipeline<R> {
     return new Pipeline<R>(this.#batchHost);
+  }
+
+  /**
+   * A transaction: queue commands, then `exec()` sends `MULTI` … `EXEC` to the primary of
+   * their slot in one write and resolves with the replies in order. Every key must hash to
+   * one slot (`CrossSlotError` before anything is sent; keyless commands are allowed).
+   * Redirections resend the whole transaction (nothing ran); see batch/transaction.ts.
+   *
+   * @example
+   * const [, visits] = await cluster.multi().set("u:{42}:name", "ann").incr("u:{42}:visits").exec();
+   */
+  multi(): Transaction {
+    return new Transaction(this.#batchHost);
+  }
+
+  /**
+   * Runs `fn` in a WATCH session: `WATCH keys` (one slot) on a dedicated connection to their
+   * primary, held for the callback's lifetime; `fn` gets a handle whose commands go over that
+   * connection and whose `tx.multi()…exec()` commits only if no watched key changed (`null`
+   * otherwise, also when the slot moved meanwhile). UNWATCH and release afterwards, also when
+   * `fn` throws or `timeoutMs` (default `commandTimeout`) passes. Resolves with what `fn` returns.
+   *
+   * @example
+   * const done = await cluster.watch("acct:{7}", async (tx) => {
+   *   const balance = Number(await tx.get("acct:{7}"));
+   *   return tx.multi().set("acct:{7}", balance + 10).exec(); // null: changed meanwhile
+   * });
+   */
+  watch<T>(
+    keys: RedisKey | readonly RedisKey[],
+    fn: (tx: WatchHandle) => T | Promise<T>,
+    options?: WatchOptions,
+  ): Promise<T> {
+    return runWatch(this.#batchHost, keys, fn, options);
+  }
+
+  /**
+   * Optimistic locking with retries: like `watch()`, but when the transaction `fn` returns
+   * (`tx.multi()…`, not executed: the helper runs it) or `fn` itself yields `null` — a watched
+   * key changed, or the slot moved — `fn` runs again in a new session after a short jittered
+   * backoff, up to `attempts` times (default 10); then `WatchConflictError`.
+   *
+   * @example
+   * await cluster.optimistic(["stock:{sku1}"], async (tx) => {
+   *   const left = Number(await tx.get("stock:{sku1}"));
+   *   if (left === 0) return "sold out";
+   *   return tx.multi().decr("stock:{sku1}");
+   * });
+   */
+  optimistic<T>(
+    keys: RedisKey | readonly RedisKey[],
+    fn: (
+      tx: WatchHandle,
+    ) => T | Transaction<unknown[] | null> | null | Promise<T | Transaction<unknown[] | null> | null>,
+    options?: OptimisticOptions,
+  ): Promise<T | unknown[]> {
+    return runOptimistic(this.#batchHost, keys, fn, options);
+  }
+
+  /**
+   * Defines a Lua script, called like a command: `EVALSHA` where the node has it, `EVAL`
+   * where it does not (a new node, a promoted replica, after `SCRIPT FLUSH`), routed by its
+   * keys (the first `numberOfKeys` arguments). Batches take it with `runScript(script, ...)`.
+   *
+   * @example
+   * const getOrSet = cluster.defineScript<string>({
+   *   lua: "return redis.call('GET', KEYS[1]) or (redis.call('SET', KEYS[1], ARGV[1]) and ARGV[1])",
+   *   numberOfKeys: 1,
+   * });
+   * await getOrSet("greeting", "hello"); // "hello"
+   */
+  defineScript<Result = unknown>(definition: ScriptDefinition): Script<Result> {
+    const source = scriptSource(definition);
+    return makeScript<Result>(source, (keysAndArgs, wantsBuffers) =>
+      this.#runSource(source, keysAndArgs, wantsBuffers, undefined),
+    );
+  }
+
+  /**
+   * ioredis's `defineCommand`: defines a script (see `defineScript`) as a method `name` (and
+   * `nameBuffer`) of this client and of the pipelines, transactions and WATCH handles it
+   * makes from now on. For TypeScript, declare the method on `RedisCluster` by module
+   * augmentation, or use the Script this returns.
+   *
+   * @example
+   * cluster.defineCommand("incrCapped", { lua, numberOfKeys: 1 });
+   * await (cluster as any).incrCapped("visits", 100);
+   */
+  defineCommand<Result = unknown>(
+    name: string,
+    definition: { lua: string | Buffer; numberOfKeys?: number; readOnly?: boolean },
+  ): Script<Result> {
+    if (typeof name !== "string" || !/^[A-Za-z_$][\w$]*$/.test(name)) {
+      throw new ArgumentError("defineCommand(): the name must be an identifier, such as incrCapped");
+    }
+    if (name in this || `${name}Buffer` in this) {
+      throw new ArgumentError(
+        `defineCommand(): ${name} is already a method of the client; choose another name`,
+      );
+    }
+    const script = this.defineScript<Result>(definition);
+    this.#definedCommands.set(name, script);
+    Object.defineProperty(this, name, { configurable: true, value: script });
+    Object.defineProperty(this, `${name}Buffer`, { configurable: true, value: script.buffer });
+    return script;
+  }
+
+  /** Calls a `defineScript()` script (the same as calling the script itself). */
+  runScript(script: unknown, ...keysAndArgs: RedisArg[]): Promise<unknown> {
+    return this.#runScript(script, keysAndArgs, false, undefined);
+  }
+
+  /** Like `runScript`, with bulk strings in the reply as Buffers. */
+  runScriptBuffer(script: unknown, ...keysAndArgs: RedisArg[]): Promise<unknown> {
+    return this.#runScript(script, keysAndArgs, true, undefined);
+  }
+
+  /**
+   * Every key of the cluster, one by one: SCAN on every primary (or replica, by `readFrom`),
+   * each node's cursor kept to that node. A key present for the whole scan is yielded at
+   * least once — through failovers and resharding, which may yield some twice; see scan/.
+   * With `keyPrefix`, only this prefix's keys are scanned, and yielded without it.
+   *
+   * @example
+   * for await (const key of cluster.scanIterator({ match: "user:*", count: 1000 })) console.log(key);
+   */
+  scanIterator(options: ScanOptions = {}): AsyncIterableIterator<string> {
+    return flatten(scanKeys(this.#scanHost(), options, false)) as AsyncIterableIterator<string>;
+  }
+
+  /** Like `scanIterator`, one array per SCAN reply (the keys one node answered). */
+  scanBatches(options: ScanOptions = {}): AsyncIterableIterator<string[]> {
+    return scanKeys(this.#scanHost(), options, false) as AsyncIterableIterator<string[]>;
+  }
+
+  /** Like `scanIterator`, with keys as Buffers (binary keys). */
+  scanBufferIterator(options: ScanOptions = {}): AsyncIterableIterator<Buffer> {
+    return flatten(scanKeys(this.#scanHost(), options, true)) as AsyncIterableIterator<Buffer>;
+  }
+
+  /**
+   * The fields and values of a hash, pair by pair (HSCAN), from the node that holds it. If
+   * the key moves to another node meanwhile, its walk starts over there (pairs may repeat).
+   *
+   * @example
+   * for await (const [field, value] of cluster.hscanIterator("user:42")) console.log(field, value);
+   */
+  hscanIterator(key: RedisKey, options: KeyScanOptions = {}): AsyncIterableIterator<[string, string]> {
+    return scanKey(this.#scanHost(), "HSCAN", key, options) as AsyncIterableIterator<[string, string]>;
+  }
+
+  /** The members of a set, one by one (SSCAN); see `hscanIterator`. */
+  sscanIterator(key: RedisKey, options: KeyScanOptions = {}): AsyncIterableIterator<string> {
+    return scanKey(this.#scanHost(), "SSCAN", key, options) as AsyncIterableIterator<string>;
+  }
+
+  /** The members of a sorted set with their scores, pair by pair (ZSCAN); see `hscanIterator`. */
+  zscanIterator(key: RedisKey, options: HashScanOptions = {}): AsyncIterableIterator<[string, string]> {
+    return scanKey(this.#scanHost(), "ZSCAN", key, options) as AsyncIterableIterator<[string, string]>;
+  }
+
+  /**
+   * A view of this client whose commands carry per-call options: `signal` (an AbortSignal:
+   * the command rejects with `AbortError`; a blocking call's connection is closed),
+   * `timeoutMs` (its budget instead of `commandTimeout`), `readFrom` (where its reads go).
+   * Pipelines and transactions made from the view carry them too. See call-options.ts.
+   *
+   * @example
+   * const controller = new AbortController();
+   * const job = cluster.withOptions({ signal: controller.signal, timeoutMs: 1000 }).blpop("jobs", 0);
+   * controller.abort();
+   */
+  withOptions(options: CallOptions): ClusterView {
+    const checked = checkCallOptions(options);
+    if (checked.readFrom !== undefined && checked.readFrom !== "primary") {
+      this.#watchReplicaHealth(checked.readFrom === "nearest");
+    }
+    return makeView(this.#viewHost, checked);
   }
 
   /**
@@ -536,18 +765,145 @@ export class RedisCluster<R extends RespVersion = 2>
     wantsBuffers: boolean,
     transform: ReplyTransform | undefined,
   ): Promise<unknown> {
+    return this.#send(undefined, name, info, args, wantsBuffers, transform);
+  }
+
+  #send(
+    options: Readonly<CallOptions> | undefined,
+    name: string,
+    info: CommandInfo | undefined,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    transform: ReplyTransform | undefined,
+  ): Promise<unknown> {
     if (this.#state !== "open") return Promise.reject(new ClosedError());
-    if (this.#resty.isOpen) return this.#resty.queue(name, info, args, wantsBuffers, transform);
+    if (this.#resty.isOpen && options === undefined)
+      return this.#resty.queue(name, info, args, wantsBuffers, transform);
     const described = info ?? this.#catalog.find(name);
-    if (described === undefined) return this.#sendUndescribed(name, args, wantsBuffers, transform);
-    const command = this.#newCommand(name, resolveSubcommand(described, args), args, wantsBuffers);
+    if (described === undefined) return this.#sendUndescribed(name, args, wantsBuffers, transform, options);
+    const command = this.#newCommand(name, resolveSubcommand(described, args), args, wantsBuffers, options);
     command.transform = transform;
     this.#describeInto(command, undefined);
     return command.promise;
   }
 
-  #newCommand(name: string, info: CommandInfo | undefined, args: RedisArg[], wantsBuffers: boolean) {
-    return new PromiseCommand(this.#executor, name, args, info, wantsBuffers, this.#options.commandTimeoutMs);
+  #newCommand(
+    name: string,
+    info: CommandInfo | undefined,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    options?: Readonly<CallOptions>,
+  ) {
+    const timeoutMs = options?.timeoutMs ?? this.#options.commandTimeoutMs;
+    const command = new PromiseCommand(this.#executor, name, args, info, wantsBuffers, timeoutMs);
+    applyCallOptions(command, options);
+    return command;
+  }
+
+  /** One call of a script, routed by its keys; the executor picks EVALSHA or EVAL per node. */
+  #runScript(
+    script: unknown,
+    keysAndArgs: RedisArg[],
+    wantsBuffers: boolean,
+    options: Readonly<CallOptions> | undefined,
+  ): Promise<unknown> {
+    let source: ReturnType<typeof sourceOf>;
+    try {
+      source = sourceOf(script);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#runSource(source, keysAndArgs, wantsBuffers, options);
+  }
+
+  #runSource(
+    source: ReturnType<typeof sourceOf>,
+    keysAndArgs: RedisArg[],
+    wantsBuffers: boolean,
+    options: Readonly<CallOptions> | undefined,
+  ): Promise<unknown> {
+    if (this.#state !== "open") return Promise.reject(new ClosedError());
+    let command: PromiseCommand;
+    try {
+      const call = scriptCall(source, keysAndArgs, false);
+      command = this.#newCommand(call.name, call.info, call.args, wantsBuffers, options);
+      command.script = source;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#describeInto(command, undefined);
+    return command.promise;
+  }
+
+  /** Sends WATCH on a dedicated connection of the keys' primary, and keeps the connection. */
+  async #openWatch(
+    keys: RedisArg[],
+    timeoutMs: number,
+    options: Readonly<CallOptions> | undefined,
+  ): Promise<WatchLease> {
+    if (this.#state !== "open") throw new ClosedError();
+    const command = new PromiseCommand(this.#executor, "WATCH", keys, WATCH_INFO, false, timeoutMs);
+    let kept: { connection: WatchLease["connection"]; release: (clean: boolean) => void } | undefined;
+    command.keeper = {
+      keep: (connection, release) => {
+        kept = { connection, release };
+      },
+    };
+    applyCallOptions(command, options);
+    this.#describeOne(command, true);
+    command.replicaReadable = false;
+    this.#executor.dispatch(command);
+    await command.promise;
+    if (kept === undefined) throw new ClosedError("the WATCH session's connection was closed");
+    return { ...kept, slot: command.slot };
+  }
+
+  #scanHost(): ScanHost {
+    return {
+      closedError: () => (this.#state === "open" ? undefined : new ClosedError()),
+      topology: () => this.#discovery.current,
+      refreshTopology: () => this.refreshTopology(),
+      sendToNode: (address, name, args, wantsBuffers, prepare) =>
+        this.#sendToNode(address, name, args, wantsBuffers, undefined, prepare),
+      send: (name, args, wantsBuffers, prepare) => this.#sendPrepared(name, args, wantsBuffers, prepare),
+      keyPrefix: this.#options.keyPrefix,
+      readFrom: this.#options.readFrom,
+      pickForRead: (shard) => this.#router.pickForRead(shard, undefined),
+    };
+  }
+
+  /** A command routed by its keys, after `prepare` marks it (a key scan's cursor). */
+  #sendPrepared(
+    name: string,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    prepare: (command: Command) => void,
+  ): Promise<unknown> {
+    if (this.#state !== "open") return Promise.reject(new ClosedError());
+    const info = this.#catalog.find(name);
+    const command = this.#newCommand(name, info && resolveSubcommand(info, args), args, wantsBuffers);
+    prepare(command);
+    this.#describeInto(command, undefined);
+    return command.promise;
+  }
+
+  /** Starts (or widens) the replica health checks that reads from replicas need. */
+  #watchReplicaHealth(sampleRtt: boolean): void {
+    if (this.#health !== undefined && (this.#healthSamplesRtt || !sampleRtt)) return;
+    // Health checks must not hold a refresh long: a replica slower than this is not a reader.
+    const checkTimeoutMs = Math.min(this.#options.commandTimeoutMs, 1000);
+    const started = this.#health === undefined;
+    this.#health = new HealthMonitor(
+      this.#registry,
+      checkTimeoutMs,
+      sampleRtt,
+      () => this.#router.invalidate(),
+      (denied) => this.#emitSafe("error", denied),
+    );
+    this.#healthSamplesRtt = sampleRtt;
+    // A view asked for it after the first topology: check what is there now.
+    const topology = this.#discovery?.current;
+    if (topology !== undefined && (started || sampleRtt)) void this.#health.checkAll(topology);
   }
 
   /**
@@ -559,7 +915,7 @@ export class RedisCluster<R extends RespVersion = 2>
   #describeInto(command: Command, send: ((command: Command) => void) | undefined): void {
     let groups: SlotGroup[] | undefined;
     try {
-      groups = this.#describe(command, false);
+      groups = this.#describe(command, false, false);
     } catch (error) {
       command.completeError(error as Error);
       return;
@@ -583,18 +939,19 @@ export class RedisCluster<R extends RespVersion = 2>
    * blocking. For a splittable command whose keys span slots, returns the groups to split
    * it into. A command pinned to a node (node handles) gets no slot: it goes where told.
    */
-  #describe(command: Command, pinned: boolean): SlotGroup[] | undefined {
+  #describe(command: Command, pinned: boolean, internal: boolean): SlotGroup[] | undefined {
     const info = command.info;
     const args = command.args;
     checkArgs(command.displayName, args);
-    refuseConnectionState(command.name, args);
+    // WATCH/UNWATCH the client sends itself, on a WATCH session's own connection.
+    if (!internal) refuseConnectionState(command.name, args);
     if (info === undefined) return undefined; // a command nobody knows, not even the server: any node answers
     const prefix = this.#options.keyPrefix;
     if (prefix !== undefined) prefixKeys(prefix, args, keyIndexes(info, args) ?? []);
     let groups: SlotGroup[] | undefined;
     if (!pinned) groups = this.#slotOf(command, info);
     command.replicaReadable =
-      this.#options.readFrom !== "primary" && (info.flags & CommandFlag.READONLY) !== 0;
+      (command.readFrom ?? this.#options.readFrom) !== "primary" && (info.flags & CommandFlag.READONLY) !== 0;
     const blocking = blockingCall(info, args);
     if (blocking !== undefined) {
       // The server may rightly hold it that long; the command's own budget comes on top.
@@ -602,6 +959,27 @@ export class RedisCluster<R extends RespVersion = 2>
       command.deadlineAt += blocking.timeoutMs;
     }
     return groups;
+  }
+
+  /**
+   * Describes a command that must stay whole (a transaction's, a WATCH session's): a
+   * splittable command across slots is a CrossSlotError here, and keys only the server can
+   * locate are refused. Throws; nothing is sent.
+   */
+  #describeOne(command: Command, internal: boolean): void {
+    const groups = this.#describe(command, false, internal);
+    if (groups !== undefined) {
+      throw new CrossSlotError(
+        groups.map((group) => group.slot),
+        command.displayName,
+      );
+    }
+    if (command.slot === UNKNOWN_SLOT) {
+      throw new ArgumentError(
+        "its keys can only be located by asking the server (COMMAND GETKEYS); send it outside a transaction",
+        command.displayName,
+      );
+    }
   }
 
   /** Sets the command's slot from its keys (each hashed once); the groups of a split. */
@@ -661,10 +1039,15 @@ export class RedisCluster<R extends RespVersion = 2>
     });
   }
 
-  #callByName(name: string, args: RedisArg[], wantsBuffers: boolean): Promise<unknown> {
+  #callByName(
+    name: string,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    options?: Readonly<CallOptions>,
+  ): Promise<unknown> {
     const named = splitCommandName(name, args);
     if (named instanceof Error) return Promise.reject(named);
-    return this[SEND_COMMAND](named.head, findCommand(named.head), named.args, wantsBuffers, undefined);
+    return this.#send(options, named.head, findCommand(named.head), named.args, wantsBuffers, undefined);
   }
 
   /**
@@ -677,11 +1060,13 @@ export class RedisCluster<R extends RespVersion = 2>
     args: RedisArg[],
     wantsBuffers: boolean,
     transform: ReplyTransform | undefined,
+    options?: Readonly<CallOptions>,
   ): Promise<unknown> {
-    if (this.#catalog.isUnknownToServer(name)) return this.#sendKeyless(name, args, wantsBuffers);
+    if (this.#catalog.isUnknownToServer(name))
+      return this.#sendKeyless(name, args, wantsBuffers, undefined, options);
     return this.#catalog.learn(name).then((info) => {
-      if (info === undefined) return this.#sendKeyless(name, args, wantsBuffers);
-      const command = this.#newCommand(name, resolveSubcommand(info, args), args, wantsBuffers);
+      if (info === undefined) return this.#sendKeyless(name, args, wantsBuffers, undefined, options);
+      const command = this.#newCommand(name, resolveSubcommand(info, args), args, wantsBuffers, options);
       command.transform = transform;
       this.#describeInto(command, undefined);
       return command.promise;
@@ -689,8 +1074,14 @@ export class RedisCluster<R extends RespVersion = 2>
   }
 
   /** Sends a command to one node, no key routing (unknown commands, COMMAND INFO). */
-  #sendKeyless(name: string, args: RedisArg[], wantsBuffers: boolean, info?: CommandInfo): Promise<unknown> {
-    const command = this.#newCommand(name, info, args, wantsBuffers);
+  #sendKeyless(
+    name: string,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    info?: CommandInfo,
+    options?: Readonly<CallOptions>,
+  ): Promise<unknown> {
+    const command = this.#newCommand(name, info, args, wantsBuffers, options);
     try {
       checkArgs(name, args);
       refuseConnectionState(name, args);
@@ -709,13 +1100,25 @@ export class RedisCluster<R extends RespVersion = 2>
     wantsBuffers: boolean,
     transform?: ReplyTransform,
   ): Promise<unknown> {
+    return this.#sendToNode(address, name, args, wantsBuffers, transform, undefined);
+  }
+
+  #sendToNode(
+    address: string,
+    name: string,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    transform: ReplyTransform | undefined,
+    prepare: ((command: Command) => void) | undefined,
+  ): Promise<unknown> {
     if (this.#state !== "open") return Promise.reject(new ClosedError());
     const info = this.#catalog.find(name);
     const command = this.#newCommand(name, info && resolveSubcommand(info, args), args, wantsBuffers);
     command.transform = transform;
     command.pinnedAddress = address;
+    prepare?.(command);
     try {
-      this.#describe(command, true);
+      this.#describe(command, true, false);
     } catch (error) {
       command.completeError(error as Error);
       return command.promise;
@@ -757,6 +1160,13 @@ export class RedisCluster<R extends RespVersion = 2>
 // their replies typed for the client's protocol.
 export interface RedisCluster<R extends RespVersion = 2> extends CommandMethods<R> {}
 installCommandMethods(RedisCluster.prototype);
+
+const WATCH_INFO = findCommand("watch");
+
+/** The items of an iterator of arrays, one by one. */
+async function* flatten<T>(batches: AsyncIterableIterator<T[]>): AsyncIterableIterator<T> {
+  for await (const batch of batches) yield* batch;
+}
 
 /** Prepends the key prefix to the arguments at `indexes` (the command's keys). */
 function prefixKeys(prefix: string, args: RedisArg[], indexes: readonly number[]): void {

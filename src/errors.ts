@@ -18,6 +18,8 @@
  * | `PartialFailureError`  | `RC_PARTIAL`           | a split command (MSET across slots) half done   |
  * | `ClosedError`          | `RC_CLOSED`            | the client or connection was closed             |
  * | `SubscriptionOverflowError` | `RC_OVERFLOW`     | a subscription's consumer fell too far behind   |
+ * | `AbortError`           | `RC_ABORTED`           | the command's AbortSignal fired                 |
+ * | `WatchConflictError`   | `RC_WATCH_CONFLICT`    | `optimistic()` lost every attempt to a conflict |
  *
  * Messages never contain argument values or passwords: commands are named, never quoted.
  */
@@ -92,8 +94,9 @@ export class ReplyError extends RedisClusterError {
   /** Name of the command that got this reply (e.g. `"INCR"`), when known. */
   command: string | undefined;
 
-  constructor(message: string, command?: string) {
-    super(withoutEchoedArguments(message), replyErrorCode(message));
+  /** `cause`: for EXECABORT, the first command the server refused to queue. */
+  constructor(message: string, command?: string, options?: { cause?: unknown }) {
+    super(withoutEchoedArguments(message), replyErrorCode(message), options);
     this.command = command;
   }
 }
@@ -323,5 +326,48 @@ export class SubscriptionOverflowError extends RedisClusterError {
       "RC_OVERFLOW",
     );
     this.bufferSize = bufferSize;
+  }
+}
+
+/**
+ * The command's `AbortSignal` fired before its answer came (`cluster.withOptions({ signal })`).
+ * A blocking call is cut short by closing its dedicated connection; a command already sent on
+ * a shared connection may still run (its answer is ignored). `cause` is the signal's reason.
+ *
+ * @example
+ * const controller = new AbortController();
+ * const popped = cluster.withOptions({ signal: controller.signal }).blpop("jobs", 0);
+ * controller.abort();
+ * await popped; // rejects with AbortError
+ */
+export class AbortError extends RedisClusterError {
+  /** Name of the command. */
+  readonly command: string;
+
+  constructor(command: string, options?: { cause?: unknown }) {
+    super(`${command} was aborted by its AbortSignal`, "RC_ABORTED", options);
+    this.command = command;
+  }
+}
+
+/**
+ * `cluster.optimistic()` ran its callback `attempts` times and another client changed a
+ * watched key (or the slot moved) every time: nothing was committed.
+ *
+ * @example
+ * try { await cluster.optimistic(["acct:{7}"], transfer, { attempts: 5 }); }
+ * catch (err) { if (err instanceof WatchConflictError) { ... } }
+ */
+export class WatchConflictError extends RedisClusterError {
+  /** How many times the transaction was tried. */
+  readonly attempts: number;
+
+  constructor(attempts: number) {
+    super(
+      `the watched keys changed before every one of ${attempts} attempt(s) could commit; nothing was committed ` +
+        "(raise attempts, or reduce contention on these keys)",
+      "RC_WATCH_CONFLICT",
+    );
+    this.attempts = attempts;
   }
 }

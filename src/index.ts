@@ -8,6 +8,9 @@
  */
 
 export type { Pipeline } from "./batch/pipeline.js";
+export type { Transaction } from "./batch/transaction.js";
+export type { OptimisticOptions, WatchHandle, WatchOptions } from "./batch/watch.js";
+export type { CallOptions, ClusterView } from "./call-options.js";
 export type { ClusterStats, NodeHandle, RedisClusterEvents } from "./client.js";
 export { RedisCluster } from "./client.js";
 export type { ViewRejection } from "./cluster/discovery.js";
@@ -20,6 +23,7 @@ export type { ConnectTo } from "./connection/allow-list.js";
 export { Connection } from "./connection/connection.js";
 export type { ConnectionOptions, Credentials, CredentialsProvider } from "./connection/types.js";
 export {
+  AbortError,
   ArgumentError,
   AuthError,
   ClosedError,
@@ -36,6 +40,7 @@ export {
   type ReplyErrorCode,
   SubscriptionOverflowError,
   TimeoutError,
+  WatchConflictError,
 } from "./errors.js";
 export type { NatMap, RedisClusterCommonOptions, RedisClusterOptions, SeedNode } from "./options.js";
 export type { OverflowPolicy } from "./pubsub/inbox.js";
@@ -54,3 +59,5 @@ export type {
 } from "./pubsub/subscription.js";
 export { Subscription } from "./pubsub/subscription.js";
 export type { RedisArg, RespValue } from "./resp/types.js";
+export type { HashScanOptions, KeyScanOptions, ScanOptions } from "./scan/index.js";
+export type { Script, ScriptDefinition } from "./scripting.js";

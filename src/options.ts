@@ -132,8 +132,10 @@ export interface RedisClusterCommonOptions<R extends RespVersion = 2> {
   maxOfflineQueue?: number;
   /**
    * Dedicated connections open at once per node, for blocking calls (BLPOP, XREAD BLOCK,
-   * ...), which must not hold up the node's shared connection (default 64). More blocking
-   * calls to one node wait for one to be free, in order, within their deadline.
+   * ...), which must not hold up the node's shared connection, and for WATCH sessions
+   * (`watch()`, `optimistic()`), which hold one for their callback (default 64; one limit for
+   * both). More calls and sessions on one node wait for one to be free, in order, within
+   * their deadline.
    */
   maxBlockingConnections?: number;
   /** Periodic topology refresh, jittered; 0 turns it off (default 30000). */

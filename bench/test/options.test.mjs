@@ -12,7 +12,7 @@ describe("parseOptions", () => {
       durationMs: 2_000,
       warmupMs: 500,
       memoryGets: 1_000_000,
-      sections: ["W1", "W2", "W3", "W4", "W5", "W10", "W6", "ceiling"],
+      sections: ["W1", "W2", "W3", "W4", "W5", "W8", "W9", "W10", "W6", "ceiling"],
       clientIds: ["rediscluster", "ioredis", "ioredis-auto", "node-redis"],
       seeds: undefined,
       quick: false,

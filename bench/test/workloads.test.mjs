@@ -15,6 +15,8 @@ const data = buildBenchData();
  */
 function memoryClient(faults = {}) {
   const store = new Map(data.keys.map((key, index) => [key, data.values[index]]));
+  /** @type {Map<string, number>} */
+  const counters = new Map();
   /** @param {readonly string[]} keys */
   const read = (keys) => {
     const values = keys.map((key) => store.get(key) ?? null);
@@ -30,6 +32,12 @@ function memoryClient(faults = {}) {
     pipelineGet: async (keys) => read(keys),
     mget: async (keys) => read(keys),
     spublish: async () => 0,
+    transaction: async (key) => {
+      const next = (counters.get(key) ?? 0) + 1;
+      counters.set(key, next);
+      return [next, 1];
+    },
+    script: async (key) => store.get(key) ?? null,
     close: async () => {},
     stats: () => ({}),
   };
@@ -101,13 +109,15 @@ describe("drive", () => {
 });
 
 describe("WORKLOADS", () => {
-  it("are W1–W5 with issue 6's bars", () => {
+  it("are W1–W5 with issue 6's bars, W8 with issue 10's (vs the best other client) and W9", () => {
     expect(WORKLOADS.map((w) => [w.id, w.inFlight, w.keysPerOperation, w.targetVsIoredis])).toEqual([
       ["W1", 1, 1, 1],
       ["W2", 64, 1, 2.2],
       ["W3", 1024, 1, 2.9],
       ["W4", 1, 100, 1.7],
       ["W5", 1, 100, 3.3],
+      ["W8", 64, 1, 2],
+      ["W9", 64, 1, 1],
     ]);
   });
 
@@ -119,9 +129,12 @@ describe("WORKLOADS", () => {
     await verifyReplies(workload("W2"), operation, data);
   });
 
-  it.each(["W1", "W2", "W3", "W4", "W5"])("%s: a correct client passes the reply check", async (id) => {
-    await verifyReplies(workload(id), workload(id).operation(memoryClient(), data), data);
-  });
+  it.each(["W1", "W2", "W3", "W4", "W5", "W8", "W9"])(
+    "%s: a correct client passes the reply check",
+    async (id) => {
+      await verifyReplies(workload(id), workload(id).operation(memoryClient(), data), data);
+    },
+  );
 
   it.each(["W4", "W5"])("%s: replies out of key order fail the reply check", async (id) => {
     const operation = workload(id).operation(memoryClient({ swapPairs: true }), data);
@@ -134,5 +147,28 @@ describe("WORKLOADS", () => {
     const wrong = { ...memoryClient(), get: async () => data.values[1] };
     const operation = workload("W1").operation(wrong, data);
     await expect(verifyReplies(workload("W1"), operation, data)).rejects.toThrow(/W1: unexpected reply/);
+  });
+});
+
+describe("W8 and W9 reply checks", () => {
+  it("W8: a transaction that did not run whole (EXPIRE missing, an error in place) fails the check", async () => {
+    const half = { ...memoryClient(), transaction: async () => [1, new Error("EXECABORT")] };
+    await expect(verifyReplies(workload("W8"), workload("W8").operation(half, data), data)).rejects.toThrow(
+      /W8: unexpected reply/,
+    );
+    const aborted = {
+      ...memoryClient(),
+      transaction: async () => /** @type {unknown[]} */ (/** @type {unknown} */ (null)),
+    };
+    await expect(
+      verifyReplies(workload("W8"), workload("W8").operation(aborted, data), data),
+    ).rejects.toThrow(/W8: unexpected reply/);
+  });
+
+  it("W9: another key's value fails the check", async () => {
+    const wrong = { ...memoryClient(), script: async () => data.values[1] };
+    await expect(verifyReplies(workload("W9"), workload("W9").operation(wrong, data), data)).rejects.toThrow(
+      /W9: unexpected reply/,
+    );
   });
 });

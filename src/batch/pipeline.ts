@@ -11,7 +11,7 @@
  * a read of a slot that the same pipeline wrote earlier goes to the primary, so that it
  * reads the write (a replica may not have it yet).
  */
-import type { Command, CommandOwner, ReplyTransform } from "../command/command.js";
+import type { Command, CommandOwner, ReplyTransform, ScriptSource } from "../command/command.js";
 import { Gather, GatherPart } from "../command/gather.js";
 import type { PipelineMethods } from "../command/methods.generated.js";
 import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "../command/methods.js";
@@ -20,6 +20,7 @@ import type { RespVersion } from "../command/types.js";
 import { splitCommandName } from "../command/validate.js";
 import { ArgumentError } from "../errors.js";
 import type { RedisArg } from "../resp/types.js";
+import { scriptCall, sourceOf } from "../scripting.js";
 
 /** What a pipeline needs from its client. */
 export interface BatchHost {
@@ -33,10 +34,39 @@ export interface BatchHost {
   findCommand(name: string): CommandInfo | undefined;
   /** Describes one command (args, slot, split) and hands what is to be sent to `send`; errors settle it. */
   describeInto(command: Command, send: (command: Command) => void): void;
+  /**
+   * Describes one command that must stay whole (a transaction's, a WATCH session's): throws
+   * `CrossSlotError` for keys across slots and `ArgumentError` for what cannot be sent.
+   * `internal` lets through the connection-state commands the client itself sends there
+   * (WATCH, UNWATCH), which users' calls may not.
+   */
+  describeOne(command: Command, internal?: boolean): void;
   /** Sends commands in order (as one offline entry while there is no topology yet). */
   dispatchAll(commands: Command[]): void;
+  /** Sends one command. */
+  dispatch(command: Command): void;
   /** Makes sure the command table knows these (module) commands, asking the server. */
   learnCommands(names: readonly string[]): Promise<void>;
+  /** Applies the per-call options of the view the batch came from (`withOptions`): before describing. */
+  applyCallOptions(command: Command): void;
+  /** `defineCommand()` scripts, installed as methods on every batch. */
+  readonly definedCommands: ReadonlyMap<string, unknown>;
+}
+
+/** Puts the client's `defineCommand()` scripts on a batch as methods (`name` and `nameBuffer`). */
+export function installDefinedCommands(
+  batch: {
+    runScript(script: unknown, ...args: RedisArg[]): unknown;
+    runScriptBuffer(script: unknown, ...args: RedisArg[]): unknown;
+  },
+  host: BatchHost,
+): void {
+  for (const [name, script] of host.definedCommands) {
+    Object.defineProperty(batch, name, { value: (...args: RedisArg[]) => batch.runScript(script, ...args) });
+    Object.defineProperty(batch, `${name}Buffer`, {
+      value: (...args: RedisArg[]) => batch.runScriptBuffer(script, ...args),
+    });
+  }
 }
 
 interface QueuedCommand {
@@ -45,6 +75,8 @@ interface QueuedCommand {
   args: RedisArg[];
   wantsBuffers: boolean;
   transform: ReplyTransform | undefined;
+  /** A `defineScript()` script: the executor sends EVALSHA or EVAL per node. */
+  script?: ScriptSource;
   /** A command refused while queuing (no name): its place in the results gets this error. */
   error?: Error;
 }
@@ -68,6 +100,7 @@ export class Pipeline<R extends RespVersion = 2, T extends unknown[] = []> imple
 
   constructor(host: BatchHost) {
     this.#host = host;
+    if (host.definedCommands.size > 0) installDefinedCommands(this, host);
   }
 
   /** Commands queued so far. */
@@ -106,6 +139,41 @@ export class Pipeline<R extends RespVersion = 2, T extends unknown[] = []> imple
       wantsBuffers,
       undefined,
     );
+  }
+
+  /** Queues a call of a `defineScript()` script (EVALSHA, or EVAL for a node that lacks it). */
+  runScript(script: unknown, ...keysAndArgs: RedisArg[]): this {
+    return this.#queueScript(script, keysAndArgs, false);
+  }
+
+  /** Like `runScript`, with bulk strings in the reply as Buffers. */
+  runScriptBuffer(script: unknown, ...keysAndArgs: RedisArg[]): this {
+    return this.#queueScript(script, keysAndArgs, true);
+  }
+
+  #queueScript(script: unknown, keysAndArgs: RedisArg[], wantsBuffers: boolean): this {
+    try {
+      const source = sourceOf(script);
+      const call = scriptCall(source, keysAndArgs, false);
+      this.#queued.push({
+        name: call.name,
+        info: call.info,
+        args: call.args,
+        wantsBuffers,
+        transform: undefined,
+        script: source,
+      });
+    } catch (error) {
+      this.#queued.push({
+        name: "",
+        info: undefined,
+        args: keysAndArgs,
+        wantsBuffers,
+        transform: undefined,
+        error: error as Error,
+      });
+    }
+    return this;
   }
 
   /** MSET, also as an object: `mset({ a: "1", b: "2" })`. */
@@ -185,6 +253,8 @@ export class Pipeline<R extends RespVersion = 2, T extends unknown[] = []> imple
           commandTimeoutMs,
         );
         part.transform = entry.transform;
+        part.script = entry.script;
+        this.#host.applyCallOptions(part);
         this.#host.describeInto(part, send);
       }
       this.#host.dispatchAll(toSend);

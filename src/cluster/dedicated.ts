@@ -1,6 +1,8 @@
 /**
  * Dedicated connections of one node, for what must not share the node's multiplexed
- * connection: blocking calls (BLPOP, XREAD BLOCK, ...) and, later, WATCH … EXEC.
+ * connection: blocking calls (BLPOP, XREAD BLOCK, ...) and WATCH sessions (WATCH … EXEC,
+ * the connection held for the callback's lifetime). Both count against the same limit,
+ * `maxBlockingConnections`.
  *
  * ```
  *   acquire ──► idle connection? ──yes──► handed over (in use)
@@ -19,7 +21,7 @@
 import type { Command } from "../command/command.js";
 import type { Connection } from "../connection/connection.js";
 import type { Sendable } from "../connection/types.js";
-import { ClosedError, ConnectionError, type RedisClusterError } from "../errors.js";
+import { ClosedError, ConnectionError, type RedisClusterError, ReplyError } from "../errors.js";
 import type { RespValue } from "../resp/types.js";
 import { Alarm } from "./alarm.js";
 import { DeadlineQueue } from "./deadline-queue.js";
@@ -164,39 +166,73 @@ export class DedicatedPool {
  * at the server is unblocked by closing its socket).
  */
 export class OnDedicatedConnection implements Sendable {
-  readonly #command: Command;
-  readonly #pool: DedicatedPool;
+  protected readonly command: Command;
+  protected readonly pool: DedicatedPool;
 
-  constructor(command: Command, pool: DedicatedPool) {
-    this.#command = command;
-    this.#pool = pool;
+  /** `connection` is the one it is sent on: abandoning the command (AbortSignal) closes it. */
+  constructor(command: Command, pool: DedicatedPool, connection: Connection) {
+    this.command = command;
+    this.pool = pool;
+    command.cancel = () => pool.release(connection, false);
   }
 
   get name(): string {
-    return this.#command.name;
+    return this.command.name;
   }
   get args() {
-    return this.#command.args;
+    return this.command.args;
   }
   get wantsBuffers(): boolean {
-    return this.#command.wantsBuffers;
+    return this.command.wantsBuffers;
   }
   get deadlineAt(): number {
-    return this.#command.deadlineAt;
+    return this.command.deadlineAt;
   }
 
   settle(value: RespValue, connection: Connection): void {
-    this.#pool.release(connection, true);
-    this.#command.settle(value, connection);
+    this.command.cancel = undefined;
+    // An error reply may come from a server about to drop the connection: a primary demoted
+    // by a failover answers its blocked calls UNBLOCKED, then closes their connections. A
+    // call resent at once must not be handed that connection (it would break after the
+    // call was written: an unknown outcome). Errors are rare here; a new connection is cheap.
+    this.pool.release(connection, !(value instanceof ReplyError));
+    this.command.settle(value, connection);
   }
 
   fail(error: RedisClusterError, written: boolean, connection: Connection): void {
-    this.#pool.release(connection, false);
-    this.#command.fail(error, written, connection);
+    this.command.cancel = undefined;
+    this.pool.release(connection, false);
+    this.command.fail(error, written, connection);
   }
 
   expire(connection: Connection): void {
-    this.#pool.release(connection, false);
-    this.#command.expire(connection);
+    this.command.cancel = undefined;
+    this.pool.release(connection, false);
+    this.command.expire(connection);
+  }
+}
+
+/**
+ * A command that keeps its dedicated connection when it succeeds (WATCH): the connection
+ * goes to the command's keeper instead of back to the pool. An error reply (MOVED: nothing
+ * was watched) gives it back clean; a failure or an expiry destroys it.
+ */
+export class KeptOnConnection extends OnDedicatedConnection {
+  override settle(value: RespValue, connection: Connection): void {
+    const command = this.command;
+    command.cancel = undefined;
+    if (value instanceof ReplyError) {
+      this.pool.release(connection, true);
+      command.settle(value, connection);
+      return;
+    }
+    if (command.settled || command.keeper === undefined) {
+      // Abandoned meanwhile: nobody will use what it set up on the connection.
+      this.pool.release(connection, false);
+      return;
+    }
+    const pool = this.pool;
+    command.keeper.keep(connection, (clean) => pool.release(connection, clean));
+    command.settle(value, connection);
   }
 }

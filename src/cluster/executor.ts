@@ -4,8 +4,15 @@
  * Sending: every command — routed by its slot, pinned to a node (node handles, fan-out
  * parts), redirected by ASK, retried — reaches a node through `#send`, which picks the
  * node's shared multiplexed connection, or one of its pooled dedicated connections for a
- * call that blocks on keys (cluster/dedicated.ts). Nothing else in the client chooses a
- * connection.
+ * call that blocks on keys and for WATCH (cluster/dedicated.ts). Nothing else in the client
+ * chooses a connection. What is decided per node is decided there too: a transaction's
+ * MULTI … EXEC goes as one unit (ASKING first when redirected by ASK), a `defineScript()`
+ * script as EVALSHA where the node is known to have it, else as EVAL.
+ *
+ * Commands of a WATCH session (`pinnedConnection`) go over that session's connection and
+ * are never resent elsewhere after a failure: the watches died with it. A redirection there
+ * means the slot is moving: a read follows it (on shared connections), and the session's
+ * transaction resolves `null` (aborted, retryable) instead of committing anywhere.
  *
  * Every outcome that is not a plain reply comes back here, is classified once, and ends in
  * exactly one of:
@@ -40,14 +47,24 @@ import {
   TimeoutError,
 } from "../errors.js";
 import { CommandBatch, DeadlineQueue } from "./deadline-queue.js";
-import { OnDedicatedConnection } from "./dedicated.js";
+import { KeptOnConnection, OnDedicatedConnection } from "./dedicated.js";
 import { credentialFailure, type Discovery } from "./discovery.js";
 import { fanOutTargets, keylessPlan, mergeFanOut } from "./fanout.js";
 import type { NodeEntry, NodeRegistry } from "./nodes.js";
-import { classifyReplyError, FINAL_OUTCOME } from "./redirect.js";
+import { classifyReplyError, FINAL_OUTCOME, type ReplyOutcome } from "./redirect.js";
 import type { Router } from "./router.js";
 import { SlotHold } from "./slot-hold.js";
 import type { Topology } from "./topology.js";
+
+/**
+ * ASK for WATCH: the slot is migrating and a watched key is not (or no longer) on the
+ * source. Watching on the target would need ASKING before every later command of the
+ * session; waiting for the migration to end is simpler, and bounded by the deadline.
+ */
+const WAIT_FOR_MIGRATION: ReplyOutcome = { kind: "retry", refresh: false, code: "ASK" };
+
+/** Scripts remembered per node (NodeEntry.scripts) before the set is started over. */
+const MAX_KNOWN_SCRIPTS = 1024;
 
 export interface ExecutorOptions {
   maxRedirections: number;
@@ -182,8 +199,19 @@ export class Executor {
   }
 
   #route(command: Command): void {
+    if (command.settled) return; // abandoned (AbortSignal) while it waited somewhere
     if (this.closed) {
       command.completeError(new ClosedError());
+      return;
+    }
+    const pinnedConnection = command.pinnedConnection;
+    if (pinnedConnection !== undefined) {
+      if (command.attempts > 0 && performance.now() >= command.deadlineAt) {
+        this.#timeout(command);
+        return;
+      }
+      if (command.attempts === 0) this.stats.commands++;
+      this.#sendPinned(pinnedConnection, command);
       return;
     }
     if (
@@ -287,7 +315,12 @@ export class Executor {
    */
   #send(entry: NodeEntry, command: Command, asking: boolean): void {
     if (command.attempts++ === 0) this.stats.commands++;
-    if (command.blocking?.dedicated === true) {
+    if (command.script !== undefined) this.#chooseScriptForm(entry, command);
+    if (command.unit !== undefined) {
+      entry.connection.sendUnit(command.unit.sendables(), asking);
+      return;
+    }
+    if (command.blocking?.dedicated === true || command.keeper !== undefined) {
       this.#sendDedicated(entry, command, asking);
       return;
     }
@@ -295,12 +328,46 @@ export class Executor {
     else entry.connection.send(command);
   }
 
+  /** A WATCH session's command (or transaction), on the session's own connection. */
+  #sendPinned(connection: Connection, command: Command): void {
+    command.attempts++;
+    if (command.script !== undefined) {
+      const entry = this.#registry.get(connection.address);
+      if (entry !== undefined) this.#chooseScriptForm(entry, command);
+    }
+    if (command.unit !== undefined) connection.sendUnit(command.unit.sendables());
+    else connection.send(command);
+  }
+
+  /**
+   * EVALSHA where the node has been sent the script (an EVAL caches it there), else EVAL —
+   * so that the first call to a node (a new one, a promoted replica) costs no NOSCRIPT round
+   * trip, and a pipeline's later commands never overtake a script that had to be resent.
+   */
+  #chooseScriptForm(entry: NodeEntry, command: Command): void {
+    const script = command.script!;
+    const known = entry.scripts.has(script.sha);
+    command.name = script.readOnly ? (known ? "EVALSHA_RO" : "EVAL_RO") : known ? "EVALSHA" : "EVAL";
+    command.args[0] = known ? script.sha : script.lua;
+    if (!known) {
+      if (entry.scripts.size >= MAX_KNOWN_SCRIPTS) entry.scripts.clear();
+      entry.scripts.add(script.sha);
+    }
+  }
+
   #sendDedicated(entry: NodeEntry, command: Command, asking: boolean): void {
     const pool = entry.dedicated;
     pool.acquire({
       deadlineAt: command.deadlineAt,
       granted: (connection) => {
-        const sendable = new OnDedicatedConnection(command, pool);
+        if (command.settled) {
+          pool.release(connection, true); // abandoned while it waited for this connection
+          return;
+        }
+        const sendable =
+          command.keeper === undefined
+            ? new OnDedicatedConnection(command, pool, connection)
+            : new KeptOnConnection(command, pool, connection);
         if (asking) connection.sendAsking(sendable);
         else connection.send(sendable);
       },
@@ -408,9 +475,32 @@ export class Executor {
   // ── outcomes ──────────────────────────────────────────────────────────────────────────
 
   onErrorReply(command: Command, error: ReplyError, connection: Connection): void {
+    if (error.code === "NOSCRIPT" && command.script !== undefined && command.name.startsWith("EVALSHA")) {
+      // The node lost the script (SCRIPT FLUSH, a restart): it is sent whole, and cached again.
+      this.#registry.get(connection.address)?.scripts.delete(command.script.sha);
+      this.#retryNow(command);
+      return;
+    }
+    if (command.unit !== undefined && error.code === "EXECABORT")
+      error = whyAborted(error, command.unit.refusals());
     let outcome = classifyReplyError(error);
     // A command for a given node takes that node's answer, redirections included.
     if (command.pinnedAddress !== undefined && outcome.kind !== "retry") outcome = FINAL_OUTCOME;
+    if (command.pinnedConnection !== undefined && outcome.kind !== "final") {
+      if (command.unit !== undefined) {
+        // A WATCH session's transaction: EXEC discarded it and dropped every watch, so it
+        // cannot be resent anywhere. Aborted, as a WATCH conflict is: the caller retries.
+        if (outcome.kind === "moved") this.#learnMoved(outcome, connection);
+        command.complete(null);
+        return;
+      }
+      // A read of a WATCH session on a slot that moves: it follows the redirection (on the
+      // shared connections); the session's transaction will be refused by this node.
+      if (outcome.kind !== "retry") command.pinnedConnection = undefined;
+    }
+    if (command.keeper !== undefined && outcome.kind === "ask") outcome = WAIT_FOR_MIGRATION;
+    // Resent, it may be answered by another process, which does not know this cursor.
+    if (command.cursorIndex >= 0 && outcome.kind !== "final") command.args[command.cursorIndex] = "0";
     switch (outcome.kind) {
       case "final":
         error.command = command.displayName;
@@ -419,11 +509,8 @@ export class Executor {
       case "moved": {
         if (!this.#countRedirection(command, connection)) return;
         this.stats.moved++;
-        const { host, port } = this.#redirectTarget(outcome, connection);
-        const target = formatAddress(host, port);
-        this.#events.moved(outcome.slot, connection.address, target);
-        this.#discovery.requestRefresh({ slot: outcome.slot, address: target });
-        if (target === connection.address) {
+        const entry = this.#learnMoved(outcome, connection);
+        if (entry === undefined) {
           // A node that redirects to itself is about to drop this connection (managed
           // services do this): retry on a fresh one rather than loop; what is in flight on
           // the old one still gets its replies.
@@ -431,17 +518,6 @@ export class Executor {
           this.#retryLater(command, error);
           return;
         }
-        const entry = this.#registry.ensure(host, port, "primary");
-        this.#discovery.current?.patchSlot(outcome.slot, {
-          id: "",
-          host: entry.host,
-          port: entry.port,
-          address: entry.address,
-          role: "primary",
-          health: "online",
-          replicationOffset: 0,
-          hostname: undefined,
-        });
         command.replicaReadable = false;
         this.dispatch(command);
         return;
@@ -468,6 +544,33 @@ export class Executor {
         this.#retryLater(command, error);
         return;
     }
+  }
+
+  /**
+   * What a MOVED teaches: the slot's new owner, patched into the table at once, and a
+   * refresh asked for. Returns the owner's entry; undefined when the node named itself.
+   */
+  #learnMoved(
+    outcome: { slot: number; host: string; port: number },
+    connection: Connection,
+  ): NodeEntry | undefined {
+    const { host, port } = this.#redirectTarget(outcome, connection);
+    const target = formatAddress(host, port);
+    this.#events.moved(outcome.slot, connection.address, target);
+    this.#discovery.requestRefresh({ slot: outcome.slot, address: target });
+    if (target === connection.address) return undefined;
+    const entry = this.#registry.ensure(host, port, "primary");
+    this.#discovery.current?.patchSlot(outcome.slot, {
+      id: "",
+      host: entry.host,
+      port: entry.port,
+      address: entry.address,
+      role: "primary",
+      health: "online",
+      replicationOffset: 0,
+      hostname: undefined,
+    });
+    return entry;
   }
 
   onFailure(command: Command, error: RedisClusterError, written: boolean, connection: Connection): void {
@@ -506,6 +609,20 @@ export class Executor {
       command.completeError(error); // wrong credentials or TLS setup do not get better with retries
       return;
     }
+    if (command.pinnedConnection !== undefined) {
+      // A WATCH session's connection: its watches are gone with it, so nothing is resent.
+      command.completeError(
+        error instanceof ConnectionError
+          ? new ConnectionError(
+              `${command.displayName}: the connection of its WATCH session to ${address} broke`,
+              address,
+              { cause: error, outcomeUnknown: written && !this.#safeToResend(command) },
+            )
+          : error,
+      );
+      return;
+    }
+    if (command.cursorIndex >= 0) command.args[command.cursorIndex] = "0"; // see onErrorReply
     // A node that fails (or is still in its reconnect backoff) may be gone in a failover:
     // the topology is read again while its commands keep failing, not only when a new
     // connection attempt fails (those grow apart with the backoff). A closed connection
@@ -625,7 +742,12 @@ export class Executor {
     }
     this.stats.retries++;
     command.retryCause = cause;
-    if (command.slot < 0 || command.pinnedAddress !== undefined || command.blocking !== undefined) {
+    if (
+      command.slot < 0 ||
+      command.pinnedAddress !== undefined ||
+      command.pinnedConnection !== undefined ||
+      command.blocking !== undefined
+    ) {
       const timer = setTimeout(() => {
         this.#sleeping.delete(command);
         // After a connection failure, not before the refresh it started has ended.
@@ -731,7 +853,9 @@ export class Executor {
   }
 
   #safeToResend(command: Command): boolean {
+    if (command.keeper !== undefined) return true; // WATCH: it only set up the connection that broke
     if (this.#options.retryUnsafeWrites) return true;
+    if (command.unit !== undefined) return command.unit.readOnly;
     const info = command.info;
     if (info === undefined) return false;
     if (info.flags & CommandFlag.READONLY) return true;
@@ -741,6 +865,27 @@ export class Executor {
   #isReplica(address: string): boolean {
     return this.#registry.get(address)?.role === "replica";
   }
+}
+
+/**
+ * What decides a transaction that EXEC discarded (EXECABORT): a command the server refused
+ * for good (a syntax error, OOM, NOPERM) makes it fail anywhere — the EXECABORT is final, with
+ * that error as its cause; otherwise the redirection that refused its commands (MOVED before
+ * ASK before TRYAGAIN and the like) says where and when to resend it whole.
+ */
+function whyAborted(execAbort: ReplyError, refusals: readonly ReplyError[]): ReplyError {
+  let decisive: ReplyError | undefined;
+  let rank = 0;
+  for (const refusal of refusals) {
+    const kind = classifyReplyError(refusal).kind;
+    if (kind === "final") return new ReplyError(execAbort.message, "EXEC", { cause: refusal });
+    const refusalRank = kind === "moved" ? 3 : kind === "ask" ? 2 : 1;
+    if (refusalRank > rank) {
+      rank = refusalRank;
+      decisive = refusal;
+    }
+  }
+  return decisive ?? execAbort;
 }
 
 function describeThrown(error: unknown): string {

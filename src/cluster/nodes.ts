@@ -34,6 +34,12 @@ export class NodeEntry {
   replicationLinkDown = false;
   /** Whether `replicationLinkDown` has been read from the node since it became a replica. */
   replicationChecked = false;
+  /**
+   * SHA1s of `defineScript()` scripts this node has been sent (EVAL caches them there), so
+   * that later calls send EVALSHA. A role change keeps them (same process, same cache); a
+   * connection that breaks forgets them (the node may have restarted, cache empty). Bounded.
+   */
+  readonly scripts = new Set<string>();
   #connection: Connection | undefined;
   #dedicated: DedicatedPool | undefined;
   #registry: NodeRegistry;
@@ -197,7 +203,10 @@ export class NodeRegistry {
       port: entry.port,
       servername: entry.hostname,
       readOnly: entry.role === "replica",
-      onDisconnect: (error) => this.#onDisconnect(entry, error),
+      onDisconnect: (error) => {
+        if (error !== undefined) entry.scripts.clear();
+        this.#onDisconnect(entry, error);
+      },
     });
     if (this.#closed) connection.destroy(new ClosedError());
     return connection;

@@ -28,6 +28,8 @@ export interface Routable {
   readonly replicaReadable: boolean;
   /** A node to keep away from on this attempt (a replica that just failed it). */
   readonly avoidAddress: string | undefined;
+  /** This command's own `readFrom` (cluster.withOptions), over the client's. */
+  readonly readFrom?: ReadFrom | undefined;
 }
 
 export class Router {
@@ -51,15 +53,16 @@ export class Router {
     if (slot === NO_SLOT) return this.#pickKeyless(topology, command);
     const shard = topology.shardOf(slot);
     if (shard === undefined) return undefined;
-    if (!command.replicaReadable || this.readFrom === "primary") return shard.primary;
-    return this.pickForRead(shard, command.avoidAddress);
+    const readFrom = command.readFrom ?? this.readFrom;
+    if (!command.replicaReadable || readFrom === "primary") return shard.primary;
+    return this.pickForRead(shard, command.avoidAddress, readFrom);
   }
 
-  /** A node of the shard to read from, by the `readFrom` rule. */
-  pickForRead(shard: Shard, avoidAddress: string | undefined): ClusterNode {
+  /** A node of the shard to read from, by the `readFrom` rule (the client's unless given). */
+  pickForRead(shard: Shard, avoidAddress: string | undefined, readFrom = this.readFrom): ClusterNode {
     const replicas = this.healthyReplicas(shard);
     const primary = shard.primary;
-    switch (this.readFrom) {
+    switch (readFrom) {
       case "primary":
         return primary;
       case "replica":
@@ -91,8 +94,9 @@ export class Router {
     const shards = topology.shards;
     if (shards.length === 0) return undefined;
     const shard = shards[Math.floor(Math.random() * shards.length)]!;
-    if (!command.replicaReadable || this.readFrom === "primary") return shard.primary;
-    return this.pickForRead(shard, command.avoidAddress);
+    const readFrom = command.readFrom ?? this.readFrom;
+    if (!command.replicaReadable || readFrom === "primary") return shard.primary;
+    return this.pickForRead(shard, command.avoidAddress, readFrom);
   }
 
   #nearest(nodes: ClusterNode[], avoidAddress: string | undefined): ClusterNode | undefined {

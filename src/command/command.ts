@@ -12,9 +12,10 @@
  * result array (`BatchCommand`, in batch/), or a cross-slot split's merge (`SplitPart`).
  */
 
+import type { ReadFrom } from "../cluster/router.js";
 import type { Connection } from "../connection/connection.js";
 import type { Sendable } from "../connection/types.js";
-import { type RedisClusterError, ReplyError } from "../errors.js";
+import { AbortError, type RedisClusterError, ReplyError } from "../errors.js";
 import type { RedisArg, RespValue } from "../resp/types.js";
 import type { BlockingCall } from "./blocking.js";
 import type { CommandInfo } from "./table.js";
@@ -38,9 +39,36 @@ export interface CommandOwner {
 /** Turns a raw reply into what the method returns (e.g. HGETALL's pairs into an object). */
 export type ReplyTransform = (reply: RespValue) => unknown;
 
+/**
+ * A command sent as several, back to back in one write (a transaction: `MULTI` … `EXEC`).
+ * The executor routes and retries the command as one; the connection writes its parts.
+ */
+export interface CommandUnit {
+  /** The commands to write for one attempt: fresh ones each time, so no attempt hears another's replies. */
+  sendables(): readonly Sendable[];
+  /** Every part only reads: resending after a lost connection cannot apply anything twice. */
+  readonly readOnly: boolean;
+  /** The errors of the parts the server refused in the last attempt (why EXEC said EXECABORT). */
+  refusals(): readonly ReplyError[];
+}
+
+/** A script of `defineScript()`: sent as EVALSHA to a node known to have it, else as EVAL. */
+export interface ScriptSource {
+  readonly sha: string;
+  readonly lua: string | Buffer;
+  /** EVAL_RO / EVALSHA_RO: may run on a replica. */
+  readonly readOnly: boolean;
+}
+
+/** Told when a command that keeps its dedicated connection (WATCH) got its answer there. */
+export interface ConnectionKeeper {
+  /** The connection is the caller's until `release` (clean: back to the pool; dirty: destroyed). */
+  keep(connection: Connection, release: (clean: boolean) => void): void;
+}
+
 export abstract class Command implements Sendable {
-  /** First token as sent, upper case: `"GET"`, `"CLUSTER"`. */
-  readonly name: string;
+  /** First token as sent, upper case: `"GET"`, `"CLUSTER"` (a script switches EVALSHA ↔ EVAL). */
+  name: string;
   args: RedisArg[];
   /** The table entry (subcommand resolved), undefined for a command the table lacks. */
   info: CommandInfo | undefined;
@@ -70,6 +98,28 @@ export abstract class Command implements Sendable {
    */
   blocking: BlockingCall | undefined = undefined;
   transform: ReplyTransform | undefined = undefined;
+  /** Sent as several commands back to back (a transaction), see CommandUnit. */
+  unit: CommandUnit | undefined = undefined;
+  /** Must go over this very connection: a WATCH session's (its watches live there). */
+  pinnedConnection: Connection | undefined = undefined;
+  /** Runs on a dedicated connection and keeps it on success (WATCH), see ConnectionKeeper. */
+  keeper: ConnectionKeeper | undefined = undefined;
+  /** A `defineScript()` script: the executor picks EVALSHA or EVAL per node. */
+  script: ScriptSource | undefined = undefined;
+  /**
+   * Index in `args` of a cursor (SCAN, HSCAN, ...): a position in the hash table of the one
+   * process that answered, meaningless to any other (each has its own hash seed). Reset to 0
+   * whenever the command is resent — redirected, or after a failure — since the next answer
+   * may come from another process; the walk starts over there (duplicates, never gaps).
+   */
+  cursorIndex = -1;
+  /** Per-call `readFrom` (cluster.withOptions), over the client's. */
+  readFrom: ReadFrom | undefined = undefined;
+  /**
+   * Undoes what holding this command costs when it is abandoned before its answer (an
+   * AbortSignal): set by whoever holds it where that matters (a dedicated connection).
+   */
+  cancel: (() => void) | undefined = undefined;
   owner: CommandOwner;
   /** Issue order, across the client: keeps a slot's commands in order through retries. */
   readonly sequence = nextSequence++;
@@ -82,6 +132,8 @@ export abstract class Command implements Sendable {
   retryCause: RedisClusterError | undefined = undefined;
   /** An attempt was sent and its connection broke before any answer (a node gone silent, say). */
   unanswered = false;
+  #signal: AbortSignal | undefined = undefined;
+  #onAbort: (() => void) | undefined = undefined;
 
   constructor(
     owner: CommandOwner,
@@ -124,6 +176,7 @@ export abstract class Command implements Sendable {
   complete(value: unknown): void {
     if (this.settled) return;
     this.settled = true;
+    if (this.#signal !== undefined) this.#stopListening();
     this.deliver(value);
     if (this.slotGate !== undefined) this.slotGate.onSettled(this);
   }
@@ -132,8 +185,43 @@ export abstract class Command implements Sendable {
   completeError(error: Error): void {
     if (this.settled) return;
     this.settled = true;
+    if (this.#signal !== undefined) this.#stopListening();
     this.deliverError(error);
     if (this.slotGate !== undefined) this.slotGate.onSettled(this);
+  }
+
+  /**
+   * Gives up on the command (its AbortSignal fired): it rejects with `error` now, and what
+   * holds it lets go (a blocked call's dedicated connection is closed). Whatever answer
+   * comes later is ignored.
+   */
+  abandon(error: Error): void {
+    if (this.settled) return;
+    const cancel = this.cancel;
+    this.cancel = undefined;
+    this.completeError(error);
+    cancel?.();
+  }
+
+  /**
+   * Abandons the command with an `AbortError` when `signal` fires before it settles. The
+   * listener is removed once it settles, so a long-lived signal does not collect commands.
+   */
+  listenTo(signal: AbortSignal): void {
+    if (signal.aborted) {
+      this.abandon(new AbortError(this.displayName, { cause: signal.reason }));
+      return;
+    }
+    const onAbort = () => this.abandon(new AbortError(this.displayName, { cause: signal.reason }));
+    this.#signal = signal;
+    this.#onAbort = onAbort;
+    signal.addEventListener("abort", onAbort, { once: true });
+  }
+
+  #stopListening(): void {
+    this.#signal!.removeEventListener("abort", this.#onAbort!);
+    this.#signal = undefined;
+    this.#onAbort = undefined;
   }
 
   /** Hands the final reply to whoever waits for it (a promise, a pipeline's array, ...). */

@@ -78,21 +78,13 @@ export interface CommandMethods<R extends RespVersion = 2> {
   blmpop(
     timeout: RedisNumber,
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>,
-      Token<"LEFT" | "RIGHT">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>]
   ): Promise<[key: string, elements: string[]] | null>;
   /** Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped. Bulk and simple strings in the reply are Buffers. */
   blmpopBuffer(
     timeout: RedisNumber,
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>,
-      Token<"LEFT" | "RIGHT">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>]
   ): Promise<[key: Buffer, elements: Buffer[]] | null>;
   /** Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped. */
   blpop(key: RedisKey, ...args: RedisArg[]): Promise<[key: string, element: string] | null>;
@@ -116,11 +108,7 @@ export interface CommandMethods<R extends RespVersion = 2> {
   bzmpop(
     timeout: RedisNumber,
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>,
-      Token<"MIN" | "MAX">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>]
   ): Promise<
     ByProtocol<
       R,
@@ -132,11 +120,7 @@ export interface CommandMethods<R extends RespVersion = 2> {
   bzmpopBuffer(
     timeout: RedisNumber,
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>,
-      Token<"MIN" | "MAX">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>]
   ): Promise<
     ByProtocol<
       R,
@@ -1347,20 +1331,12 @@ export interface CommandMethods<R extends RespVersion = 2> {
   /** Returns multiple elements from a list after removing them. Deletes the list if the last element was popped. */
   lmpop(
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>,
-      Token<"LEFT" | "RIGHT">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>]
   ): Promise<[key: string, elements: string[]] | null>;
   /** Returns multiple elements from a list after removing them. Deletes the list if the last element was popped. Bulk and simple strings in the reply are Buffers. */
   lmpopBuffer(
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>,
-      Token<"LEFT" | "RIGHT">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>]
   ): Promise<[key: Buffer, elements: Buffer[]] | null>;
   /** Displays computer art and the Redis version. */
   lolwut(...args: RedisArg[]): Promise<string>;
@@ -2414,11 +2390,7 @@ export interface CommandMethods<R extends RespVersion = 2> {
   /** Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped. */
   zmpop(
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>,
-      Token<"MIN" | "MAX">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>]
   ): Promise<
     ByProtocol<
       R,
@@ -2429,11 +2401,7 @@ export interface CommandMethods<R extends RespVersion = 2> {
   /** Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped. Bulk and simple strings in the reply are Buffers. */
   zmpopBuffer(
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>,
-      Token<"MIN" | "MAX">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>]
   ): Promise<
     ByProtocol<
       R,
@@ -3005,21 +2973,13 @@ export interface PipelineMethods<R extends RespVersion = 2, T extends unknown[] 
   blmpop(
     timeout: RedisNumber,
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>,
-      Token<"LEFT" | "RIGHT">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>]
   ): Pipeline<R, [...T, [key: string, elements: string[]] | null | Error]>;
   /** Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped. Bulk and simple strings in the reply are Buffers. */
   blmpopBuffer(
     timeout: RedisNumber,
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>,
-      Token<"LEFT" | "RIGHT">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>]
   ): Pipeline<R, [...T, [key: Buffer, elements: Buffer[]] | null | Error]>;
   /** Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped. */
   blpop(
@@ -3063,11 +3023,7 @@ export interface PipelineMethods<R extends RespVersion = 2, T extends unknown[] 
   bzmpop(
     timeout: RedisNumber,
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>,
-      Token<"MIN" | "MAX">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>]
   ): Pipeline<
     R,
     [
@@ -3086,11 +3042,7 @@ export interface PipelineMethods<R extends RespVersion = 2, T extends unknown[] 
   bzmpopBuffer(
     timeout: RedisNumber,
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>,
-      Token<"MIN" | "MAX">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>]
   ): Pipeline<
     R,
     [
@@ -4549,20 +4501,12 @@ export interface PipelineMethods<R extends RespVersion = 2, T extends unknown[] 
   /** Returns multiple elements from a list after removing them. Deletes the list if the last element was popped. */
   lmpop(
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>,
-      Token<"LEFT" | "RIGHT">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>]
   ): Pipeline<R, [...T, [key: string, elements: string[]] | null | Error]>;
   /** Returns multiple elements from a list after removing them. Deletes the list if the last element was popped. Bulk and simple strings in the reply are Buffers. */
   lmpopBuffer(
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>,
-      Token<"LEFT" | "RIGHT">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"LEFT"> | Token<"RIGHT">>]
   ): Pipeline<R, [...T, [key: Buffer, elements: Buffer[]] | null | Error]>;
   /** Displays computer art and the Redis version. */
   lolwut(...args: RedisArg[]): Pipeline<R, [...T, string | Error]>;
@@ -5682,11 +5626,7 @@ export interface PipelineMethods<R extends RespVersion = 2, T extends unknown[] 
   /** Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped. */
   zmpop(
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>,
-      Token<"MIN" | "MAX">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>]
   ): Pipeline<
     R,
     [
@@ -5704,11 +5644,7 @@ export interface PipelineMethods<R extends RespVersion = 2, T extends unknown[] 
   /** Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped. Bulk and simple strings in the reply are Buffers. */
   zmpopBuffer(
     numkeys: RedisNumber,
-    ...options: [
-      RedisKey,
-      ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>,
-      Token<"MIN" | "MAX">,
-    ]
+    ...options: [RedisKey, ...Array<RedisKey | RedisNumber | Token<"COUNT"> | Token<"MAX"> | Token<"MIN">>]
   ): Pipeline<
     R,
     [

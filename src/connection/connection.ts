@@ -15,6 +15,9 @@
  *   how a failure tells "may have executed" from "never sent".
  * - A command whose deadline passes while in flight is replaced by a tombstone, so that its
  *   late reply is read and dropped and the FIFO stays aligned with the server's replies.
+ * - A unit (`sendUnit`: ASKING + a command, MULTI … EXEC) waits as one entry and is encoded
+ *   whole, back to back, in one write: nothing of another caller comes between its parts,
+ *   `maxInFlight` never splits it, and it expires as one, at its earliest part's deadline.
  * - The handshake (HELLO/AUTH, CLIENT SETNAME, READONLY) goes first on each new socket; user
  *   commands wait until it has succeeded, so nothing runs unauthenticated. The server's text
  *   of a failed step that carried credentials is never copied (it may echo them: "unknown
@@ -198,7 +201,7 @@ export class Connection {
    * when needed. Never throws: every outcome goes to the command's callbacks.
    */
   send(command: Sendable): void {
-    this.#queue(command, false);
+    this.#queue(command);
   }
 
   /**
@@ -206,10 +209,25 @@ export class Connection {
    * to the next command only, so nothing may come between the two.
    */
   sendAsking(command: Sendable): void {
-    this.#queue(command, true);
+    this.#queue(new SendUnit([command], true));
   }
 
-  #queue(command: Sendable, asking: boolean): void {
+  /**
+   * Sends `parts` back to back, as one unit (preceded by `ASKING` when `asking`): nothing
+   * another caller sends comes between them, `maxInFlight` does not split them (the unit may
+   * end over the limit), and they are written in one write. For what the server reads as one
+   * request spread over several commands: `MULTI` … `EXEC` (ASKING's flag lasts until EXEC).
+   * Each part gets its own reply. Should one part fail to encode, none is sent: every part
+   * fails with that error.
+   *
+   * @example
+   * connection.sendUnit([multi, set, incr, exec], false);
+   */
+  sendUnit(parts: readonly Sendable[], asking = false): void {
+    if (parts.length > 0) this.#queue(new SendUnit(parts, asking));
+  }
+
+  #queue(command: Sendable): void {
     if (this.#state === "closing" || this.#state === "closed") {
       command.fail(new ClosedError(`connection to ${this.address} is closed`), false, this);
       return;
@@ -220,9 +238,9 @@ export class Connection {
       this.#waiting.length === 0 &&
       this.#inFlight.length < this.#options.maxInFlight
     ) {
-      // An ASKING pair goes at once, whole (it may end one over the limit): never split.
-      if (asking) this.#encode(ASKING);
-      this.#encode(command);
+      // A unit goes at once, whole (it may end over the limit): never split.
+      if (command instanceof SendUnit) this.#encodeUnit(command);
+      else this.#encode(command);
     } else {
       if (this.#waiting.length >= this.#options.maxWaiting) {
         command.fail(
@@ -236,7 +254,6 @@ export class Connection {
         );
         return;
       }
-      if (asking) this.#waiting.push(ASKING);
       this.#waiting.push(command);
     }
     if (command.deadlineAt < this.#deadlineArmedAt) this.#armDeadline(command.deadlineAt);
@@ -557,6 +574,29 @@ export class Connection {
     }
     this.#inFlight.push(command);
     this.#unflushed++;
+    this.#scheduleFlush();
+  }
+
+  /** Encodes every part of a unit, or (one failing to encode) none of them. */
+  #encodeUnit(unit: SendUnit): void {
+    const checkpoint = this.#writer.checkpoint();
+    try {
+      if (unit.asking) this.#writer.write(ASKING.name, ASKING.args);
+      for (const part of unit.parts) this.#writer.write(part.name, part.args);
+    } catch (error) {
+      // Half a unit must never reach the server (MULTI without its EXEC would leave the
+      // connection queueing every later caller's commands).
+      this.#writer.restore(checkpoint);
+      unit.fail(error as RedisClusterError, false, this);
+      return;
+    }
+    if (unit.asking) this.#inFlight.push(ASKING);
+    for (const part of unit.parts) this.#inFlight.push(part);
+    this.#unflushed += unit.parts.length + (unit.asking ? 1 : 0);
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
     if (this.#writer.length >= FLUSH_THRESHOLD_BYTES || !this.#options.coalesceWrites) {
       this.#flush();
     } else if (!this.#flushScheduled) {
@@ -590,13 +630,10 @@ export class Connection {
     const limit = this.#options.maxInFlight;
     while (this.#waiting.length > 0 && this.#state !== "connecting") {
       if (this.#inFlight.length >= limit) break;
-      // An ASKING entry and its command move together: the pair may end one over the limit.
+      // A unit moves whole: it may end over the limit.
       const next = this.#waiting.shift()!;
-      this.#encode(next);
-      if (next === ASKING) {
-        const command = this.#waiting.shift();
-        if (command) this.#encode(command);
-      }
+      if (next instanceof SendUnit) this.#encodeUnit(next);
+      else this.#encode(next);
     }
   }
 
@@ -688,16 +725,9 @@ export class Connection {
   /** Expires waiting commands past `now`; returns the earliest deadline left. */
   #expireWaiting(now: number): number {
     let next = Number.POSITIVE_INFINITY;
-    const waiting = this.#waiting.drain();
-    for (let i = 0; i < waiting.length; i++) {
-      const command = waiting[i]!;
-      if (command === ASKING) {
-        // ASKING lives and dies with the command after it: alone, it would let the next
-        // command read an importing slot whose keys are still on the source.
-        const asked = waiting[i + 1];
-        if (asked !== undefined && asked.deadlineAt > now) this.#waiting.push(command);
-        continue;
-      }
+    // A unit lives and dies whole: ASKING alone would let the next command read an importing
+    // slot whose keys are still on the source, MULTI alone would queue everybody's commands.
+    for (const command of this.#waiting.drain()) {
       if (command.deadlineAt > now) {
         this.#waiting.push(command);
         next = Math.min(next, command.deadlineAt);
@@ -916,6 +946,37 @@ class AskingStep implements Sendable {
 }
 
 const ASKING = new AskingStep();
+
+/**
+ * Sendables that must reach the server back to back (see `sendUnit`). It waits in the
+ * waiting queue as one entry; encoded, its parts enter the in-flight FIFO one by one, each
+ * for its own reply. As a waiting entry it fails and expires as a whole.
+ */
+class SendUnit implements Sendable {
+  readonly name = "";
+  readonly args: readonly RedisArg[] = [];
+  readonly wantsBuffers = false;
+  readonly deadlineAt: number;
+
+  constructor(
+    readonly parts: readonly Sendable[],
+    readonly asking: boolean,
+  ) {
+    let deadlineAt = Number.POSITIVE_INFINITY;
+    for (const part of parts) deadlineAt = Math.min(deadlineAt, part.deadlineAt);
+    this.deadlineAt = deadlineAt;
+  }
+
+  settle(): void {} // never in flight itself: its parts are
+
+  fail(error: RedisClusterError, written: boolean, connection: Connection): void {
+    for (const part of this.parts) part.fail(error, written, connection);
+  }
+
+  expire(connection: Connection): void {
+    for (const part of this.parts) part.expire(connection);
+  }
+}
 
 /** Adapts one promise to the Sendable callbacks, for `Connection#command`. */
 class PromiseCommand implements Sendable {

@@ -43,6 +43,15 @@ enum Byte {
   ZERO = 48, // 0
 }
 
+/** A position of a {@link CommandWriter}, from `checkpoint()`. */
+export interface WriterCheckpoint {
+  readonly chunk: Buffer | null;
+  readonly offset: number;
+  readonly sealedAt: number;
+  readonly sealedCount: number;
+  readonly sealedBytes: number;
+}
+
 /**
  * Accumulates the encoded commands of one connection until the connection writes them.
  *
@@ -119,6 +128,34 @@ export class CommandWriter {
     this.#sealed = [];
     this.#sealedBytes = 0;
     return parts;
+  }
+
+  /**
+   * Where the writer stands now: `restore` takes it back there, dropping everything written
+   * since. For a group of commands that must go out whole or not at all (a transaction).
+   *
+   * @example
+   * const mark = writer.checkpoint();
+   * try { writer.write("MULTI", []); writer.write("SET", args); writer.write("EXEC", []); }
+   * catch (error) { writer.restore(mark); throw error; }
+   */
+  checkpoint(): WriterCheckpoint {
+    return {
+      chunk: this.#chunk,
+      offset: this.#offset,
+      sealedAt: this.#sealedAt,
+      sealedCount: this.#sealed.length,
+      sealedBytes: this.#sealedBytes,
+    };
+  }
+
+  /** Drops what was written since `checkpoint` (which must come from this writer, since its last `take()`). */
+  restore(checkpoint: WriterCheckpoint): void {
+    this.#chunk = checkpoint.chunk;
+    this.#offset = checkpoint.offset;
+    this.#sealedAt = checkpoint.sealedAt;
+    this.#sealed.length = checkpoint.sealedCount;
+    this.#sealedBytes = checkpoint.sealedBytes;
   }
 
   /** Moves the pending part of the current chunk to the sealed list. */

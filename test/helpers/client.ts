@@ -10,6 +10,7 @@ import { afterAll, afterEach } from "vitest";
 import type { RespVersion } from "../../src/command/types.js";
 import { PartialFailureError } from "../../src/errors.js";
 import {
+  AbortError,
   ArgumentError,
   AuthError,
   ClosedError,
@@ -25,6 +26,7 @@ import {
   ReplyError,
   SubscriptionOverflowError,
   TimeoutError,
+  WatchConflictError,
 } from "../../src/index.js";
 
 const CLOSE_BUDGET_MS = 15_000;
@@ -106,6 +108,8 @@ const ERROR_CLASSES = [
   PartialFailureError,
   ClosedError,
   SubscriptionOverflowError,
+  AbortError,
+  WatchConflictError,
 ] as const;
 
 /** True for an instance of one of the public error classes of src/errors.ts. */

@@ -1,12 +1,15 @@
 /**
  * Blocking calls through the client, on the real shared cluster: each runs on a pooled
  * dedicated connection of its node (bounded by maxBlockingConnections, reused), never on
- * the shared one; WAIT runs on the shared one, whose writes it waits for.
+ * the shared one; WAIT runs on the shared one, whose writes it waits for. Every blocking
+ * command of Redis 7 that a queue or a stream consumer uses is woken by the write it waits
+ * for; an AbortSignal (`withOptions({ signal })`) cuts one short by closing its connection.
+ * (Through a failover: test/chaos/failover-scripts.test.ts.)
  */
 import { describe, expect, it } from "vitest";
 import { keySlot } from "../../src/command/slot.js";
 import type { DevCluster } from "../../src/dev/index.js";
-import { ArgumentError, ClosedError, type RedisCluster } from "../../src/index.js";
+import { AbortError, ArgumentError, ClosedError, type RedisCluster, TimeoutError } from "../../src/index.js";
 import { useClients } from "../helpers/client.js";
 import { sharedDevCluster } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/wait.js";
@@ -27,11 +30,24 @@ async function connectionsNamed(dev: DevCluster, port: number, name: string): Pr
   return list.split("\n").filter((line) => line.includes(` name=${name} `)).length;
 }
 
-/** Connections of the client named `name` blocked in BLPOP on a node. */
-async function blockedOn(dev: DevCluster, port: number, name: string): Promise<number> {
+/** Connections of the client named `name` blocked in `command` (BLPOP by default) on a node. */
+async function blockedOn(dev: DevCluster, port: number, name: string, command = "blpop"): Promise<number> {
   const list = String(await dev.command(port, "CLIENT", "LIST"));
-  return list.split("\n").filter((line) => line.includes(` name=${name} `) && line.includes(" cmd=blpop "))
-    .length;
+  return list
+    .split("\n")
+    .filter(
+      (line) =>
+        line.includes(` name=${name} `) && line.includes(` cmd=${command} `) && line.includes(" flags=b"),
+    ).length;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    const value = await promise;
+    throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+  } catch (error) {
+    return error as Error;
+  }
 }
 
 /** CLIENT LIST of one node, one record per connection. */
@@ -195,11 +211,195 @@ describe("blocking calls on a real cluster", () => {
     });
     await redis.close();
     expect(await popped).toBeInstanceOf(ClosedError);
-    // The server learns of the closed sockets a moment later.
-    await waitFor(
-      "the node to drop our connections",
-      10_000,
-      async () => (await connectionsNamed(dev, port, "closing")) === 0,
+    // The server drops each connection once it reads its end, which may take a moment.
+    await waitFor("the node to see every connection closed", 5000, async () => {
+      return (await connectionsNamed(dev, port, "closing")) === 0;
+    });
+  });
+});
+
+describe("every blocking command of a queue or stream consumer", () => {
+  /** Starts `call`, waits until it blocks at the key's node, then runs `wake` and returns both results. */
+  async function blockThenWake<T>(
+    name: string,
+    key: string,
+    command: string,
+    call: (redis: RedisCluster) => Promise<T>,
+    wake: (redis: RedisCluster) => Promise<unknown>,
+  ): Promise<T> {
+    const dev = await sharedDevCluster();
+    const redis = open(dev, name);
+    const port = await primaryOf(dev, key);
+    const pending = call(redis);
+    await waitFor(`${command} to block`, 5000, async () => (await blockedOn(dev, port, name, command)) === 1);
+    await wake(redis);
+    return pending;
+  }
+
+  const tag = () => `{blocking:${Date.now()}:${Math.random()}}`;
+
+  it("BRPOP", async () => {
+    const q = `${tag()}:q`;
+    const popped = await blockThenWake(
+      "brpop",
+      q,
+      "brpop",
+      (r) => r.brpop(q, 5),
+      (r) => r.lpush(q, "a", "b"),
     );
+    expect(popped).toEqual([q, "a"]);
+  });
+
+  it("BLMOVE", async () => {
+    const t = tag();
+    const [from, to] = [`${t}:from`, `${t}:to`];
+    let redis: RedisCluster | undefined;
+    const moved = await blockThenWake(
+      "blmove",
+      from,
+      "blmove",
+      (r) => {
+        redis = r;
+        return r.blmove(from, to, "LEFT", "RIGHT", 5);
+      },
+      (r) => r.rpush(from, "job"),
+    );
+    expect(moved).toBe("job");
+    expect(await redis!.lrange(to, 0, -1)).toEqual(["job"]);
+  });
+
+  it("BZPOPMIN", async () => {
+    const z = `${tag()}:z`;
+    const popped = await blockThenWake(
+      "bzpopmin",
+      z,
+      "bzpopmin",
+      (r) => r.bzpopmin(z, 5),
+      (r) => r.zadd(z, 2, "b", 1, "a"),
+    );
+    expect(popped).toEqual([z, "a", "1"]);
+  });
+
+  it("BLMPOP", async () => {
+    const t = tag();
+    const [first, second] = [`${t}:1`, `${t}:2`];
+    const popped = await blockThenWake(
+      "blmpop",
+      first,
+      "blmpop",
+      (r) => r.blmpop(5, 2, first, second, "LEFT", "COUNT", 2),
+      (r) => r.rpush(second, "x", "y", "z"),
+    );
+    expect(popped).toEqual([second, ["x", "y"]]);
+  });
+
+  it("XREADGROUP BLOCK", async () => {
+    const stream = `${tag()}:s`;
+    const dev = await sharedDevCluster();
+    const setup = open(dev, "xgroup-setup");
+    await setup.xgroup("CREATE", stream, "workers", "$", "MKSTREAM");
+    let id: unknown;
+    const read = await blockThenWake(
+      "xreadgroup",
+      stream,
+      "xreadgroup",
+      (r) => r.xreadgroup("GROUP", "workers", "w1", "COUNT", 1, "BLOCK", 5000, "STREAMS", stream, ">"),
+      async (r) => {
+        id = await r.xadd(stream, "*", "job", "1");
+      },
+    );
+    expect(read).toEqual([[stream, [[id, ["job", "1"]]]]]);
+  });
+});
+
+describe("AbortSignal: withOptions({ signal })", () => {
+  it("aborting a blocked BLPOP rejects it with AbortError and closes its connection; a later push stays in the list", async () => {
+    const dev = await sharedDevCluster();
+    const redis = open(dev, "aborted");
+    const queue = `blocking:abort:{${Date.now()}}`;
+    const port = await primaryOf(dev, queue);
+    const controller = new AbortController();
+    const popped = redis.withOptions({ signal: controller.signal }).blpop(queue, 0);
+    await waitFor("the BLPOP to block", 5000, async () => (await blockedOn(dev, port, "aborted")) === 1);
+    controller.abort(new Error("shutting down"));
+    const error = await rejection(popped);
+    expect(error).toBeInstanceOf(AbortError);
+    expect((error as AbortError).code).toBe("RC_ABORTED");
+    expect((error.cause as Error).message).toBe("shutting down");
+    await waitFor(
+      "the blocked connection to close",
+      5000,
+      async () => (await blockedOn(dev, port, "aborted")) === 0,
+    );
+    expect(await redis.rpush(queue, "kept")).toBe(1);
+    expect(await redis.lrange(queue, 0, -1)).toEqual(["kept"]);
+  });
+
+  it("aborting a call waiting in line for a dedicated connection: it leaves the line, the pool keeps working", async () => {
+    const dev = await sharedDevCluster();
+    const redis = open(dev, "aborted-line", { maxBlockingConnections: 1 });
+    const queue = `blocking:line:{${Date.now()}}`;
+    const port = await primaryOf(dev, queue);
+    const first = redis.blpop(queue, 5);
+    await waitFor(
+      "the first BLPOP to block",
+      5000,
+      async () => (await blockedOn(dev, port, "aborted-line")) === 1,
+    );
+    const controller = new AbortController();
+    const second = redis.withOptions({ signal: controller.signal }).blpop(queue, 5);
+    controller.abort();
+    expect(await rejection(second)).toBeInstanceOf(AbortError);
+    await redis.rpush(queue, "one");
+    expect(await first).toEqual([queue, "one"]);
+    // The aborted call never took the connection: the next one gets it and blocks.
+    const third = redis.blpop(queue, 5);
+    await waitFor(
+      "the third BLPOP to block",
+      5000,
+      async () => (await blockedOn(dev, port, "aborted-line")) === 1,
+    );
+    await redis.rpush(queue, "two");
+    expect(await third).toEqual([queue, "two"]);
+  });
+
+  it("a signal already aborted: the call rejects at once and nothing is sent", async () => {
+    const dev = await sharedDevCluster();
+    const redis = open(dev, "pre-aborted");
+    const queue = `blocking:pre:{${Date.now()}}`;
+    await redis.rpush(queue, "untouched");
+    const signal = AbortSignal.abort();
+    expect(await rejection(redis.withOptions({ signal }).lpop(queue))).toBeInstanceOf(AbortError);
+    expect(await rejection(redis.withOptions({ signal }).blpop(queue, 1))).toBeInstanceOf(AbortError);
+    expect(await redis.lrange(queue, 0, -1)).toEqual(["untouched"]);
+  });
+
+  it("timeoutMs is the call's own budget; readFrom sends its reads to replicas", async () => {
+    const dev = await sharedDevCluster();
+    const redis = open(dev, "per-call");
+    await redis.connect();
+    // DEBUG SLEEP holds one node for 300 ms: past a 50 ms budget.
+    const slow = redis.withOptions({ timeoutMs: 50 }).call("DEBUG", "SLEEP", "0.3");
+    expect(await rejection(slow)).toBeInstanceOf(TimeoutError);
+    const key = `blocking:read:{${Date.now()}}`;
+    await redis.set(key, "v");
+    const replicas = (await dev.refresh()).filter((node) => node.role === "replica");
+    const gets = async () => {
+      let total = 0;
+      for (const node of replicas) {
+        const info = String(await dev.command(node.port, "INFO", "commandstats"));
+        total += Number(/cmdstat_get:calls=(\d+)/.exec(info)?.[1] ?? 0);
+      }
+      return total;
+    };
+    const before = await gets();
+    const fromReplicas = redis.withOptions({ readFrom: "replica" });
+    // Replicas get reads once their health was checked (the view started the checks).
+    await waitFor("a GET to be served by a replica", 5000, async () => {
+      await fromReplicas.get(key);
+      return (await gets()) > before;
+    });
+    expect(() => redis.withOptions({ timeoutMs: -1 })).toThrow(ArgumentError);
+    expect(() => redis.withOptions({ readFrom: "somewhere" as never })).toThrow(ArgumentError);
   });
 });

@@ -1,0 +1,168 @@
+/**
+ * Per-call options: `cluster.withOptions({ signal, timeoutMs, readFrom })` returns a view of
+ * the client whose commands — and the pipelines, transactions and WATCH sessions made from
+ * it — carry those options. The view holds no connection and no state of its own: every
+ * command it builds is an ordinary Command of the client, with
+ *
+ * - `signal`: an `AbortSignal`; when it fires first, the command rejects with `AbortError`
+ *   and a blocking call's dedicated connection is closed (which is what unblocks it);
+ * - `timeoutMs`: the command's whole budget, instead of `commandTimeout` (a blocking call's
+ *   own wait still comes on top, as for any blocking call);
+ * - `readFrom`: where its reads go, instead of the client's `readFrom`.
+ */
+import type { Pipeline } from "./batch/pipeline.js";
+import type { Transaction } from "./batch/transaction.js";
+import type { ReadFrom } from "./cluster/router.js";
+import type { Command, ReplyTransform } from "./command/command.js";
+import type { CommandMethods } from "./command/methods.generated.js";
+import { type CommandTarget, installCommandMethods, SEND_COMMAND } from "./command/methods.js";
+import type { CommandInfo } from "./command/table.js";
+import { ArgumentError } from "./errors.js";
+import type { RedisArg } from "./resp/types.js";
+
+/** Options for the commands of one `withOptions()` view. */
+export interface CallOptions {
+  /** Abandons the command when it fires (it rejects with `AbortError`). */
+  signal?: AbortSignal | undefined;
+  /** The command's whole budget in ms, instead of the client's `commandTimeout`. */
+  timeoutMs?: number | undefined;
+  /** Where the command's reads go, instead of the client's `readFrom`. */
+  readFrom?: ReadFrom | undefined;
+}
+
+const READ_FROM: ReadonlySet<string> = new Set(["primary", "replica", "preferReplica", "any", "nearest"]);
+
+/** Checks options given to `withOptions()`; throws `ArgumentError` naming what is wrong. */
+export function checkCallOptions(options: CallOptions): Readonly<CallOptions> {
+  if (options === null || typeof options !== "object") {
+    throw new ArgumentError("withOptions() takes { signal?, timeoutMs?, readFrom? }");
+  }
+  const { signal, timeoutMs, readFrom } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new ArgumentError("withOptions(): signal must be an AbortSignal");
+  }
+  if (
+    timeoutMs !== undefined &&
+    (typeof timeoutMs !== "number" || !(timeoutMs > 0) || timeoutMs > 2 ** 31 - 1)
+  ) {
+    throw new ArgumentError("withOptions(): timeoutMs must be a positive number of milliseconds");
+  }
+  if (readFrom !== undefined && !READ_FROM.has(readFrom)) {
+    throw new ArgumentError(
+      `withOptions(): readFrom must be one of ${[...READ_FROM].map((value) => `"${value}"`).join(", ")}`,
+    );
+  }
+  return Object.freeze({ signal, timeoutMs, readFrom });
+}
+
+/** Gives a command the options of its view: readFrom before it is described, the signal. */
+export function applyCallOptions(command: Command, options: Readonly<CallOptions> | undefined): void {
+  if (options === undefined) return;
+  if (options.readFrom !== undefined) command.readFrom = options.readFrom;
+  if (options.signal !== undefined) command.listenTo(options.signal);
+}
+
+/** What a view needs from its client. */
+export interface ViewHost {
+  sendWithOptions(
+    options: Readonly<CallOptions>,
+    name: string,
+    info: CommandInfo | undefined,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    transform: ReplyTransform | undefined,
+  ): Promise<unknown>;
+  callWithOptions(
+    options: Readonly<CallOptions>,
+    name: string,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+  ): Promise<unknown>;
+  pipelineWithOptions(options: Readonly<CallOptions>): Pipeline;
+  multiWithOptions(options: Readonly<CallOptions>): Transaction;
+  runScriptWithOptions(
+    options: Readonly<CallOptions>,
+    script: unknown,
+    keysAndArgs: RedisArg[],
+    wantsBuffers: boolean,
+  ): Promise<unknown>;
+}
+
+/**
+ * The client seen through per-call options: every command method, `call`, `pipeline()`,
+ * `multi()`, `runScript()`; `withOptions()` again merges more options over these.
+ *
+ * @example
+ * const controller = new AbortController();
+ * const job = cluster.withOptions({ signal: controller.signal }).blpop("jobs", 0);
+ * controller.abort(); // job rejects with AbortError; its connection is closed
+ */
+export interface ClusterView extends CommandMethods {
+  readonly options: Readonly<CallOptions>;
+  call(name: string, ...args: RedisArg[]): Promise<unknown>;
+  callBuffer(name: string, ...args: RedisArg[]): Promise<unknown>;
+  pipeline(): Pipeline;
+  multi(): Transaction;
+  runScript(script: unknown, ...keysAndArgs: RedisArg[]): Promise<unknown>;
+  runScriptBuffer(script: unknown, ...keysAndArgs: RedisArg[]): Promise<unknown>;
+  withOptions(options: CallOptions): ClusterView;
+}
+
+class View implements CommandTarget {
+  readonly options: Readonly<CallOptions>;
+  readonly #host: ViewHost;
+
+  constructor(host: ViewHost, options: Readonly<CallOptions>) {
+    this.#host = host;
+    this.options = options;
+  }
+
+  call(name: string, ...args: RedisArg[]): Promise<unknown> {
+    return this.#host.callWithOptions(this.options, name, args, false);
+  }
+
+  callBuffer(name: string, ...args: RedisArg[]): Promise<unknown> {
+    return this.#host.callWithOptions(this.options, name, args, true);
+  }
+
+  pipeline(): Pipeline {
+    return this.#host.pipelineWithOptions(this.options);
+  }
+
+  multi(): Transaction {
+    return this.#host.multiWithOptions(this.options);
+  }
+
+  runScript(script: unknown, ...keysAndArgs: RedisArg[]): Promise<unknown> {
+    return this.#host.runScriptWithOptions(this.options, script, keysAndArgs, false);
+  }
+
+  runScriptBuffer(script: unknown, ...keysAndArgs: RedisArg[]): Promise<unknown> {
+    return this.#host.runScriptWithOptions(this.options, script, keysAndArgs, true);
+  }
+
+  withOptions(options: CallOptions): ClusterView {
+    const more = checkCallOptions(options);
+    return makeView(this.#host, {
+      signal: more.signal ?? this.options.signal,
+      timeoutMs: more.timeoutMs ?? this.options.timeoutMs,
+      readFrom: more.readFrom ?? this.options.readFrom,
+    });
+  }
+
+  [SEND_COMMAND](
+    name: string,
+    info: CommandInfo | undefined,
+    args: RedisArg[],
+    wantsBuffers: boolean,
+    transform: ReplyTransform | undefined,
+  ): Promise<unknown> {
+    return this.#host.sendWithOptions(this.options, name, info, args, wantsBuffers, transform);
+  }
+}
+installCommandMethods(View.prototype);
+
+/** A view of `host` with `options` (already checked). */
+export function makeView(host: ViewHost, options: Readonly<CallOptions>): ClusterView {
+  return new View(host, Object.freeze({ ...options })) as unknown as ClusterView;
+}
