@@ -158,9 +158,11 @@ export function workloadReport(workload, clients, runsByClient) {
     if (workload.id === "W10") method[spec.id] = spec.subscribeNote;
   }
   const against = workload.targetVs ?? "ioredis";
-  const others = Object.values(ratios);
-  // "best": the ratio to the fastest other client is the smallest ratio; unknown while any
-  // other client's rate is unknown (that one might have been the best).
+  // "best": the ratio to the fastest other client that ran is the smallest ratio; unknown
+  // while a client that ran has no rate (that one might have been the best).
+  const others = Object.entries(ratios)
+    .filter(([id]) => runsByClient.has(id))
+    .map(([, value]) => value);
   const vsTarget =
     against === "best"
       ? others.length === 0 || others.some((value) => typeof value !== "number")
