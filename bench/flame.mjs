@@ -38,7 +38,10 @@ const AREAS = [
   ["connection (queue, write, read)", (url) => /\/connection\//.test(url)],
   ["client API (client, batch)", (url) => /\/dist\/esm\//.test(url)],
   ["bench harness", (url) => /\/bench\//.test(url)],
-  ["node: sockets and streams", (url) => /^node:(net|stream|internal\/(stream|net|streams)|_stream)/.test(url)],
+  [
+    "node: sockets and streams",
+    (url) => /^node:(net|stream|internal\/(stream|net|streams)|_stream)/.test(url),
+  ],
   ["node: promises, timers, other", (url) => url.startsWith("node:")],
   ["builtins (no url)", (url) => url === ""],
 ];
@@ -74,7 +77,10 @@ function selfTimes(profile) {
 
 /** @param {ProfileNode["callFrame"]} frame */
 function frameLabel(frame) {
-  const file = frame.url === "" ? "" : frame.url.replace(/^.*\/(dist\/esm|bench)\//, "$1/").replace(/^file:\/\/.*\//, "");
+  const file =
+    frame.url === ""
+      ? ""
+      : frame.url.replace(/^.*\/(dist\/esm|bench)\//, "$1/").replace(/^file:\/\/.*\//, "");
   return `${frame.functionName || "(anonymous)"}${file === "" ? "" : ` ${file}:${frame.lineNumber + 1}`}`;
 }
 

@@ -91,6 +91,9 @@ async function main() {
       const commands = result.operations * workload.keysPerOperation;
       mkdirSync(values.out, { recursive: true });
       const base = join(values.out, workload.id);
+      // Script URLs relative to the project: the file carries no path of this machine.
+      const root = new URL("..", import.meta.url).href;
+      for (const node of profile.nodes) node.callFrame.url = node.callFrame.url.replace(root, "");
       writeFileSync(`${base}.cpuprofile`, JSON.stringify(profile));
       const title = `rediscluster ${workload.id} (${workload.title}), ${durationMs} ms, ${commands.toLocaleString("en-US")} commands`;
       writeFileSync(`${base}.svg`, renderFlameGraph(profile, title));
@@ -107,6 +110,8 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`profile failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `profile failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exitCode = 1;
 });

@@ -45,6 +45,7 @@ export function memoryResult(heapAfterWarmupMb, heapEndMb, rssEndMb) {
     reshardSteps: 0,
     reshardError: undefined,
     baseline: snapshot(3, 40),
+    afterConnect: snapshot(4, 45),
     afterWarmup: snapshot(heapAfterWarmupMb, rssEndMb - 1),
     end: snapshot(heapEndMb, rssEndMb),
     maxRssBytes: (rssEndMb + 5) * 1_048_576,

@@ -165,7 +165,7 @@ describe("formatReport", () => {
     expect(text).toContain("-c 50 -P 1 (C client): 80,000 (80,000–80,000) GET/s");
     expect(text).toContain("-c 50 -P 16 (C client): failed: redis-benchmark exited with 1");
     expect(text).toMatch(
-      /^ {4}rediscluster \+ reshard +5\.0 → 5\.3 +\+6\.0% +61\.0 .*moved 12, ask 30, refreshes 3$/m,
+      /^ {4}rediscluster \+ reshard +5\.0 → 5\.3 +\+6\.0% +61\.0 +16\.0 .*moved 12, ask 30, refreshes 3$/m,
     );
     expect(text).toMatch(/^ {4}node-redis +failed: the child exited/m);
     expect(text).toMatch(/^ {4}W1 +1\.11× +1\.20× +0\.84× +≥ 1\.0 +met · does not beat every client$/m);
