@@ -1,8 +1,9 @@
 // @ts-check
 /**
  * The ceiling: what the servers answer to redis-benchmark (the C client that ships with
- * Redis) in cluster mode, GET with 50 connections, without (-P 1) and with (-P 16)
- * pipelining. No Node client can beat it; it shows how far each one is from the servers.
+ * Redis) in cluster mode, GET: one connection without pipelining (W1's shape: one command
+ * in flight), 50 connections without (-P 1) and with (-P 16) pipelining (W3's shape: many in
+ * flight). No Node client can beat it; it shows how far each one is from the servers.
  *
  * redis-benchmark writes its own keys (`key:{tag}:000000NNNN`, one hash tag per primary);
  * `fillCeilingKeys` SETs them once with 100-byte values so that the GETs hit, as ours do.
@@ -18,6 +19,22 @@ import { KEY_COUNT, VALUE_BYTES } from "./keys.mjs";
  * @property {number} p50Ms
  * @property {number} p99Ms
  */
+
+/**
+ * @typedef {object} CeilingVariant one redis-benchmark configuration
+ * @property {string} id "c1", "P1" or "P16"
+ * @property {number} connections `-c`
+ * @property {number} pipeline `-P`
+ * @property {number} requestsPerMs GETs per millisecond of the run's duration it is sized for
+ *   (`-n` = duration × this: about the variant's rate on a small machine)
+ */
+
+/** @type {readonly CeilingVariant[]} */
+export const CEILING_VARIANTS = [
+  { id: "c1", connections: 1, pipeline: 1, requestsPerMs: 25 },
+  { id: "P1", connections: 50, pipeline: 1, requestsPerMs: 80 },
+  { id: "P16", connections: 50, pipeline: 16, requestsPerMs: 400 },
+];
 
 /**
  * Parses the `--csv` output of redis-benchmark (7.x: a header line, then one line per test;
@@ -121,18 +138,28 @@ export async function fillCeilingKeys(executable, seed) {
 }
 
 /**
- * GETs per second of redis-benchmark with `pipeline` commands per round trip.
+ * GETs per second of redis-benchmark in one configuration.
  *
  * @param {string} executable
  * @param {string} seed
- * @param {number} pipeline
+ * @param {CeilingVariant} variant
  * @param {number} requests total GETs (sets the duration)
  * @returns {Promise<BenchmarkLine>}
  */
-export async function measureCeiling(executable, seed, pipeline, requests) {
+export async function measureCeiling(executable, seed, variant, requests) {
   const output = await runBenchmark(
     executable,
-    clusterArgs(seed, ["-t", "get", "-n", String(requests), "-P", String(pipeline), "--csv"]),
+    clusterArgs(seed, [
+      "-t",
+      "get",
+      "-n",
+      String(requests),
+      "-c",
+      String(variant.connections),
+      "-P",
+      String(variant.pipeline),
+      "--csv",
+    ]),
   );
   const line = parseBenchmarkCsv(output).find((entry) => entry.test === "GET");
   if (line === undefined) throw new Error(`no GET line in redis-benchmark's output: ${output.slice(-300)}`);

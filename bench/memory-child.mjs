@@ -72,6 +72,7 @@ function requestReshard(step) {
 }
 
 const client = await spec.connect(config.seeds);
+const afterConnect = settledMemory();
 
 /**
  * `total` GETs by `inFlight` workers; `onIssue` sees every GET's sequence number.
@@ -141,6 +142,7 @@ send({
     reshardSteps: reshards.length,
     reshardError,
     baseline,
+    afterConnect,
     afterWarmup,
     end,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -37,6 +37,8 @@ const CHILD = fileURLToPath(new URL("./memory-child.mjs", import.meta.url));
  * @property {number} reshardSteps reshard steps asked for (0 or 2)
  * @property {string | undefined} reshardError
  * @property {MemorySnapshot} baseline before the client module was loaded
+ * @property {MemorySnapshot} [afterConnect] the client connected, its topology loaded, nothing
+ *   sent yet (the baseline issue 18's "RSS growth over 1M GETs" is measured from)
  * @property {MemorySnapshot} afterWarmup
  * @property {MemorySnapshot} end after every GET and every reshard step
  * @property {number} maxRssBytes peak RSS of the child

@@ -47,8 +47,6 @@ partial (--only, --clients) run writes to the system's temporary folder instead.
  * @property {number} warmupMs
  * @property {number} memoryGets
  * @property {number} memoryWarmupGets
- * @property {number} ceilingRequestsP1
- * @property {number} ceilingRequestsP16
  * @property {SectionId[]} sections in run order
  * @property {string[]} clientIds rediscluster first
  * @property {string[] | undefined} seeds undefined: start a dev cluster
@@ -138,9 +136,6 @@ export function parseOptions(argv) {
     warmupMs: integerOption("warmup", values.warmup, quick ? 25 : 500, 0),
     memoryGets,
     memoryWarmupGets: Math.max(1_000, Math.round(memoryGets / 20)),
-    // Sized to take about `durationMs` each on a small machine (~80k and ~400k GETs/s).
-    ceilingRequestsP1: Math.max(5_000, durationMs * 80),
-    ceilingRequestsP16: Math.max(20_000, durationMs * 400),
     sections,
     clientIds,
     seeds: seeds === undefined || seeds.length === 0 ? undefined : seeds,

@@ -32,6 +32,8 @@ import { summarize } from "./stats.mjs";
  * @property {import("./server-count.mjs").CommandCounts} [served] what the primaries executed
  *   during the whole run (check, warm-up and measurement)
  * @property {string} [suspect] set when the servers executed fewer commands than the client claims
+ * @property {number | null} [cpuUsPerCommand] the bench process's CPU (user + system, µs) over
+ *   the measured window, per command (per key for W4/W5); null when nothing completed
  */
 
 /**
@@ -39,6 +41,7 @@ import { summarize } from "./stats.mjs";
  * @property {Summary} rate over the runs that did not fail
  * @property {Summary} [p50Ms]
  * @property {Summary} [p99Ms]
+ * @property {Summary} [cpuUsPerCommand] client CPU per command (µs), where measured
  * @property {number} errors over all runs
  * @property {number} failedRuns runs that could not be measured, or that the servers contradict
  * @property {ClientRun[]} runs
@@ -59,6 +62,8 @@ import { summarize } from "./stats.mjs";
 
 /**
  * @typedef {object} CeilingReport
+ * @property {string} id "c1", "P1" or "P16" (ceiling.mjs)
+ * @property {number} connections
  * @property {number} pipeline
  * @property {number} requests
  * @property {Summary} rate GET/s
@@ -130,6 +135,10 @@ function summarizeRuns(runs) {
     result.p50Ms = summarize(measured.map((run) => run.p50Ms ?? Number.NaN));
     result.p99Ms = summarize(measured.map((run) => run.p99Ms ?? Number.NaN));
   }
+  const cpu = measured.flatMap((run) =>
+    typeof run.cpuUsPerCommand === "number" ? [run.cpuUsPerCommand] : [],
+  );
+  if (cpu.length > 0) result.cpuUsPerCommand = summarize(cpu);
   return result;
 }
 
@@ -187,15 +196,17 @@ export function workloadReport(workload, clients, runsByClient) {
 }
 
 /**
- * @param {number} pipeline
+ * @param {{ id: string, connections: number, pipeline: number }} variant
  * @param {number} requests
  * @param {BenchmarkLine[]} lines
  * @param {string[]} failures
  * @returns {CeilingReport}
  */
-export function ceilingReport(pipeline, requests, lines, failures) {
+export function ceilingReport(variant, requests, lines, failures) {
   return {
-    pipeline,
+    id: variant.id,
+    connections: variant.connections,
+    pipeline: variant.pipeline,
     requests,
     rate: summarize(lines.map((line) => line.opsPerSecond)),
     p50Ms: summarize(lines.map((line) => line.p50Ms)),
@@ -273,6 +284,10 @@ const times = (value) => (value === null || value === undefined ? "—" : `${val
 /** @param {number | null} fraction */
 const percent = (fraction) =>
   fraction === null ? "—" : `${fraction >= 0 ? "+" : ""}${(fraction * 100).toFixed(1)}%`;
+/** @param {number} fraction */
+const share = (fraction) => (Number.isFinite(fraction) ? `${(fraction * 100).toFixed(0)}%` : "—");
+/** @param {number | undefined} value */
+const micros = (value) => (value !== undefined && Number.isFinite(value) ? value.toFixed(2) : "—");
 /** @param {boolean | null} met */
 const verdict = (met) => (met === null ? "n/a" : met ? "met" : "NOT met");
 
@@ -316,6 +331,7 @@ export function formatReport(report) {
     out.push(
       `${workload.id}  ${left(workload.title, 52)}${right(workload.unit, 24)}` +
         (hasLatency ? `${right("p50 ms", 9)}${right("p99 ms", 9)}` : "") +
+        right("CPU µs", 9) +
         right("ratio", 9),
     );
     for (const client of report.clients) {
@@ -332,6 +348,7 @@ export function formatReport(report) {
           (hasLatency
             ? `${right(ms(result.p50Ms?.median ?? Number.NaN), 9)}${right(ms(result.p99Ms?.median ?? Number.NaN), 9)}`
             : "") +
+          right(micros(result.cpuUsPerCommand?.median), 9) +
           right(ratioText, 9) +
           (problems.length > 0 ? `   ! ${problems.join("; ")}` : ""),
       );
@@ -345,16 +362,49 @@ export function formatReport(report) {
   }
   for (const ceiling of report.ceiling) {
     out.push(
-      `ceiling  redis-benchmark --cluster -t get -P ${ceiling.pipeline} (C client, 50 connections): ` +
+      `ceiling  redis-benchmark --cluster -t get -c ${ceiling.connections} -P ${ceiling.pipeline} (C client): ` +
         (ceiling.rate.samples.length === 0
           ? `failed: ${ceiling.failures[0] ?? "?"}`
           : `${rangeText(ceiling.rate)} GET/s, p50 ${ms(ceiling.p50Ms.median)} ms, p99 ${ms(ceiling.p99Ms.median)} ms`),
     );
   }
+  out.push(...formatCeilingShares(report));
   if (report.ceiling.length > 0) out.push("");
   if (report.memory !== undefined) out.push(...formatMemory(report.memory), "");
   out.push(...formatSummary(report, others));
   return out.join("\n");
+}
+
+/**
+ * Issue 18's bars against the C client in the same run: W3 as a share of `-c 50 -P 16`,
+ * W1's rate and p99 against `-c 1`.
+ *
+ * @param {BenchReport} report
+ * @returns {string[]}
+ */
+export function formatCeilingShares(report) {
+  const out = [];
+  const ceilingRate = (/** @type {string} */ id) =>
+    report.ceiling.find((entry) => entry.id === id)?.rate.median;
+  const ours = (/** @type {string} */ id) =>
+    report.workloads.find((entry) => entry.id === id)?.clients[BASE_CLIENT];
+  const p16 = ceilingRate("P16");
+  const w3 = ours("W3")?.rate.median;
+  if (p16 !== undefined && w3 !== undefined && Number.isFinite(p16) && Number.isFinite(w3) && p16 > 0) {
+    out.push(
+      `         W3 rediscluster = ${share(w3 / p16)} of -c 50 -P 16 (bar ≥ 60%): ${verdict(w3 / p16 >= 0.6)}`,
+    );
+  }
+  const c1 = report.ceiling.find((entry) => entry.id === "c1");
+  const w1 = ours("W1");
+  if (c1 !== undefined && w1 !== undefined && c1.rate.samples.length > 0 && w1.rate.samples.length > 0) {
+    const fraction = w1.rate.median / c1.rate.median;
+    const p99 = w1.p99Ms?.median ?? Number.NaN;
+    out.push(
+      `         W1 rediscluster = ${share(fraction)} of -c 1, p99 ${ms(p99)} vs ${ms(c1.p99Ms.median)} ms (bar: rate ≥ 100% and p99 ≤): ${verdict(fraction >= 1 && p99 <= c1.p99Ms.median)}`,
+    );
+  }
+  return out;
 }
 
 /** @param {ClientWorkloadResult} result */
@@ -372,7 +422,7 @@ function firstFailure(result) {
 function formatMemory(memory) {
   const out = [
     `W6  memory: ${whole(memory.gets)} GETs at ${memory.inFlight} in flight, a fresh process per client, after full GC (MB)`,
-    `    ${left("", 24)}${right("heap warm-up → end", 20)}${right("growth", 9)}${right("RSS end", 9)}${right("RSS peak", 10)}${right("GETs/s", 10)}${right("ratio", 8)}`,
+    `    ${left("", 24)}${right("heap warm-up → end", 20)}${right("growth", 9)}${right("RSS end", 9)}${right("RSS +", 8)}${right("RSS peak", 10)}${right("GETs/s", 10)}${right("ratio", 8)}`,
   ];
   for (const [id, entry] of Object.entries(memory.clients)) {
     const result = entry.result;
@@ -390,12 +440,16 @@ function formatMemory(memory) {
     ].filter((text) => text !== "");
     out.push(
       `    ${left(entry.label, 24)}${right(`${mb(result.afterWarmup.heapUsedBytes)} → ${mb(result.end.heapUsedBytes)}`, 20)}` +
-        `${right(percent(entry.heapGrowth), 9)}${right(mb(result.end.rssBytes), 9)}${right(mb(result.maxRssBytes), 10)}` +
+        `${right(percent(entry.heapGrowth), 9)}${right(mb(result.end.rssBytes), 9)}` +
+        `${right(result.afterConnect === undefined ? "—" : mb(result.end.rssBytes - result.afterConnect.rssBytes), 8)}${right(mb(result.maxRssBytes), 10)}` +
         `${right(whole(result.opsPerSecond), 10)}${right(id in memory.rssRatios ? times(memory.rssRatios[id]) : "", 8)}` +
         (problems.length > 0 ? `   ${problems.join("; ")}` : ""),
     );
   }
-  out.push("    ratio = the client's RSS at the end ÷ rediscluster's (above 1: rediscluster is smaller)");
+  out.push(
+    "    RSS + = RSS at the end − RSS once connected (issue 18: ≤ 20 MB, and RSS end ≤ 80 MB)",
+    "    ratio = the client's RSS at the end ÷ rediscluster's (above 1: rediscluster is smaller)",
+  );
   return out;
 }
 

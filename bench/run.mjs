@@ -4,7 +4,7 @@
  * node-redis on one cluster, in one run (issue 6, SPEC section 6). See bench/README.md.
  *
  *   cluster (dev 3+3, or --seeds) ─► prefill 10,000 keys
- *     ─► rounds: ceiling (redis-benchmark -P 1, -P 16), then W1..W5, W8, W9 and W10 (sharded
+ *     ─► rounds: ceiling (redis-benchmark -c 1; -c 50 -P 1; -c 50 -P 16), then W1..W5, W8, W9 and W10 (sharded
  *        Pub/Sub, bench/pubsub.mjs) × clients, the client order rotating each round; every run:
  *        fresh client, verify replies, warm-up, measure
  *     ─► W6: a fresh process per client (+ rediscluster with a reshard in the middle)
@@ -15,7 +15,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
-import { fillCeilingKeys, measureCeiling } from "./ceiling.mjs";
+import { CEILING_VARIANTS, fillCeilingKeys, measureCeiling } from "./ceiling.mjs";
 import { renderChart } from "./chart.mjs";
 import { CLIENTS, installedVersion, REDISCLUSTER_ENTRY } from "./clients.mjs";
 import { BATCH_SIZE, buildBenchData, KEY_COUNT, VALUE_BYTES } from "./keys.mjs";
@@ -124,12 +124,18 @@ async function runOnce(spec, workload, data, seeds, timing, round, readCounts) {
     const operation = workload.operation(client, data);
     await verifyReplies(workload, operation, data);
     if (timing.warmupMs > 0) await drive(operation, workload.inFlight, timing.warmupMs, false);
+    const cpuBefore = process.cpuUsage();
     const result = await drive(operation, workload.inFlight, timing.durationMs, workload.latency);
+    const cpu = process.cpuUsage(cpuBefore);
+    const commands = result.operations * workload.keysPerOperation;
     run = {
       round,
-      rate: ((result.operations * workload.keysPerOperation) / timing.durationMs) * 1000,
+      rate: (commands / timing.durationMs) * 1000,
       operations: result.operations,
       errors: result.errors,
+      // The whole process's CPU (the workers' loop included, the same for every client) over
+      // the measured window and the drain of what was in flight at its end, per key served.
+      cpuUsPerCommand: commands > 0 ? (cpu.user + cpu.system) / commands : null,
     };
     if (result.firstError !== undefined) run.firstError = result.firstError;
     if (result.latencies !== undefined) {
@@ -276,7 +282,9 @@ async function main() {
       ? clients.length + (clients.some((spec) => spec.id === "rediscluster") ? 1 : 0)
       : 0;
     const progress = new Progress(
-      settings.rounds * ((workloads.length + (withPubSub ? 1 : 0)) * clients.length + (withCeiling ? 2 : 0)) +
+      settings.rounds *
+        ((workloads.length + (withPubSub ? 1 : 0)) * clients.length +
+          (withCeiling ? CEILING_VARIANTS.length : 0)) +
         memoryRuns,
     );
 
@@ -287,31 +295,34 @@ async function main() {
         new Map(clients.map((spec) => [spec.id, []])),
       ]),
     );
-    /** @type {Record<1 | 16, { lines: BenchmarkLine[], failures: string[] }>} */
-    const ceiling = { 1: { lines: [], failures: [] }, 16: { lines: [], failures: [] } };
+    /** @type {Map<string, { lines: BenchmarkLine[], failures: string[] }>} */
+    const ceiling = new Map(CEILING_VARIANTS.map((variant) => [variant.id, { lines: [], failures: [] }]));
     if (withCeiling) {
       await fillCeilingKeys(REDIS_BENCHMARK, /** @type {string} */ (cluster.seeds[0])).catch((error) => {
-        ceiling[1].failures.push(`filling redis-benchmark's keys: ${message(error)}`);
+        ceiling.get("P1")?.failures.push(`filling redis-benchmark's keys: ${message(error)}`);
       });
     }
 
     for (let round = 1; round <= settings.rounds; round++) {
       if (withCeiling) {
-        for (const pipeline of /** @type {const} */ ([1, 16])) {
-          const requests = pipeline === 1 ? settings.ceilingRequestsP1 : settings.ceilingRequestsP16;
-          const label = `round ${round}  ceiling redis-benchmark -P ${pipeline}`;
+        for (const variant of CEILING_VARIANTS) {
+          const requests = Math.max(2_000, settings.durationMs * variant.requestsPerMs);
+          const label = `round ${round}  ceiling redis-benchmark -c ${variant.connections} -P ${variant.pipeline}`;
+          const entry = /** @type {{ lines: BenchmarkLine[], failures: string[] }} */ (
+            ceiling.get(variant.id)
+          );
           progress.start(label);
           try {
             const line = await measureCeiling(
               REDIS_BENCHMARK,
               /** @type {string} */ (cluster.seeds[0]),
-              pipeline,
+              variant,
               requests,
             );
-            ceiling[pipeline].lines.push(line);
+            entry.lines.push(line);
             progress.finish(`${label}: ${whole(line.opsPerSecond)} GET/s`);
           } catch (error) {
-            ceiling[pipeline].failures.push(message(error));
+            entry.failures.push(message(error));
             progress.finish(`${label}: failed: ${message(error)}`);
           }
         }
@@ -429,10 +440,14 @@ async function main() {
         ...(withPubSub ? [workloadReport(PUBSUB_WORKLOAD, clients, runs.get("W10") ?? new Map())] : []),
       ],
       ceiling: withCeiling
-        ? [
-            ceilingReport(1, settings.ceilingRequestsP1, ceiling[1].lines, ceiling[1].failures),
-            ceilingReport(16, settings.ceilingRequestsP16, ceiling[16].lines, ceiling[16].failures),
-          ]
+        ? CEILING_VARIANTS.map((variant) =>
+            ceilingReport(
+              variant,
+              Math.max(2_000, settings.durationMs * variant.requestsPerMs),
+              ceiling.get(variant.id)?.lines ?? [],
+              ceiling.get(variant.id)?.failures ?? [],
+            ),
+          )
         : [],
       memory: withMemory ? memoryReport(settings.memoryGets, MEMORY_IN_FLIGHT, memoryEntries) : undefined,
     };

@@ -45,6 +45,7 @@ export function memoryResult(heapAfterWarmupMb, heapEndMb, rssEndMb) {
     reshardSteps: 0,
     reshardError: undefined,
     baseline: snapshot(3, 40),
+    afterConnect: snapshot(4, 45),
     afterWarmup: snapshot(heapAfterWarmupMb, rssEndMb - 1),
     end: snapshot(heapEndMb, rssEndMb),
     maxRssBytes: (rssEndMb + 5) * 1_048_576,
@@ -92,7 +93,7 @@ export function sampleReport() {
         w1,
         CLIENTS,
         new Map([
-          ["rediscluster", runs([20_000, 22_000, 21_000], { p50Ms: 0.04, p99Ms: 0.1 })],
+          ["rediscluster", runs([20_000, 22_000, 21_000], { p50Ms: 0.04, p99Ms: 0.1, cpuUsPerCommand: 1.5 })],
           ["ioredis", runs([18_000, 19_000, 20_000], { p50Ms: 0.05, p99Ms: 0.2 })],
           ["ioredis-auto", runs([17_000, 17_500, 18_000], { p50Ms: 0.05, p99Ms: 0.2 })],
           ["node-redis", runs([25_000, 24_000, 26_000], { p50Ms: 0.03, p99Ms: 0.09 })],
@@ -110,8 +111,24 @@ export function sampleReport() {
       ),
     ],
     ceiling: [
-      ceilingReport(1, 160_000, [{ test: "GET", opsPerSecond: 80_000, p50Ms: 0.3, p99Ms: 1.2 }], []),
-      ceilingReport(16, 800_000, [], ["redis-benchmark exited with 1"]),
+      ceilingReport(
+        { id: "c1", connections: 1, pipeline: 1 },
+        50_000,
+        [{ test: "GET", opsPerSecond: 20_000, p50Ms: 0.04, p99Ms: 0.08 }],
+        [],
+      ),
+      ceilingReport(
+        { id: "P1", connections: 50, pipeline: 1 },
+        160_000,
+        [{ test: "GET", opsPerSecond: 80_000, p50Ms: 0.3, p99Ms: 1.2 }],
+        [],
+      ),
+      ceilingReport(
+        { id: "P16", connections: 50, pipeline: 16 },
+        800_000,
+        [],
+        ["redis-benchmark exited with 1"],
+      ),
     ],
     memory: memoryReport(1_000_000, 64, [
       { id: "rediscluster", label: "rediscluster", result: memoryResult(5, 5.2, 60) },

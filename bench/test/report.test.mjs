@@ -147,16 +147,25 @@ describe("formatReport", () => {
   });
 
   it("prints one line per client with median (min–max), latency and ratio", () => {
-    expect(text).toMatch(/^ {4}rediscluster +21,000 \(20,000–22,000\) +0\.040 +0\.100 *$/m);
-    expect(text).toMatch(/^ {4}ioredis +19,000 \(18,000–20,000\) +0\.050 +0\.200 +1\.11×$/m);
-    expect(text).toMatch(/^ {4}node-redis +failed +— +! 1 failed runs: Error: boom$/m);
+    expect(text).toMatch(/^ {4}rediscluster +21,000 \(20,000–22,000\) +0\.040 +0\.100 +1\.50 *$/m);
+    expect(text).toMatch(/^ {4}ioredis +19,000 \(18,000–20,000\) +0\.050 +0\.200 +— +1\.11×$/m);
+    expect(text).toMatch(/^ {4}node-redis +failed +— +— +! 1 failed runs: Error: boom$/m);
+  });
+
+  it("judges W1 against the C client at one connection, in the same run", () => {
+    // 21,000 GET/s ÷ 20,000 = 105%, but p99 0.100 ms > 0.080 ms: not met.
+    expect(text).toContain(
+      "W1 rediscluster = 105% of -c 1, p99 0.100 vs 0.080 ms (bar: rate ≥ 100% and p99 ≤): NOT met",
+    );
+    // No -P 16 result: no W3 share line rather than a made-up one.
+    expect(text).not.toContain("of -c 50 -P 16");
   });
 
   it("prints the ceiling, the memory table and the summary with verdicts", () => {
-    expect(text).toContain("-P 1 (C client, 50 connections): 80,000 (80,000–80,000) GET/s");
-    expect(text).toContain("-P 16 (C client, 50 connections): failed: redis-benchmark exited with 1");
+    expect(text).toContain("-c 50 -P 1 (C client): 80,000 (80,000–80,000) GET/s");
+    expect(text).toContain("-c 50 -P 16 (C client): failed: redis-benchmark exited with 1");
     expect(text).toMatch(
-      /^ {4}rediscluster \+ reshard +5\.0 → 5\.3 +\+6\.0% +61\.0 .*moved 12, ask 30, refreshes 3$/m,
+      /^ {4}rediscluster \+ reshard +5\.0 → 5\.3 +\+6\.0% +61\.0 +16\.0 .*moved 12, ask 30, refreshes 3$/m,
     );
     expect(text).toMatch(/^ {4}node-redis +failed: the child exited/m);
     expect(text).toMatch(/^ {4}W1 +1\.11× +1\.20× +0\.84× +≥ 1\.0 +met · does not beat every client$/m);

@@ -66,6 +66,31 @@ export interface ConnectionKeeper {
   keep(connection: Connection, release: (clean: boolean) => void): void;
 }
 
+/**
+ * The parts of a command's state that most commands never use (a redirection target, a
+ * pinned node, a blocking call, a script, an AbortSignal, ...): kept apart, allocated the
+ * first time one is set, so that a plain GET's record stays small (issue 18: the record and
+ * its promise were half of what a GET allocated).
+ */
+class CommandExtras {
+  askAddress: string | undefined = undefined;
+  pinnedAddress: string | undefined = undefined;
+  avoidAddress: string | undefined = undefined;
+  slotGate: SlotGate | undefined = undefined;
+  blocking: BlockingCall | undefined = undefined;
+  unit: CommandUnit | undefined = undefined;
+  pinnedConnection: Connection | undefined = undefined;
+  keeper: ConnectionKeeper | undefined = undefined;
+  script: ScriptSource | undefined = undefined;
+  cursorIndex = -1;
+  readFrom: ReadFrom | undefined = undefined;
+  cancel: (() => void) | undefined = undefined;
+  retryCause: RedisClusterError | undefined = undefined;
+  unanswered = false;
+  signal: AbortSignal | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+}
+
 export abstract class Command implements Sendable {
   /** First token as sent, upper case: `"GET"`, `"CLUSTER"` (a script switches EVALSHA ↔ EVAL). */
   name: string;
@@ -84,56 +109,14 @@ export abstract class Command implements Sendable {
   attempts = 0;
   /** MOVED/ASK redirections followed. */
   redirections = 0;
-  /** `host:port` to send to with ASKING on the next attempt. */
-  askAddress: string | undefined = undefined;
-  /** `host:port` this command must go to, whatever its slot (per-node handles, fan-outs). */
-  pinnedAddress: string | undefined = undefined;
-  /** A node to keep away from on the next attempt (a replica that just failed this read). */
-  avoidAddress: string | undefined = undefined;
-  /** Set while this command is the one a held slot waits on (see SlotGate). */
-  slotGate: SlotGate | undefined = undefined;
-  /**
-   * For a call the server may hold (BLPOP, XREAD BLOCK, WAIT, ...): how long, and whether it
-   * runs on a dedicated connection (command/blocking.ts). Its deadline includes the wait.
-   */
-  blocking: BlockingCall | undefined = undefined;
+  /** Turns the reply into the method's result (HGETALL's pairs into an object, ...). */
   transform: ReplyTransform | undefined = undefined;
-  /** Sent as several commands back to back (a transaction), see CommandUnit. */
-  unit: CommandUnit | undefined = undefined;
-  /** Must go over this very connection: a WATCH session's (its watches live there). */
-  pinnedConnection: Connection | undefined = undefined;
-  /** Runs on a dedicated connection and keeps it on success (WATCH), see ConnectionKeeper. */
-  keeper: ConnectionKeeper | undefined = undefined;
-  /** A `defineScript()` script: the executor picks EVALSHA or EVAL per node. */
-  script: ScriptSource | undefined = undefined;
-  /**
-   * Index in `args` of a cursor (SCAN, HSCAN, ...): a position in the hash table of the one
-   * process that answered, meaningless to any other (each has its own hash seed). Reset to 0
-   * whenever the command is resent — redirected, or after a failure — since the next answer
-   * may come from another process; the walk starts over there (duplicates, never gaps).
-   */
-  cursorIndex = -1;
-  /** Per-call `readFrom` (cluster.withOptions), over the client's. */
-  readFrom: ReadFrom | undefined = undefined;
-  /**
-   * Undoes what holding this command costs when it is abandoned before its answer (an
-   * AbortSignal): set by whoever holds it where that matters (a dedicated connection).
-   */
-  cancel: (() => void) | undefined = undefined;
   owner: CommandOwner;
   /** Issue order, across the client: keeps a slot's commands in order through retries. */
   readonly sequence = nextSequence++;
   /** Set by the first complete/completeError: a command settles once, whatever else comes. */
   settled = false;
-  /**
-   * Why its last attempt was to be retried (a CLUSTERDOWN reply, a lost connection): if the
-   * deadline passes before a retry is answered, the error says so rather than a bare timeout.
-   */
-  retryCause: RedisClusterError | undefined = undefined;
-  /** An attempt was sent and its connection broke before any answer (a node gone silent, say). */
-  unanswered = false;
-  #signal: AbortSignal | undefined = undefined;
-  #onAbort: (() => void) | undefined = undefined;
+  #extras: CommandExtras | undefined = undefined;
 
   constructor(
     owner: CommandOwner,
@@ -151,6 +134,142 @@ export abstract class Command implements Sendable {
     this.wantsBuffers = wantsBuffers;
     this.timeoutMs = timeoutMs;
     this.deadlineAt = performance.now() + timeoutMs;
+  }
+
+  /** The rarely used state, allocated on first write. */
+  #more(): CommandExtras {
+    if (this.#extras === undefined) this.#extras = new CommandExtras();
+    return this.#extras;
+  }
+
+  // Each rare field below reads as undefined (or its default) until first set; setting it to
+  // its default on a command that has no extras allocates nothing.
+
+  /** `host:port` to send to with ASKING on the next attempt. */
+  get askAddress(): string | undefined {
+    return this.#extras?.askAddress;
+  }
+  set askAddress(value: string | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().askAddress = value;
+  }
+
+  /** `host:port` this command must go to, whatever its slot (per-node handles, fan-outs). */
+  get pinnedAddress(): string | undefined {
+    return this.#extras?.pinnedAddress;
+  }
+  set pinnedAddress(value: string | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().pinnedAddress = value;
+  }
+
+  /** A node to keep away from on the next attempt (a replica that just failed this read). */
+  get avoidAddress(): string | undefined {
+    return this.#extras?.avoidAddress;
+  }
+  set avoidAddress(value: string | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().avoidAddress = value;
+  }
+
+  /** Set while this command is the one a held slot waits on (see SlotGate). */
+  get slotGate(): SlotGate | undefined {
+    return this.#extras?.slotGate;
+  }
+  set slotGate(value: SlotGate | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().slotGate = value;
+  }
+
+  /**
+   * For a call the server may hold (BLPOP, XREAD BLOCK, WAIT, ...): how long, and whether it
+   * runs on a dedicated connection (command/blocking.ts). Its deadline includes the wait.
+   */
+  get blocking(): BlockingCall | undefined {
+    return this.#extras?.blocking;
+  }
+  set blocking(value: BlockingCall | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().blocking = value;
+  }
+
+  /** Sent as several commands back to back (a transaction), see CommandUnit. */
+  get unit(): CommandUnit | undefined {
+    return this.#extras?.unit;
+  }
+  set unit(value: CommandUnit | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().unit = value;
+  }
+
+  /** Must go over this very connection: a WATCH session's (its watches live there). */
+  get pinnedConnection(): Connection | undefined {
+    return this.#extras?.pinnedConnection;
+  }
+  set pinnedConnection(value: Connection | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().pinnedConnection = value;
+  }
+
+  /** Runs on a dedicated connection and keeps it on success (WATCH), see ConnectionKeeper. */
+  get keeper(): ConnectionKeeper | undefined {
+    return this.#extras?.keeper;
+  }
+  set keeper(value: ConnectionKeeper | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().keeper = value;
+  }
+
+  /** A `defineScript()` script: the executor picks EVALSHA or EVAL per node. */
+  get script(): ScriptSource | undefined {
+    return this.#extras?.script;
+  }
+  set script(value: ScriptSource | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().script = value;
+  }
+
+  /**
+   * Index in `args` of a cursor (SCAN, HSCAN, ...), or -1: a position in the hash table of
+   * the one process that answered, meaningless to any other (each has its own hash seed).
+   * Reset to 0 whenever the command is resent — redirected, or after a failure — since the
+   * next answer may come from another process; the walk starts over there (duplicates,
+   * never gaps).
+   */
+  get cursorIndex(): number {
+    return this.#extras?.cursorIndex ?? -1;
+  }
+  set cursorIndex(value: number) {
+    if (value !== -1 || this.#extras !== undefined) this.#more().cursorIndex = value;
+  }
+
+  /** Per-call `readFrom` (cluster.withOptions), over the client's. */
+  get readFrom(): ReadFrom | undefined {
+    return this.#extras?.readFrom;
+  }
+  set readFrom(value: ReadFrom | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().readFrom = value;
+  }
+
+  /**
+   * Undoes what holding this command costs when it is abandoned before its answer (an
+   * AbortSignal): set by whoever holds it where that matters (a dedicated connection).
+   */
+  get cancel(): (() => void) | undefined {
+    return this.#extras?.cancel;
+  }
+  set cancel(value: (() => void) | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().cancel = value;
+  }
+
+  /**
+   * Why its last attempt was to be retried (a CLUSTERDOWN reply, a lost connection): if the
+   * deadline passes before a retry is answered, the error says so rather than a bare timeout.
+   */
+  get retryCause(): RedisClusterError | undefined {
+    return this.#extras?.retryCause;
+  }
+  set retryCause(value: RedisClusterError | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().retryCause = value;
+  }
+
+  /** An attempt was sent and its connection broke before any answer (a node gone silent, say). */
+  get unanswered(): boolean {
+    return this.#extras?.unanswered ?? false;
+  }
+  set unanswered(value: boolean) {
+    if (value || this.#extras !== undefined) this.#more().unanswered = value;
   }
 
   /** The command's name for messages: `GET`, or `CLUSTER SHARDS` for a subcommand. */
@@ -176,7 +295,7 @@ export abstract class Command implements Sendable {
   complete(value: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    if (this.#signal !== undefined) this.#stopListening();
+    if (this.#extras?.signal !== undefined) this.#stopListening();
     this.deliver(value);
     if (this.slotGate !== undefined) this.slotGate.onSettled(this);
   }
@@ -185,7 +304,7 @@ export abstract class Command implements Sendable {
   completeError(error: Error): void {
     if (this.settled) return;
     this.settled = true;
-    if (this.#signal !== undefined) this.#stopListening();
+    if (this.#extras?.signal !== undefined) this.#stopListening();
     this.deliverError(error);
     if (this.slotGate !== undefined) this.slotGate.onSettled(this);
   }
@@ -213,15 +332,17 @@ export abstract class Command implements Sendable {
       return;
     }
     const onAbort = () => this.abandon(new AbortError(this.displayName, { cause: signal.reason }));
-    this.#signal = signal;
-    this.#onAbort = onAbort;
+    const extras = this.#more();
+    extras.signal = signal;
+    extras.onAbort = onAbort;
     signal.addEventListener("abort", onAbort, { once: true });
   }
 
   #stopListening(): void {
-    this.#signal!.removeEventListener("abort", this.#onAbort!);
-    this.#signal = undefined;
-    this.#onAbort = undefined;
+    const extras = this.#extras!;
+    extras.signal!.removeEventListener("abort", extras.onAbort!);
+    extras.signal = undefined;
+    extras.onAbort = undefined;
   }
 
   /** Hands the final reply to whoever waits for it (a promise, a pipeline's array, ...). */
