@@ -3,6 +3,10 @@
  * Reads a V8 CPU profile (`.cpuprofile`, what `node --cpu-prof` and the inspector write):
  * self time per area of the client (encode, parse, route, ...) and per function, and a
  * flame graph as SVG. Used by bench/profile.mjs (issue 18).
+ *
+ * The profiler samples wall time: a native frame such as `writeBuffer` (the socket write)
+ * also holds the time the thread was descheduled inside the system call — on a machine
+ * whose cores the servers share, a write that wakes a server can cost a context switch.
  */
 import { escapeXml } from "./chart.mjs";
 
@@ -36,8 +40,8 @@ const AREAS = [
   ["command record (command/)", (url) => /\/command\//.test(url)],
   ["executor (send, retry, settle)", (url) => /\/cluster\//.test(url)],
   ["connection (queue, write, read)", (url) => /\/connection\//.test(url)],
-  ["client API (client, batch)", (url) => /\/dist\/esm\//.test(url)],
-  ["bench harness", (url) => /\/bench\//.test(url)],
+  ["client API (client, batch)", (url) => /(^|\/)dist\/esm\//.test(url)],
+  ["bench harness", (url) => /(^|\/)bench\//.test(url)],
   [
     "node: sockets and streams",
     (url) => /^node:(net|stream|internal\/(stream|net|streams)|_stream)/.test(url),
@@ -80,7 +84,7 @@ function frameLabel(frame) {
   const file =
     frame.url === ""
       ? ""
-      : frame.url.replace(/^.*\/(dist\/esm|bench)\//, "$1/").replace(/^file:\/\/.*\//, "");
+      : frame.url.replace(/^(.*\/)?(dist\/esm|bench)\//, "$2/").replace(/^file:\/\/.*\//, "");
   return `${frame.functionName || "(anonymous)"}${file === "" ? "" : ` ${file}:${frame.lineNumber + 1}`}`;
 }
 
@@ -120,6 +124,7 @@ export function summarizeProfile(profile, commands) {
     if (area !== "idle") out.push(line(area, micros));
   }
   out.push("", "heaviest functions (self time):");
+  functions.delete("(idle)");
   for (const [label, micros] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
     out.push(line(label.length > 62 ? `${label.slice(0, 61)}…` : label, micros));
   }
