@@ -6,7 +6,7 @@
  */
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
-import { ReplyError } from "../../src/index.js";
+import { ClosedError, ReplyError } from "../../src/index.js";
 import { tagFor, useFacades } from "./facades.js";
 
 const facades = useFacades();
@@ -23,6 +23,10 @@ describe("rediscluster/ioredis Cluster", () => {
     expect(await cluster.quit()).toBe("OK");
     expect(cluster.status).toBe("end");
     expect(events).toEqual(["connect", "ready", "close", "end"]);
+    // ioredis's words, which libraries match on; the native class and code.
+    const refused = await cluster.get("any").catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ClosedError);
+    expect(refused).toMatchObject({ message: "Connection is closed.", code: "RC_CLOSED" });
   });
 
   it("connects by itself, and again after disconnect(), keeping its defined commands", async () => {

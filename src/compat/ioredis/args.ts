@@ -11,6 +11,7 @@
  * Anything else (an object where a string goes) is left for the native checks, which refuse
  * it with an `ArgumentError` instead of sending `"[object Object]"` as ioredis would.
  */
+import { ClosedError } from "../../errors.js";
 import type { RedisArg } from "../../resp/types.js";
 
 /** A Node-style callback, as ioredis methods accept last. */
@@ -95,4 +96,20 @@ export function withCallback<T>(promise: Promise<T>, callback: Callback<T> | und
     },
   );
   return promise;
+}
+
+/**
+ * ioredis's text for a command refused or cut short because the client was closed. Libraries
+ * match on it (BullMQ's `isNotConnectionError` stays quiet about a blocking call cut short
+ * by its own `close()`), so the facade's `ClosedError`s carry it; the class and code stay
+ * the native ones.
+ */
+export const CONNECTION_CLOSED_MESSAGE = "Connection is closed.";
+
+/** Rethrows `error`, a native `ClosedError` reworded as ioredis words it. */
+export function asIoredisError(error: unknown): never {
+  if (error instanceof ClosedError && error.message !== CONNECTION_CLOSED_MESSAGE) {
+    throw new ClosedError(CONNECTION_CLOSED_MESSAGE);
+  }
+  throw error;
 }

@@ -19,7 +19,7 @@ import type { CommandMethods } from "../../command/methods.generated.js";
 import type { RedisArg } from "../../resp/types.js";
 import type { Script } from "../../scripting.js";
 import { COMMAND_METHODS, invoke } from "../invoke.js";
-import { type Callback, ioredisArgs, withCallback } from "./args.js";
+import { asIoredisError, type Callback, ioredisArgs, withCallback } from "./args.js";
 
 /** One entry of `exec()`'s result: the command's error, or its result. */
 export type ExecEntry = [error: Error | null, result: unknown];
@@ -86,7 +86,7 @@ export class IoredisBatch {
         }
       });
       return entries;
-    });
+    }, asIoredisError);
     return withCallback(done, typeof callback === "function" ? callback : undefined);
   }
 

@@ -29,7 +29,7 @@ import type { RedisArg } from "../../resp/types.js";
 import type { Script } from "../../scripting.js";
 import { ChannelTable } from "../channels.js";
 import { COMMAND_METHODS, invoke } from "../invoke.js";
-import { type Callback, ioredisArgs, withCallback } from "./args.js";
+import { asIoredisError, type Callback, ioredisArgs, withCallback } from "./args.js";
 import { IoredisBatch, type QueuedCall } from "./batch.js";
 import { ClusterNode } from "./node.js";
 
@@ -339,7 +339,7 @@ export class Cluster extends EventEmitter {
     } catch (error) {
       reply = Promise.reject(error);
     }
-    return withCallback(reply, callback);
+    return withCallback(reply.catch(asIoredisError), callback);
   }
 
   /** With `lazyConnect`, the first command connects (as in ioredis). */

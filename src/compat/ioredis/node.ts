@@ -8,7 +8,7 @@ import type { NodeHandle } from "../../cluster/node-handle.js";
 import type { CommandMethods } from "../../command/methods.generated.js";
 import type { RedisArg } from "../../resp/types.js";
 import { COMMAND_METHODS, invoke } from "../invoke.js";
-import { type Callback, ioredisArgs, withCallback } from "./args.js";
+import { asIoredisError, type Callback, ioredisArgs, withCallback } from "./args.js";
 
 /** One node of the cluster, with ioredis's command methods. */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the command methods are installed on the prototype in the static block; the interface below types them.
@@ -68,7 +68,7 @@ export class ClusterNode {
     } catch (error) {
       reply = Promise.reject(error);
     }
-    return withCallback(reply, callback);
+    return withCallback(reply.catch(asIoredisError), callback);
   }
 
   static {
