@@ -5,9 +5,9 @@
  * `duplicate()`), a job that fails twice and succeeds on its third attempt, and a delayed
  * job. BullMQ drives the facade through `defineCommand` scripts called with one array (on
  * the client and in `multi()`), `bzpopmin` on the blocking duplicate, `info`, `status`, and
- * the `ready`/`end` events. Its run through a failover is in test/chaos/compat-libraries.test.ts.
+ * the `ready`/`end` events; QueueEvents reads with a blocking XREAD. Its run through a failover is in test/chaos/compat-libraries.test.ts.
  */
-import { type Job, Queue, Worker } from "bullmq";
+import { type Job, Queue, QueueEvents, Worker } from "bullmq";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Cluster } from "../../src/compat/ioredis/index.js";
 import { waitFor } from "../helpers/wait.js";
@@ -91,10 +91,15 @@ describe("BullMQ on rediscluster/ioredis", () => {
       startedAt.set(job.id!, Date.now());
       return "done";
     });
+    // QueueEvents reads the queue's event stream with a blocking XREAD on its own duplicate.
+    const events = new QueueEvents("retries", { connection: await facades.ioredis(), prefix });
+    closing.push(events);
+    await events.waitUntilReady();
     const flaky = await queue.add("flaky", {}, { attempts: 3, backoff: { type: "fixed", delay: 50 } });
     const delayed = await queue.add("later", {}, { delay: 700 });
     const addedAt = delayed.timestamp;
-    await waitFor("both jobs to complete", 20_000, async () => (await queue.getCompletedCount()) === 2);
+    expect(await flaky.waitUntilFinished(events, 20_000)).toBe("done");
+    expect(await delayed.waitUntilFinished(events, 20_000)).toBe("done");
     expect(attemptsSeen).toEqual([0, 1, 2]);
     const finished = await queue.getJob(flaky.id!);
     expect(finished?.attemptsMade).toBe(3);
