@@ -6,7 +6,7 @@
 import { once } from "node:events";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createShardedAdapter } from "@socket.io/redis-adapter";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { Server } from "socket.io";
 import { type Socket as ClientSocket, io as connectClient } from "socket.io-client";
 import { Cluster } from "../../src/compat/ioredis/index.js";
@@ -20,16 +20,24 @@ export interface AdapterServer {
   close(): Promise<void>;
 }
 
-/** A Socket.IO server whose adapter publishes and subscribes through the cluster at `seeds`. */
+/**
+ * A Socket.IO server whose adapter publishes and subscribes through the cluster at `seeds`:
+ * the sharded adapter (SSUBSCRIBE/SPUBLISH) or the classic one (PSUBSCRIBE/PUBLISH).
+ */
 export async function startAdapterServer(
   seeds: readonly string[],
   channelPrefix: string,
+  kind: "sharded" | "classic" = "sharded",
 ): Promise<AdapterServer> {
   const pub = new Cluster(seeds);
   const sub = pub.duplicate();
   await Promise.all([once(pub, "ready"), once(sub, "ready")]);
   const http = createServer();
-  const io = new Server(http, { adapter: createShardedAdapter(pub, sub, { channelPrefix }) });
+  const adapter =
+    kind === "sharded"
+      ? createShardedAdapter(pub, sub, { channelPrefix })
+      : createAdapter(pub, sub, { key: channelPrefix });
+  const io = new Server(http, { adapter });
   http.listen(0, "127.0.0.1");
   await once(http, "listening");
   const port = (http.address() as AddressInfo).port;

@@ -62,4 +62,28 @@ describe("Socket.IO sharded adapter on rediscluster/ioredis", () => {
     const everywhere = await b!.io.fetchSockets();
     expect(everywhere.map((socket) => socket.id).sort()).toEqual([onA.id, onB.id].sort());
   });
+
+  it("broadcasts between two servers through the classic adapter (PSUBSCRIBE, pmessageBuffer, PUBSUB NUMSUB)", async () => {
+    const dev = await sharedDevCluster();
+    const prefix = tagFor("sio-classic");
+    const [a, b] = await Promise.all([
+      startAdapterServer(dev.seeds, prefix, "classic"),
+      startAdapterServer(dev.seeds, prefix, "classic"),
+    ]);
+    servers.push(a!, b!);
+    await waitFor(
+      "both servers to be subscribed",
+      10_000,
+      async () => (await a!.io.of("/").adapter.serverCount()) === 2,
+    );
+    const onA = await connectTo(a!);
+    const onB = await connectTo(b!);
+    sockets.push(onA, onB);
+    const bothHear = Promise.all([nextEvent(onA, "news"), nextEvent(onB, "news")]);
+    b!.io.emit("news", "from b");
+    expect(await bothHear).toEqual(["from b", "from b"]);
+    // A request answered by the other server (request/response channels, SUBSCRIBE).
+    const everywhere = await a!.io.fetchSockets();
+    expect(everywhere.map((socket) => socket.id).sort()).toEqual([onA.id, onB.id].sort());
+  });
 });
