@@ -5,6 +5,7 @@
  * Pub/Sub events (classic, sharded, pattern; string and Buffer), `scanStream`, `nodes()`.
  */
 import { once } from "node:events";
+import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { ClosedError, ReplyError } from "../../src/index.js";
 import { tagFor, useFacades } from "./facades.js";
@@ -29,10 +30,13 @@ describe("rediscluster/ioredis Cluster", () => {
     expect(refused).toMatchObject({ message: "Connection is closed.", code: "RC_CLOSED" });
   });
 
-  it("connects by itself, and again after disconnect(), keeping its defined commands", async () => {
+  it("connects by itself, and again after disconnect(), keeping its defined commands and channels", async () => {
     const cluster = await facades.ioredis();
+    const publisher = await facades.ioredis();
     await once(cluster, "ready");
     cluster.defineCommand("echoKey", { lua: "return KEYS[1]", numberOfKeys: 1 });
+    const channel = `${tagFor("reconnect")}:ch`;
+    await cluster.subscribe(channel);
     const ended = once(cluster, "end");
     cluster.disconnect();
     await ended;
@@ -40,6 +44,25 @@ describe("rediscluster/ioredis Cluster", () => {
     await cluster.connect();
     expect(cluster.status).toBe("ready");
     expect(await (cluster as unknown as { echoKey(key: string): Promise<unknown> }).echoKey("k")).toBe("k");
+    const heard = once(cluster, "message");
+    await expect.poll(() => publisher.publish(channel, "again")).toBe(1); // resubscribed by itself
+    expect(await heard).toEqual([channel, "again"]);
+  });
+
+  it("connects again when connect() follows disconnect() at once, as BullMQ's cluster recovery does", async () => {
+    const cluster = await facades.ioredis();
+    await once(cluster, "ready");
+    cluster.disconnect(false);
+    expect(cluster.status).toBe("disconnecting");
+    await cluster.connect();
+    expect(cluster.status).toBe("ready");
+    expect(await cluster.ping()).toBe("PONG");
+  });
+
+  it("shows no password when inspected", async () => {
+    const cluster = await facades.ioredis({ lazyConnect: true, redisOptions: { password: "s3cret-Pa55" } });
+    expect(inspect(cluster, { depth: 10, showHidden: true })).not.toContain("s3cret-Pa55");
+    expect(cluster.options.redisOptions.password).toBe("s3cret-Pa55"); // readable, as in ioredis
   });
 
   it("takes callbacks, flattens arrays, takes objects for hset/mset, and returns ioredis's shapes", async () => {

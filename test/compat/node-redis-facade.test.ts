@@ -3,6 +3,7 @@
  * SCAN's option objects, `multi().exec()` (values; rejects when a command failed) and
  * `execAsPipeline()`, `isOpen`/`isReady` and connecting again after `close()`.
  */
+import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { createCluster, type NodeRedisCluster, nodeRedisArgs } from "../../src/compat/node-redis/index.js";
 import { ReplyError } from "../../src/index.js";
@@ -66,6 +67,14 @@ describe("rediscluster/node-redis", () => {
     failing.lPush!(`${tag}:a`, "x");
     await expect(failing.exec()).rejects.toBeInstanceOf(ReplyError);
     await client.del([`${tag}:a`, `${tag}:h`]);
+  });
+
+  it("shows no password when inspected", () => {
+    const client = createCluster({
+      rootNodes: [{ url: "redis://127.0.0.1:1" }],
+      defaults: { password: "s3cret-Pa55" },
+    });
+    expect(inspect(client, { depth: 10, showHidden: true })).not.toContain("s3cret-Pa55");
   });
 
   it("connects again after close()", async () => {

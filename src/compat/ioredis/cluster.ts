@@ -20,6 +20,7 @@
  */
 import { EventEmitter } from "node:events";
 import { Readable } from "node:stream";
+import { inspect } from "node:util";
 import { RedisCluster } from "../../client.js";
 import type { ReadFrom } from "../../cluster/router.js";
 import type { CommandMethods } from "../../command/methods.generated.js";
@@ -129,6 +130,11 @@ export class Cluster extends EventEmitter {
     if (options.lazyConnect !== true) this.connect().catch(() => {}); // failure: the "error" event
   }
 
+  /** What `console.log` shows: never the options, which may hold a password. */
+  [inspect.custom](): string {
+    return `Cluster { status: ${this.status}, startupNodes: ${inspect(this.startupNodes)} }`;
+  }
+
   /** The native client underneath (for what the facade does not map). */
   get native(): RedisCluster {
     return this.#native;
@@ -140,10 +146,11 @@ export class Cluster extends EventEmitter {
    * defined commands kept.
    */
   connect(): Promise<void> {
-    if (this.#connecting !== undefined && this.status !== "end" && this.status !== "close") {
-      return this.#connecting;
+    if (this.status === "connecting" || this.status === "connect" || this.status === "ready") {
+      return this.#connecting ?? Promise.resolve();
     }
-    if (this.status === "end" || this.status === "close") {
+    if (this.status !== "wait") {
+      // Ended, or closing (BullMQ calls disconnect() then connect() at once): a new native client.
       this.#native = this.#createNative();
       this.#channels.resubscribe(this.#native).catch(() => {});
     }
@@ -183,6 +190,7 @@ export class Cluster extends EventEmitter {
   /** Closes at once (pending commands reject); `reconnect` connects again afterwards. */
   disconnect(reconnect = false): void {
     const native = this.#native;
+    this.status = "disconnecting";
     native.disconnect();
     // ioredis reports the end a moment later; listeners added right after the call hear it.
     process.nextTick(() => {

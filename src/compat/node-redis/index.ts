@@ -20,8 +20,10 @@
  * `rediscluster/ioredis` or the native `ssubscribe`), RESP3 type mapping, `withTypeMapping`.
  */
 import { EventEmitter } from "node:events";
+import { inspect } from "node:util";
 import { RedisCluster } from "../../client.js";
 import type { NodeHandle } from "../../cluster/node-handle.js";
+import type { Topology } from "../../cluster/topology.js";
 import type { CommandMethods } from "../../command/methods.generated.js";
 import { ArgumentError } from "../../errors.js";
 import type { RedisClusterCommonOptions, SeedNode } from "../../options.js";
@@ -62,6 +64,9 @@ export interface ShardNode {
 /** A command method with node-redis's argument rules. */
 type Method = (...args: unknown[]) => Promise<unknown>;
 
+/** `slots` tables by the topology they were built from (@keyv/redis reads `slots` per key group). */
+const SLOT_TABLES = new WeakMap<Topology, Array<{ master: ShardNode; replicas: ShardNode[] }>>();
+
 /** Commands that concern one node: sent to it by `nodeClient(node)`, not routed by keys. */
 const NODE_COMMANDS = new Set([
   "scan",
@@ -92,6 +97,14 @@ export class NodeRedisCluster extends EventEmitter {
     super();
     this.options = options;
     this.#native = this.#createNative();
+  }
+
+  /**
+   * What `console.log` shows: never the options, which may hold a password. (Node calls it
+   * on the Proxy, so it reads only public members.)
+   */
+  [inspect.custom](): string {
+    return `NodeRedisCluster { isOpen: ${this.isOpen}, rootNodes: ${this.options.rootNodes.length} }`;
   }
 
   /** The native client underneath. */
@@ -195,16 +208,20 @@ export class NodeRedisCluster extends EventEmitter {
 
   /**
    * Slot by slot, its primary and replicas (`slots[slot].master`), from the topology in use
-   * (empty before it is known). Built on each read: for tools, not for a hot path.
+   * (empty before it is known). Built once per topology (a refresh that changes it makes a new one).
    */
   get slots(): Array<{ master: ShardNode; replicas: ShardNode[] }> {
     const topology = this.#native.topology;
     if (topology === undefined) return [];
+    const known = SLOT_TABLES.get(topology);
+    if (known !== undefined) return known;
     const byShard = topology.shards.map((shard) => ({
       master: toShardNode(shard.primary),
       replicas: shard.replicas.map(toShardNode),
     }));
-    return Array.from(topology.slotToShard, (index) => byShard[index]!);
+    const table = Array.from(topology.slotToShard, (index) => byShard[index]!);
+    SLOT_TABLES.set(topology, table);
+    return table;
   }
 
   /**
