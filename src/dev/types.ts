@@ -111,6 +111,13 @@ export interface DevClusterOptions {
   /** The loopback address nodes bind and are addressed by (default `"127.0.0.1"`). */
   host?: DevHost;
   /**
+   * Listen on `firstPort`, `firstPort + 1`, ... (primaries first, then replicas) instead of
+   * free ports picked at run time; each must be free, and so must its cluster bus port
+   * (+10000), or the start fails naming it. For a cluster at known addresses (the CLI's
+   * `dev start` tries 7000 first); tests should leave it out.
+   */
+  firstPort?: number;
+  /**
    * TLS only (`port 0`, `tls-port`, `tls-cluster yes`, `tls-replication yes`), with a
    * throwaway CA and certificates made at start in the cluster's folder (see `cluster.tls`).
    */
