@@ -66,7 +66,6 @@ export interface ConnectionKeeper {
   keep(connection: Connection, release: (clean: boolean) => void): void;
 }
 
-/** One command as issued, described once (see the top of this file); subclasses say where the result goes. */
 export abstract class Command implements Sendable {
   /** First token as sent, upper case: `"GET"`, `"CLUSTER"` (a script switches EVALSHA ↔ EVAL). */
   name: string;
