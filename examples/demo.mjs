@@ -2,30 +2,78 @@
 //
 // Starts a throwaway local Redis Cluster (3 primaries + 3 replicas on 127.0.0.1, from the
 // redis-server on PATH) and walks through what rediscluster does against it — commands,
-// binary values, pipelines, cross-slot commands, replica reads, a live reshard, a sharded
-// subscription that follows its slot, and a failover under load — printing what happens.
-// Everything it starts, it stops.
+// binary values, pipelines, cross-slot commands, replica reads, a transaction, a script, a
+// live reshard, a sharded subscription that follows its slot, and a failover under load
+// (the script keeps running through it) — printing what happens. Everything it starts, it
+// stops.
+//
+//   npm run demo -- --seeds 127.0.0.1:7000,127.0.0.1:7001
+//
+// runs only the part that changes nothing but keys of its own (all under the prefix
+// "rediscluster-demo:", deleted at the end) against an existing cluster: no reshard, no
+// failover.
+import { parseArgs } from "node:util";
 import { startDevCluster } from "../dist/esm/dev/index.js";
 import { keySlot, RedisCluster, ReplyError } from "../dist/esm/index.js";
+
+const { values: flags } = parseArgs({ options: { seeds: { type: "string" } } });
+const existingSeeds = flags.seeds
+  ?.split(",")
+  .map((seed) => seed.trim())
+  .filter(Boolean);
+// Against someone's cluster, every key of the demo gets this prefix (and is deleted at the end).
+const keyPrefix = existingSeeds === undefined ? undefined : "rediscluster-demo:";
+const slotOf = (key) => keySlot((keyPrefix ?? "") + key);
 
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)}s`;
 const section = (title) => console.log(`\n── ${title} ${"─".repeat(Math.max(0, 70 - title.length))}`);
 const say = (...parts) => console.log("  ", ...parts);
 
-section("a local cluster");
-const dev = await startDevCluster({ primaries: 3, replicasPerPrimary: 1 });
-say(`6 redis-server processes ready in ${elapsed()}: seeds ${dev.seeds.join(", ")}`);
+/**
+ * A progress line while a load phase runs: `describe()` is shown every 100 ms, rewritten in
+ * place with \r on a terminal, or printed as a plain line every second otherwise (a log, CI).
+ * The returned function stops it, leaving the last state on its own line.
+ */
+function progress(describe) {
+  const tty = process.stdout.isTTY === true;
+  let width = 0;
+  const draw = () => {
+    const text = `   … ${describe()}`;
+    process.stdout.write(`\r${text.padEnd(width)}`);
+    width = text.length;
+  };
+  const timer = setInterval(tty ? draw : () => console.log(`   … ${describe()}`), tty ? 100 : 1000);
+  return () => {
+    clearInterval(timer);
+    if (tty) {
+      draw();
+      process.stdout.write("\n");
+    }
+  };
+}
 
-const cluster = new RedisCluster({ nodes: dev.seeds.slice(0, 2), commandTimeout: 3000 });
-const replicaReader = new RedisCluster({ nodes: dev.seeds, readFrom: "replica" });
+let dev;
+let seeds = existingSeeds;
+if (seeds === undefined) {
+  section("a local cluster");
+  dev = await startDevCluster({ primaries: 3, replicasPerPrimary: 1 });
+  seeds = dev.seeds;
+  say(`6 redis-server processes ready in ${elapsed()}: seeds ${seeds.join(", ")}`);
+} else {
+  section("an existing cluster");
+  say(`seeds ${seeds.join(", ")}; keys under "${keyPrefix}", deleted at the end; no reshard, no failover`);
+}
+
+const cluster = new RedisCluster({ nodes: seeds.slice(0, 2), commandTimeout: 3000, keyPrefix });
+const replicaReader = new RedisCluster({ nodes: seeds, readFrom: "replica", keyPrefix });
 try {
   section("commands, routed by slot");
   say("set name →", await cluster.set("name", "rediscluster"));
-  say("get name →", await cluster.get("name"), `(slot ${keySlot("name")})`);
+  say("get name →", await cluster.get("name"), `(slot ${slotOf("name")})`);
   say(
     "hash tags keep keys together:",
-    ["user:{42}:name", "user:{42}:visits"].map((k) => `${k}→${keySlot(k)}`).join(", "),
+    ["user:{42}:name", "user:{42}:visits"].map((k) => `${k}→${slotOf(k)}`).join(", "),
   );
   say("incr user:{42}:visits →", await cluster.incr("user:{42}:visits"));
   const binary = Buffer.from([0x00, 0xff, 0x0d, 0x0a, 0xc3, 0x28]);
@@ -57,14 +105,70 @@ try {
   say("dbsize (summed over primaries) →", await cluster.dbsize());
 
   section("reads from replicas");
+  const getCalls = async () => {
+    const calls = new Map();
+    for (const node of replicaReader.nodes("all")) {
+      const info = String(await node.info("commandstats"));
+      calls.set(node.address, {
+        role: node.nodeRole,
+        calls: Number(/cmdstat_get:calls=(\d+)/.exec(info)?.[1] ?? 0),
+      });
+    }
+    return calls;
+  };
+  await replicaReader.connect();
+  const getsBefore = await getCalls();
   await Promise.all(Array.from({ length: 2000 }, (_, i) => replicaReader.get(keys[i % keys.length])));
   const replicaGets = [];
-  for (const node of dev.nodes) {
-    const info = String(await dev.command(node.port, "INFO", "commandstats"));
-    replicaGets.push(`${node.role} ${node.port}: ${/cmdstat_get:calls=(\d+)/.exec(info)?.[1] ?? 0}`);
+  for (const [address, { role, calls }] of await getCalls()) {
+    replicaGets.push(`${role} ${address}: ${calls - (getsBefore.get(address)?.calls ?? 0)}`);
   }
-  say('readFrom: "replica" — GET calls per node:', replicaGets.join(", "));
+  say('readFrom: "replica" — 2,000 GETs, calls per node:', replicaGets.join(", "));
 
+  section("a transaction: MULTI … EXEC on the slot's primary, as one unit");
+  const [, visits, ttl] = await cluster
+    .multi()
+    .set("user:{42}:name", "ann")
+    .incr("user:{42}:visits")
+    .expire("user:{42}:visits", 3600)
+    .exec();
+  say(`multi().set().incr().expire().exec() → visits ${visits}, expire ${ttl}`);
+  const spent = await cluster.optimistic("stock:{7}", async (tx) => {
+    const stock = Number((await tx.get("stock:{7}")) ?? 10);
+    return tx.multi().set("stock:{7}", stock - 1);
+  });
+  say(`optimistic(): WATCH, read, MULTI … EXEC, retried on a conflict → ${JSON.stringify(spent)}`);
+
+  section("a script: EVALSHA, EVAL where the node lacks it");
+  const stamp = cluster.defineScript({
+    lua: "redis.call('SET', KEYS[1], ARGV[1]) return redis.call('STRLEN', KEYS[1])",
+    numberOfKeys: 1,
+  });
+  say(`stamp("stamped", "hello") → ${await stamp("stamped", "hello")} (the length it wrote)`);
+
+  // What follows changes the cluster: only on the demo's own.
+  if (dev !== undefined) await reshardAndFailover();
+
+  section("the client's counters");
+  say(JSON.stringify(cluster.stats()));
+
+  if (keyPrefix !== undefined) {
+    const demoKeys = [];
+    for await (const key of cluster.scanIterator({ count: 1000 })) demoKeys.push(key);
+    if (demoKeys.length > 0) await cluster.del(...demoKeys);
+    say(`deleted the demo's ${demoKeys.length} keys (prefix "${keyPrefix}")`);
+  }
+} finally {
+  await cluster.close();
+  await replicaReader.close();
+  if (dev !== undefined) {
+    await dev.stop();
+    console.log(`\nall processes stopped; done in ${elapsed()}.`);
+  } else console.log(`\ndone in ${elapsed()}.`);
+}
+
+/** The reshard (with a sharded subscription following its slot) and the failover. */
+async function reshardAndFailover() {
   section("live resharding under load");
   const [from, to] = dev.nodes.filter((node) => node.role === "primary");
   const [start] = from.slots[0];
@@ -91,12 +195,17 @@ try {
   };
   const before = cluster.stats();
   const workers = Array.from({ length: 16 }, (_, w) => load(w));
-  t = performance.now();
+  const stopProgress = progress(() => {
+    const now = cluster.stats();
+    return `${now.commands - before.commands} commands, MOVED ${now.moved - before.moved}, ASK ${now.ask - before.ask}, ${failed} failed`;
+  });
+  const t = performance.now();
   await dev.migrateSlots(from.port, to.port, moving);
   const moveMs = performance.now() - t;
   await new Promise((resolve) => setTimeout(resolve, 200)); // a little more load on the new owner
   stop = true;
   await Promise.all(workers);
+  stopProgress();
   const after = cluster.stats();
   const lost = (await cluster.mget(...written.keys())).filter(
     (value, i) => value !== [...written.values()][i],
@@ -144,15 +253,29 @@ try {
   }
   const failoverClient = new RedisCluster({ nodes: dev.seeds, commandTimeout: 1000 });
   await failoverClient.mset(...victimKeys.flatMap((key) => [key, "before"]));
+  // Half the writers run a script: the new primary has never seen it (scripts are cached
+  // per node), so its first EVALSHA there gets NOSCRIPT and the client sends EVAL instead.
+  const stampAfter = failoverClient.defineScript({
+    lua: "return redis.call('SET', KEYS[1], ARGV[1])",
+    numberOfKeys: 1,
+  });
   say(`kill -9 the primary ${victim.address}; its replica ${heir.address} should take over`);
   stop = false;
   let firstSuccessAfterPromotion;
   let promotedAt;
+  let writes = 0;
+  let scriptRunsAfterPromotion = 0;
   const errors = new Map();
   const writer = async (w) => {
     for (let i = 0; !stop; i++) {
       try {
-        await failoverClient.set(victimKeys[(w + i) % victimKeys.length], "after");
+        const key = victimKeys[(w + i) % victimKeys.length];
+        if (w % 2 === 0) await failoverClient.set(key, "after");
+        else {
+          await stampAfter(key, "after");
+          if (promotedAt !== undefined) scriptRunsAfterPromotion++;
+        }
+        writes++;
         if (promotedAt !== undefined) firstSuccessAfterPromotion ??= performance.now();
       } catch (e) {
         errors.set(e.name, (errors.get(e.name) ?? 0) + 1);
@@ -162,6 +285,11 @@ try {
   const killedAt = performance.now();
   await dev.killNode(victim.port);
   const writers = Array.from({ length: 8 }, (_, w) => writer(w));
+  const stopFailoverProgress = progress(() => {
+    const failures = [...errors.values()].reduce((sum, n) => sum + n, 0);
+    const phase = promotedAt === undefined ? "waiting for the promotion" : `${heir.address} promoted`;
+    return `${((performance.now() - killedAt) / 1000).toFixed(1)}s: ${writes} writes, ${failures} failed; ${phase}`;
+  });
   while (promotedAt === undefined && performance.now() - killedAt < 30000) {
     const role = await dev.command(heir.port, "ROLE");
     if (Array.isArray(role) && role[0] === "master") promotedAt = performance.now();
@@ -170,8 +298,14 @@ try {
   while (firstSuccessAfterPromotion === undefined && performance.now() - killedAt < 30000) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+  // A little more load on the new primary, so the script runs there too.
+  const scriptRunsBefore = scriptRunsAfterPromotion;
+  while (scriptRunsAfterPromotion < scriptRunsBefore + 20 && performance.now() - killedAt < 30000) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   stop = true;
   await Promise.all(writers);
+  stopFailoverProgress();
   say(
     `the cluster promoted ${heir.address} ${((promotedAt - killedAt) / 1000).toFixed(1)}s after the kill (cluster-node-timeout 2s)`,
   );
@@ -179,17 +313,12 @@ try {
     `the same client wrote to those slots again ${(firstSuccessAfterPromotion - promotedAt).toFixed(0)} ms later`,
   );
   say(`errors meanwhile, all typed: ${JSON.stringify(Object.fromEntries(errors))}`);
+  say(
+    `the script ran ${scriptRunsAfterPromotion} times on the new primary, which had not cached it: EVAL there first, then EVALSHA`,
+  );
   const readable = (await failoverClient.mget(...victimKeys)).filter((value) => value !== null).length;
   say(`mget of its ${victimKeys.length} keys through the new primary: ${readable} values`);
   await failoverClient.close();
   await dev.restartNode(victim.port);
   say(`${victim.address} restarted; it rejoins as a replica`);
-
-  section("the client's counters");
-  say(JSON.stringify(cluster.stats()));
-} finally {
-  await cluster.close();
-  await replicaReader.close();
-  await dev.stop();
-  console.log(`\nall processes stopped; done in ${elapsed()}.`);
 }

@@ -98,13 +98,21 @@ export interface ViewHost {
  * controller.abort(); // job rejects with AbortError; its connection is closed
  */
 export interface ClusterView extends CommandMethods {
+  /** The options every command sent through this view carries (frozen). */
   readonly options: Readonly<CallOptions>;
+  /** Sends any command (as `cluster.call`), with this view's options. */
   call(name: string, ...args: RedisArg[]): Promise<unknown>;
+  /** `call`, with bulk replies as Buffers. */
   callBuffer(name: string, ...args: RedisArg[]): Promise<unknown>;
+  /** A pipeline whose commands carry this view's options (as `cluster.pipeline()`). */
   pipeline(): Pipeline;
+  /** A transaction that carries this view's options (as `cluster.multi()`). */
   multi(): Transaction;
+  /** Runs a script from `defineScript` with this view's options (EVALSHA, EVAL where the node lacks it). */
   runScript(script: unknown, ...keysAndArgs: RedisArg[]): Promise<unknown>;
+  /** `runScript`, with bulk replies as Buffers. */
   runScriptBuffer(script: unknown, ...keysAndArgs: RedisArg[]): Promise<unknown>;
+  /** A view with `options` laid over this view's (a field left out keeps this view's value). */
   withOptions(options: CallOptions): ClusterView;
 }
 

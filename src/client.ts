@@ -97,11 +97,11 @@ export interface RedisClusterEvents {
   /** A refresh changed the topology. */
   topology: [change: TopologyChange];
   /** A command was redirected by MOVED. */
-  moved: [info: { slot: number; from: string; to: string }];
+  moved: [info: RedirectEvent];
   /** A command was redirected by ASK. */
-  ask: [info: { slot: number; from: string; to: string }];
+  ask: [info: RedirectEvent];
   /** A node connection failed (the client recovers by itself; this is for monitoring). */
-  nodeError: [info: { address: string; error: RedisClusterError }];
+  nodeError: [info: NodeErrorEvent];
   /**
    * A node's view of the topology was not taken — outvoted by the other nodes asked, or
    * serving fewer slots than the table in use, which was kept. For monitoring a node that
@@ -115,6 +115,24 @@ export interface RedisClusterEvents {
    * their subscription) nor an invalidation taken by the client-side cache.
    */
   push: [info: UnroutedPush];
+}
+
+/** What a `moved` or `ask` event tells. */
+export interface RedirectEvent {
+  /** The slot of the redirected command. */
+  slot: number;
+  /** The node that redirected it (`host:port`). */
+  from: string;
+  /** The node it was sent to next (`host:port`). */
+  to: string;
+}
+
+/** What a `nodeError` event tells. */
+export interface NodeErrorEvent {
+  /** The node (`host:port`). */
+  address: string;
+  /** What went wrong, typed (a `ConnectionError` or an `AuthError`, mostly). */
+  error: RedisClusterError;
 }
 
 /** Counters of `cluster.stats()`, since the client was created. */

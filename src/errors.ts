@@ -37,7 +37,9 @@ export type RedisClusterErrorCode =
   | "RC_ARGUMENT"
   | "RC_PARTIAL"
   | "RC_CLOSED"
-  | "RC_OVERFLOW";
+  | "RC_OVERFLOW"
+  | "RC_ABORTED"
+  | "RC_WATCH_CONFLICT";
 
 /**
  * The code of a `ReplyError`: the server's first word. The common ones are listed (for
@@ -73,6 +75,7 @@ export class RedisClusterError extends Error {
     this.code = code;
   }
 
+  /** The class's name, e.g. `"TimeoutError"` (what stack traces and `util.inspect` show). */
   override get name(): string {
     return this.constructor.name;
   }
@@ -228,6 +231,7 @@ export class MaxRedirectionsError extends RedisClusterError {
   declare readonly code: "RC_MAX_REDIRECTIONS";
   /** `host:port` of the last node the command was sent to. */
   readonly address: string;
+  /** Name of the command. */
   readonly command: string;
 
   constructor(command: string, redirections: number, address: string) {
@@ -271,6 +275,7 @@ export class ConfigError extends RedisClusterError {
  */
 export class ArgumentError extends RedisClusterError {
   declare readonly code: "RC_ARGUMENT";
+  /** Name of the command the argument was given to, when known. */
   readonly command: string | undefined;
 
   constructor(message: string, command?: string) {
@@ -286,6 +291,7 @@ export class ArgumentError extends RedisClusterError {
  */
 export class PartialFailureError extends RedisClusterError {
   declare readonly code: "RC_PARTIAL";
+  /** Name of the split command (e.g. `"MSET"`). */
   readonly command: string;
   /** Keys whose part succeeded. */
   readonly succeeded: readonly unknown[];

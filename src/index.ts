@@ -11,17 +11,45 @@ export type { Pipeline } from "./batch/pipeline.js";
 export type { Transaction } from "./batch/transaction.js";
 export type { OptimisticOptions, WatchHandle, WatchOptions } from "./batch/watch.js";
 export type { CallOptions, ClusterView } from "./call-options.js";
-export type { ClusterStats, NodeHandle, RedisClusterEvents } from "./client.js";
+export type {
+  ClusterStats,
+  NodeErrorEvent,
+  NodeHandle,
+  RedirectEvent,
+  RedisClusterEvents,
+} from "./client.js";
 export { RedisCluster } from "./client.js";
 export type { ViewRejection } from "./cluster/discovery.js";
 export type { ReadFrom } from "./cluster/router.js";
-export type { ClusterNode, NodeRole, Shard, Topology, TopologyChange } from "./cluster/topology.js";
+export type {
+  ClusterNode,
+  NodeHealth,
+  NodeRole,
+  RoleChange,
+  Shard,
+  Topology,
+  TopologyChange,
+} from "./cluster/topology.js";
 export type { CommandMethods, PipelineMethods } from "./command/methods.generated.js";
 export { keySlot } from "./command/slot.js";
-export type { ByProtocol, RedisKey, RedisNumber, RespVersion, Token } from "./command/types.js";
-export type { ConnectTo } from "./connection/allow-list.js";
+export type {
+  ByProtocol,
+  RedisKey,
+  RedisNumber,
+  RepliesByProtocol,
+  RespVersion,
+  Token,
+} from "./command/types.js";
+export type { HostPort } from "./connection/address.js";
+export type { ConnectTo, ConnectToList } from "./connection/allow-list.js";
 export { Connection } from "./connection/connection.js";
-export type { ConnectionOptions, Credentials, CredentialsProvider } from "./connection/types.js";
+export type {
+  ConnectionOptions,
+  ConnectionState,
+  Credentials,
+  CredentialsProvider,
+  Sendable,
+} from "./connection/types.js";
 export {
   AbortError,
   ArgumentError,
@@ -42,7 +70,14 @@ export {
   TimeoutError,
   WatchConflictError,
 } from "./errors.js";
-export type { NatMap, RedisClusterCommonOptions, RedisClusterOptions, SeedNode } from "./options.js";
+export type {
+  NatMap,
+  RedisClusterCommonOptions,
+  RedisClusterOptions,
+  RestySeed,
+  SeedNode,
+} from "./options.js";
+export type { Family as SubscriptionKind } from "./pubsub/frames.js";
 export type { OverflowPolicy } from "./pubsub/inbox.js";
 export type { PubSubStats } from "./pubsub/pubsub.js";
 export type { InvalidationHandler, UnroutedPush } from "./pubsub/push.js";
@@ -55,9 +90,10 @@ export type {
   SubscriptionDownEvent,
   SubscriptionEvents,
   SubscriptionMovedEvent,
+  SubscriptionOverflowEvent,
   SubscriptionUpEvent,
 } from "./pubsub/subscription.js";
 export { Subscription } from "./pubsub/subscription.js";
-export type { RedisArg, RespValue } from "./resp/types.js";
+export type { DecoderLimits, RedisArg, RespValue } from "./resp/types.js";
 export type { HashScanOptions, KeyScanOptions, ScanOptions } from "./scan/index.js";
 export type { Script, ScriptDefinition } from "./scripting.js";

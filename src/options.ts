@@ -24,7 +24,7 @@ import type { DecoderLimits } from "./resp/types.js";
  * A seed node: `"host:port"`, `"[::1]:7000"` for IPv6, `{ host, port }`, or a URL
  * `redis://[user:password@]host[:port][/0]` (`rediss://` for TLS; the port defaults to 6379).
  */
-export type SeedNode = string | { host: string; port: number };
+export type SeedNode = string | HostPort;
 
 /**
  * Maps the address a node announces to the one to connect to (Docker, Kubernetes, NAT):
@@ -33,9 +33,7 @@ export type SeedNode = string | { host: string; port: number };
  * node unusable (skipped in the topology, refused as a redirection target): never a silent
  * fall-back to the announced address.
  */
-export type NatMap =
-  | Record<string, { host: string; port: number }>
-  | ((host: string, port: number) => HostPort);
+export type NatMap = Record<string, HostPort> | ((host: string, port: number) => HostPort);
 
 /** The longest duration a Node timer can wait: 2^31 - 1 ms, about 24.8 days. */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
@@ -57,14 +55,22 @@ export type RedisClusterOptions<R extends RespVersion = 2> = RedisClusterCommonO
       }
     | {
         /** Alias of `nodes` (resty-redis-cluster). */
-        serv_list: Array<{ ip: string; port: number }>;
+        serv_list: RestySeed[];
       }
   );
+
+/** A seed node in resty-redis-cluster's spelling (`serv_list` entries). */
+export interface RestySeed {
+  /** The node's host name or IP address. */
+  ip: string;
+  /** The node's port. */
+  port: number;
+}
 
 /** What the checks below read: either seed spelling, both optional (a caller may give neither). */
 type CheckedOptions = RedisClusterCommonOptions<RespVersion> & {
   nodes?: SeedNode[];
-  serv_list?: Array<{ ip: string; port: number }>;
+  serv_list?: RestySeed[];
 };
 
 /** Every option of `RedisClusterOptions` but the seeds. */
@@ -233,6 +239,7 @@ const KNOWN_OPTIONS = new Set<string>([
 
 const READ_FROM: readonly ReadFrom[] = ["primary", "replica", "preferReplica", "any", "nearest"];
 
+/** Checks every option (a `ConfigError` naming the first bad one) and fills in the defaults. */
 export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undefined): NormalizedOptions {
   const options = input as CheckedOptions | undefined;
   if (options === null || typeof options !== "object") {

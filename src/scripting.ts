@@ -53,8 +53,11 @@ export interface Script<Result = unknown> {
   buffer(...keysAndArgs: RedisArg[]): Promise<unknown>;
   /** SHA1 of the source, as `SCRIPT LOAD` answers it. */
   readonly sha: string;
+  /** The Lua source, as defined. */
   readonly lua: string | Buffer;
+  /** How many leading arguments of a call are keys (`undefined`: each call passes the count first). */
   readonly numberOfKeys: number | undefined;
+  /** Sent as EVALSHA_RO / EVAL_RO, which replicas may serve. */
   readonly readOnly: boolean;
 }
 

@@ -88,9 +88,11 @@ export interface WatchHandle extends CommandMethods {
   unwatch(): Promise<"OK">;
   /** Any command by name. */
   call(name: string, ...args: RedisArg[]): Promise<unknown>;
+  /** `call`, with bulk replies as Buffers. */
   callBuffer(name: string, ...args: RedisArg[]): Promise<unknown>;
   /** A `defineScript()` script, over the session's connection. */
   runScript(script: unknown, ...keysAndArgs: RedisArg[]): Promise<unknown>;
+  /** `runScript`, with bulk replies as Buffers. */
   runScriptBuffer(script: unknown, ...keysAndArgs: RedisArg[]): Promise<unknown>;
 }
 

@@ -8,6 +8,7 @@
 /** The longest delay a Node timer takes. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** One timer for the earliest of many deadlines (see the top of this file). */
 export class Alarm {
   #timer: NodeJS.Timeout | undefined;
   #at = Number.POSITIVE_INFINITY;

@@ -18,10 +18,13 @@ import type { Command } from "../command/command.js";
 import { Queue } from "../connection/queue.js";
 import { Alarm } from "./alarm.js";
 
+/** Something that waits until a deadline. */
 export interface Deferred {
+  /** `performance.now()` time after which nobody waits for it. */
   readonly deadlineAt: number;
 }
 
+/** A bounded FIFO whose entries leave in order or at their deadline (see the top of this file). */
 export class DeadlineQueue<T extends Deferred> {
   readonly limit: number;
   #entries = new Queue<T>(16);

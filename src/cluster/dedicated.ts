@@ -40,6 +40,7 @@ export interface DedicatedWaiter {
   refused(error: RedisClusterError): void;
 }
 
+/** One node's dedicated connections for blocking calls and WATCH sessions (see the top of this file). */
 export class DedicatedPool {
   readonly #address: string;
   readonly #open: () => Connection;

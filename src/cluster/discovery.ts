@@ -41,6 +41,7 @@ import {
   parseClusterSlots,
 } from "./topology-parse.js";
 
+/** What topology discovery needs from the client. */
 export interface DiscoveryOptions {
   seeds: HostPort[];
   registry: NodeRegistry;
@@ -103,6 +104,7 @@ export interface SlotOwner {
   address: string;
 }
 
+/** Topology refreshes: single flight, storm control, consensus when a view does not fit (see the top of this file). */
 export class Discovery {
   /** The topology in use; undefined until the first refresh succeeds. */
   current: Topology | undefined;

@@ -66,6 +66,7 @@ const WAIT_FOR_MIGRATION: ReplyOutcome = { kind: "retry", refresh: false, code: 
 /** Scripts remembered per node (NodeEntry.scripts) before the set is started over. */
 const MAX_KNOWN_SCRIPTS = 1024;
 
+/** The client options the executor reads. */
 export interface ExecutorOptions {
   maxRedirections: number;
   /** natMap: the address a node announces → the one to connect to. */
@@ -84,20 +85,25 @@ export interface ExecutorStats {
   commands: number;
   /** Attempts beyond the first (redirections included). */
   retries: number;
+  /** `MOVED` redirections followed. */
   moved: number;
+  /** `ASK` redirections followed. */
   ask: number;
   /** Connections that failed to open or were lost (each once, however many commands it carried). */
   connectionErrors: number;
+  /** Commands whose deadline passed (a `TimeoutError`, or the error that kept them retrying). */
   timeouts: number;
   /** Commands that went through the offline queue. */
   queuedOffline: number;
 }
 
+/** What the executor tells the client about (the client turns them into its events). */
 export interface ExecutorEvents {
   moved(slot: number, from: string, to: string): void;
   ask(slot: number, from: string, to: string): void;
 }
 
+/** Sends every command and runs the one retry loop (see the top of this file). */
 export class Executor {
   closed = false;
   readonly stats: ExecutorStats = {

@@ -21,6 +21,7 @@ import type { ClusterNode, Topology } from "./topology.js";
 /** How replies of a fan-out become one: the server's response policy, or ours. */
 export type FanOutMerge = ResponsePolicy | "random_non_null" | undefined;
 
+/** Where a keyless command goes: one node, every primary or node (with a merge), or nowhere. */
 export type KeylessPlan =
   | { readonly kind: "one" }
   | { readonly kind: "all"; readonly policy: RequestPolicy; readonly merge: FanOutMerge }

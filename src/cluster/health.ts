@@ -21,6 +21,7 @@ import type { Topology } from "./topology.js";
 /** Weight of a new RTT sample in the smoothed value. */
 const RTT_SMOOTHING = 0.5;
 
+/** Checks replicas' replication links and measures round trips, for clients that read from replicas. */
 export class HealthMonitor {
   #registry: NodeRegistry;
   #timeoutMs: number;

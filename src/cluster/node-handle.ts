@@ -17,11 +17,13 @@ import type { ClusterNode, NodeRole } from "./topology.js";
  * the client's protocol, which its replies are typed for.
  */
 export interface NodeHandle<R extends RespVersion = 2> extends CommandMethods<R> {
+  /** The node's `host:port`, as the client reaches it (after `natMap`). */
   readonly address: string;
   /** `"primary"` or `"replica"` (`role()` is the ROLE command, sent to the node). */
   readonly nodeRole: NodeRole;
   /** Sends any command to this node; its reply comes back as is (MOVED included). */
   call(name: string, ...args: RedisArg[]): Promise<unknown>;
+  /** `call`, with bulk replies as Buffers. */
   callBuffer(name: string, ...args: RedisArg[]): Promise<unknown>;
 }
 

@@ -21,6 +21,7 @@ export type SharedConnectionOptions = Omit<
   "host" | "port" | "servername" | "readOnly" | "onDisconnect"
 >;
 
+/** One node of the registry: its address, role and connection. */
 export class NodeEntry {
   readonly address: string;
   readonly host: string;
@@ -122,6 +123,7 @@ export interface DedicatedLimits {
   maxWaiting: number;
 }
 
+/** Every node the client knows, by address, each with its connection (see the top of this file). */
 export class NodeRegistry {
   #entries = new Map<string, NodeEntry>();
   #shared: SharedConnectionOptions;

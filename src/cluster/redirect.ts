@@ -6,6 +6,7 @@ import { SLOT_COUNT } from "../command/slot.js";
 import { parseAddress } from "../connection/address.js";
 import type { ReplyError } from "../errors.js";
 
+/** What an error reply means for the cluster: redirect, retry, or a final answer. */
 export type ReplyOutcome =
   /** `MOVED <slot> <host:port>`: the slot lives elsewhere now; patch the table, retry there. */
   | { kind: "moved"; slot: number; host: string; port: number }
@@ -21,6 +22,7 @@ export type ReplyOutcome =
   /** A real answer: the user gets it. */
   | { kind: "final" };
 
+/** The outcome of every error reply that is the user's answer. */
 export const FINAL_OUTCOME: ReplyOutcome = { kind: "final" };
 const TRYAGAIN: ReplyOutcome = { kind: "retry", refresh: false, code: "TRYAGAIN" };
 const CLUSTERDOWN: ReplyOutcome = { kind: "retry", refresh: true, code: "CLUSTERDOWN" };
@@ -29,6 +31,7 @@ const MASTERDOWN: ReplyOutcome = { kind: "retry", refresh: true, code: "MASTERDO
 const READONLY: ReplyOutcome = { kind: "retry", refresh: true, code: "READONLY" };
 const UNBLOCKED: ReplyOutcome = { kind: "retry", refresh: true, code: "UNBLOCKED" };
 
+/** Reads an error reply once for its cluster meaning (MOVED, ASK, a retryable code, or final). */
 export function classifyReplyError(error: ReplyError): ReplyOutcome {
   switch (error.code) {
     case "MOVED":

@@ -32,6 +32,7 @@ export interface Routable {
   readonly readFrom?: ReadFrom | undefined;
 }
 
+/** Picks a command's node: its slot's primary, or a healthy replica by `readFrom`. */
 export class Router {
   readonly readFrom: ReadFrom;
   #registry: NodeRegistry;

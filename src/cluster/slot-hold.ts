@@ -24,6 +24,7 @@ import type { Command, SlotGate } from "../command/command.js";
 import type { RedisClusterError } from "../errors.js";
 import { Alarm } from "./alarm.js";
 
+/** A slot whose commands wait behind one being retried, in issue order (see the top of this file). */
 export class SlotHold implements SlotGate {
   readonly slot: number;
   /** The slot's commands waiting their turn, in issue order. */

@@ -20,9 +20,11 @@ import type { ClusterNode, NodeHealth, Shard } from "./topology.js";
 /** Turns an announced `host:port` into the one to connect to (natMap). */
 export type AddressMapper = (host: string, port: number) => { host: string; port: number };
 
+/** What a topology reply is read with: who sent it, how addresses map, TLS or not. */
 export interface ParseContext {
   /** Host of the node that sent the reply: used for null / empty endpoints. */
   replierHost: string;
+  /** Applies `natMap` to every announced address. */
   mapAddress: AddressMapper;
   /** Connect to `tls-port` where the reply gives one. */
   tls: boolean;
@@ -31,6 +33,7 @@ export interface ParseContext {
 /** The reply does not have the shape the command documents. */
 export class TopologyParseError extends Error {}
 
+/** Reads a `CLUSTER SHARDS` reply (RESP2 or RESP3) into shards; bad nodes are skipped. */
 export function parseClusterShards(reply: RespValue, context: ParseContext): Shard[] {
   if (!Array.isArray(reply)) throw new TopologyParseError("CLUSTER SHARDS: expected an array");
   const shards: Shard[] = [];
@@ -78,6 +81,7 @@ export class AmbiguousShardError extends TopologyParseError {
   }
 }
 
+/** Reads a `CLUSTER SLOTS` reply into shards (every node listed counts as online). */
 export function parseClusterSlots(reply: RespValue, context: ParseContext): Shard[] {
   if (!Array.isArray(reply)) throw new TopologyParseError("CLUSTER SLOTS: expected an array");
   const byPrimary = new Map<

@@ -17,8 +17,10 @@
  */
 import { SLOT_COUNT } from "../command/slot.js";
 
+/** The `slotToShard` entry of a slot nobody serves. */
 export const NO_SHARD = 0xffff;
 
+/** A node's role in its shard. */
 export type NodeRole = "primary" | "replica";
 /** As `CLUSTER SHARDS` reports it; `CLUSTER SLOTS` lists only serving nodes, all "online". */
 export type NodeHealth = "online" | "failed" | "loading";
@@ -27,11 +29,15 @@ export type NodeHealth = "online" | "failed" | "loading";
 export interface ClusterNode {
   /** The node's cluster id; empty when only known from a redirection. */
   readonly id: string;
+  /** The host the client connects to. */
   readonly host: string;
+  /** The port the client connects to. */
   readonly port: number;
   /** `host:port`: the key of the node's connection. */
   readonly address: string;
+  /** Whether the node is its shard's primary or one of its replicas. */
   readonly role: NodeRole;
+  /** The node's health as the cluster reports it; replicas not `online` are not read from. */
   readonly health: NodeHealth;
   /** Replication offset reported by the cluster (0 when unknown). */
   readonly replicationOffset: number;
@@ -39,8 +45,11 @@ export interface ClusterNode {
   readonly hostname: string | undefined;
 }
 
+/** A primary, its replicas and the slots they serve. */
 export interface Shard {
+  /** The node that takes the shard's writes. */
   readonly primary: ClusterNode;
+  /** Its replicas, in the order the cluster lists them. */
   readonly replicas: readonly ClusterNode[];
   /** Inclusive slot ranges, e.g. `[[0, 5460]]`. */
   readonly ranges: ReadonlyArray<readonly [number, number]>;
@@ -50,12 +59,27 @@ export interface Shard {
 export interface TopologyChange {
   /** Slots whose primary changed (or became served / unserved). */
   slotsMoved: number;
+  /** Addresses (`host:port`) of the nodes that appeared. */
   nodesAdded: string[];
+  /** Addresses of the nodes that left. */
   nodesRemoved: string[];
-  rolesChanged: Array<{ address: string; from: NodeRole; to: NodeRole }>;
+  /** Nodes that changed role (a failover). */
+  rolesChanged: RoleChange[];
 }
 
+/** A node that changed role in a refresh (a failover: a replica promoted, a primary demoted). */
+export interface RoleChange {
+  /** The node (`host:port`). */
+  address: string;
+  /** Its role before the refresh. */
+  from: NodeRole;
+  /** Its role after. */
+  to: NodeRole;
+}
+
+/** The cluster as one refresh saw it: its shards and the slot table built from them (replaced whole, never edited but by `patchSlot`). */
 export class Topology {
+  /** The shards; `slotToShard` holds indices into this array. */
   readonly shards: Shard[];
   /** Shard index per slot, NO_SHARD where unserved. */
   readonly slotToShard: Uint16Array;

@@ -19,6 +19,7 @@ import { type CommandInfo, findCommand, parseCommandInfoReply } from "./table.js
 /** Sends `COMMAND <args>` to any node and resolves with its reply. */
 export type AskCommand = (args: RedisArg[]) => Promise<unknown>;
 
+/** The commands one client knows: the built-in table plus what it learned with `COMMAND INFO`. */
 export class CommandCatalog {
   /** Learned commands, by upper-case name. */
   readonly #learned = new Map<string, CommandInfo>();

@@ -10,6 +10,7 @@ import type { RedisArg } from "../resp/types.js";
 import { Command, type CommandOwner } from "./command.js";
 import type { CommandInfo } from "./table.js";
 
+/** Results of several commands by index, handed over once all are in. */
 export class Gather {
   readonly results: unknown[];
   #remaining: number;

@@ -12,6 +12,7 @@ import { ARGUMENT_SHAPERS, REPLY_TRANSFORMS } from "./transforms.js";
 /** The one method every command method calls. */
 export const SEND_COMMAND = Symbol("rediscluster.sendCommand");
 
+/** What gets command methods: anything that can send a described command. */
 export interface CommandTarget {
   [SEND_COMMAND](
     name: string,
@@ -22,6 +23,7 @@ export interface CommandTarget {
   ): unknown;
 }
 
+/** Puts a method (and its `...Buffer` twin) per Redis command on `prototype`; hand-written methods win. */
 export function installCommandMethods(prototype: object): void {
   for (const method of COMMAND_METHOD_NAMES) {
     const name = method.toUpperCase();

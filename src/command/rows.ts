@@ -22,12 +22,16 @@ import {
   type ResponsePolicy,
 } from "./info.js";
 
+/** A key spec's begin-search in row form: an argv index, `[keyword, startFrom]`, or unknown. */
 export type BeginSearchRow = number | readonly [keyword: string, startFrom: number] | null;
+/** A key spec's find-keys in row form: a range, a key count, or unknown. */
 export type FindKeysRow =
   | readonly [type: "range", lastKey: number, keyStep: number, limit: number]
   | readonly [type: "keynum", keyNumIndex: number, firstKey: number, keyStep: number]
   | null;
+/** One key spec in row form: flags, begin-search, find-keys. */
 export type KeySpecRow = readonly [flags: string, begin: BeginSearchRow, find: FindKeysRow];
+/** One command of the generated table in row form (see the top of this file). */
 export type CommandRow = readonly [
   name: string,
   arity: number,

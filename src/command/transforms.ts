@@ -13,6 +13,7 @@ function pairsToObject(reply: RespValue): unknown {
   return object;
 }
 
+/** Methods whose replies are reshaped, by method name. */
 export const REPLY_TRANSFORMS: ReadonlyMap<string, ReplyTransform> = new Map([["hgetall", pairsToObject]]);
 
 /** Rewrites a method's arguments before they are checked and sent. */
@@ -27,4 +28,5 @@ function fieldsAndValues(args: unknown[]): RedisArg[] {
   return [key as RedisArg, ...(pairs.flat() as RedisArg[])];
 }
 
+/** Methods whose arguments are flattened before they are checked, by method name. */
 export const ARGUMENT_SHAPERS: ReadonlyMap<string, ArgumentShaper> = new Map([["hset", fieldsAndValues]]);

@@ -60,4 +60,12 @@ export type Token<T extends string> = T | Lowercase<T>;
  * @example
  * type Score = ByProtocol<3, string | null, number | null>; // number | null
  */
-export type ByProtocol<R extends RespVersion, Resp2, Resp3> = { 2: Resp2; 3: Resp3 }[R];
+export type ByProtocol<R extends RespVersion, Resp2, Resp3> = RepliesByProtocol<Resp2, Resp3>[R];
+
+/** A command's reply type under each RESP version (what `ByProtocol` picks from). */
+export interface RepliesByProtocol<Resp2, Resp3> {
+  /** The reply as RESP2 decodes it (`protocol: 2`, the default). */
+  2: Resp2;
+  /** The reply as RESP3 decodes it (`protocol: 3`). */
+  3: Resp3;
+}

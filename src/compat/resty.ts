@@ -13,6 +13,7 @@ import type { CommandInfo } from "../command/table.js";
 import { ArgumentError, ClosedError } from "../errors.js";
 import type { RedisArg } from "../resp/types.js";
 
+/** resty-redis-cluster's `initPipeline()` / `commitPipeline()`, over the native pipeline. */
 export class RestyPipelineMode {
   #open: { pipeline: Pipeline; waiters: Array<(result: unknown) => void> } | undefined;
   readonly #newPipeline: () => Pipeline;

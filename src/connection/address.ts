@@ -5,8 +5,11 @@
  * none of them is trusted to be well formed (issue 17.2).
  */
 
+/** A host and a port, apart (`formatAddress` joins them). */
 export interface HostPort {
+  /** A host name or IP literal (IPv6 without brackets). */
   host: string;
+  /** A TCP port. */
   port: number;
 }
 

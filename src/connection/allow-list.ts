@@ -22,7 +22,15 @@ import { ConnectionError } from "../errors.js";
 import { formatAddress, type HostPort, isValidHost } from "./address.js";
 
 /** The `connectTo` option: see the table at the top of this file. */
-export type ConnectTo = "cluster" | "any" | { hosts?: string[]; cidrs?: string[] };
+export type ConnectTo = "cluster" | "any" | ConnectToList;
+
+/** `connectTo` as a list: connections may go to these hosts and IP ranges only. */
+export interface ConnectToList {
+  /** Host names or IP literals, compared as written (after `natMap`); the seeds must be among them. */
+  hosts?: string[];
+  /** IP ranges, e.g. `"10.0.0.0/8"` or `"fd00::/8"`. */
+  cidrs?: string[];
+}
 
 /**
  * Decides whether a connection may be opened to a host.

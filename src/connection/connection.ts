@@ -104,7 +104,9 @@ const TOMBSTONE: Sendable = {
 export class Connection {
   /** `host:port` (IPv6 hosts in brackets). */
   readonly address: string;
+  /** The host as given in the options. */
   readonly host: string;
+  /** The port as given in the options. */
   readonly port: number;
   // Private: it holds the password, which must never show in a log of this object.
   readonly #options: Readonly<ConnectionOptions & typeof DEFAULTS>;
@@ -173,6 +175,7 @@ export class Connection {
     this.#decoder = new RespDecoder(handler, options.decoderLimits);
   }
 
+  /** Where the connection is in its life: `idle` (not opened yet, or reopening on demand), `connecting`, `ready`, `closing`, `closed`. */
   get state(): ConnectionState {
     return this.#state;
   }
@@ -189,7 +192,7 @@ export class Connection {
 
   /**
    * Bytes read of a reply still arriving (0 between replies): what this connection holds
-   * for it. Bounded by `decoderLimits.maxReplyBytes`, and by {@link EXPIRED_REPLY_MAX_BYTES}
+   * for it. Bounded by `decoderLimits.maxReplyBytes`, and by `EXPIRED_REPLY_MAX_BYTES` (1 MiB)
    * (plus one socket read) once nobody waits for that reply.
    */
   get bufferedReplyBytes(): number {

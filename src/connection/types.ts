@@ -32,6 +32,7 @@ export interface Sendable {
 export interface Credentials {
   /** ACL user name; the `default` user when absent. */
   username?: string | undefined;
+  /** The password (or token); never printed in errors, logs or events. */
   password: string;
 }
 
@@ -40,7 +41,9 @@ export type CredentialsProvider = () => Credentials | Promise<Credentials>;
 
 /** How to reach and talk to one node. Durations in milliseconds. */
 export interface ConnectionOptions {
+  /** The server's host name or IP literal (IPv6 without brackets). */
   host: string;
+  /** The server's port. */
   port: number;
   /** TLS options, or true for TLS with Node's defaults. */
   tls?: TlsOptions | boolean | undefined;
@@ -54,6 +57,7 @@ export interface ConnectionOptions {
   connectTimeoutMs?: number;
   /** ACL user name (default user when only a password is given). */
   username?: string | undefined;
+  /** The password (or token); never printed in errors, logs or events. */
   password?: string | undefined;
   /**
    * Asked for the credentials on every new socket, instead of `username`/`password` (for
@@ -119,4 +123,5 @@ export interface ConnectionOptions {
   onReady?: ((connection: Connection) => void) | undefined;
 }
 
+/** The states of a `Connection` (see `Connection.state`). */
 export type ConnectionState = "idle" | "connecting" | "ready" | "closing" | "closed";

@@ -18,6 +18,7 @@ import { CommandWriter, type RedisArg, RespDecoder, type RespValue } from "../re
 /** One command as its words: `["CLUSTER", "SETSLOT", 42, "NODE", id]`. */
 export type AdminCommand = readonly RedisArg[];
 
+/** Options of one admin request. */
 export interface AdminRequestOptions {
   /** Bulk strings of the replies as Buffers (keys of GETKEYSINSLOT may be binary). */
   buffers?: boolean;

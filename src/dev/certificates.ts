@@ -42,6 +42,7 @@ export interface CertificateAuthority extends IssuedCertificate {
   readonly keyId: Buffer;
 }
 
+/** What certificate to issue. */
 export interface CertificateRequest {
   /** The subject's common name. */
   commonName: string;

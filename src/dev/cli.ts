@@ -20,6 +20,7 @@ import { ConnectionError, RedisClusterError, ReplyError } from "../errors.js";
 import type { RespValue } from "../resp/types.js";
 import { attachDevCluster, startDevCluster } from "./cluster.js";
 import { type ClusterNodesEntry, formatRanges, parseClusterNodes } from "./cluster-view.js";
+import { nodePortsFree } from "./ports.js";
 import { isProcessStopped, isRedisServerProcess } from "./process.js";
 import {
   DEFAULT_CLUSTER_NAME,
@@ -44,6 +45,9 @@ export interface CliContext {
 
 /** Exit codes, for scripts. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+
+/** Where `dev start` puts its first node when nothing else is there. */
+const DEFAULT_FIRST_PORT = 7000;
 
 const EXIT_CODES_HELP = `Exit codes:
   0  done
@@ -126,6 +130,8 @@ Commands:
 Options:
   --shards <n>          start: number of primaries (default 3); --primaries is the same
   --replicas <n>        start: replicas per primary (default 1)
+  --port <n>            start: the first node's port, the others follow (default 7000 when
+                        7000... and their bus ports are free, else free ports); 0: free ports
   --redis-server <path> start: the redis-server to run (default: redis-server on PATH)
   --tls                 start: TLS only, with a throwaway CA and certificates (printed)
   --name <name>         which cluster (default "current"); several can run side by side
@@ -229,6 +235,8 @@ interface DevCommandLine {
   json: boolean;
   primaries: number | undefined;
   replicas: number | undefined;
+  /** `--port`: the first node's port; 0 for free ports; undefined: 7000 when free. */
+  port: number | undefined;
   redisServer: string | undefined;
   tls: boolean;
 }
@@ -272,6 +280,7 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
       shards: { type: "string" },
       primaries: { type: "string" },
       replicas: { type: "string" },
+      port: { type: "string" },
       "redis-server": { type: "string" },
       tls: { type: "boolean" },
     },
@@ -309,6 +318,7 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
       1,
     ),
     replicas: integerOption(values.replicas, "--replicas", 0),
+    port: integerOption(values.port, "--port", 0),
     redisServer: values["redis-server"],
     tls: values.tls ?? false,
   };
@@ -709,12 +719,14 @@ async function startCommand(options: DevCommandLine, output: CliOutput): Promise
     await forget(options.name, existing);
   }
   const startedAt = Date.now();
+  const firstPort = await chooseFirstPort(options, output);
   const cluster = await startDevCluster({
     primaries: options.primaries,
     replicasPerPrimary: options.replicas,
     redisServer: options.redisServer,
     detached: true,
     tls: options.tls,
+    firstPort,
   });
   registerDevCluster(options.name, cluster.stateFile);
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
@@ -734,6 +746,21 @@ async function startCommand(options: DevCommandLine, output: CliOutput): Promise
       `Stop it with: npx rediscluster dev stop${nameFlag(options.name)}\n`,
   );
   return 0;
+}
+
+/**
+ * The README's examples use 127.0.0.1:7000 and 7001 (where most Redis Cluster tutorials put
+ * a local cluster), so `dev start` listens there when it can; elsewhere it says so and
+ * takes free ports rather than fail.
+ */
+async function chooseFirstPort(options: DevCommandLine, output: CliOutput): Promise<number | undefined> {
+  if (options.port !== undefined) return options.port === 0 ? undefined : options.port;
+  const nodes = (options.primaries ?? 3) * (1 + (options.replicas ?? 1));
+  if (await nodePortsFree("127.0.0.1", DEFAULT_FIRST_PORT, nodes)) return DEFAULT_FIRST_PORT;
+  output.err(
+    `rediscluster: ports ${DEFAULT_FIRST_PORT}-${DEFAULT_FIRST_PORT + nodes - 1} (or their bus ports) are taken: using free ports (printed below)\n`,
+  );
+  return undefined;
 }
 
 async function statusCommand(options: DevCommandLine, output: CliOutput): Promise<number> {

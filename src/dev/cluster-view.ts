@@ -54,6 +54,7 @@ export const REPORT_COMMANDS: ReadonlyArray<readonly string[]> = [
 /** Flags that mean "not a working member" in CLUSTER NODES. */
 const UNHEALTHY_FLAGS = new Set(["handshake", "noaddr", "fail", "fail?"]);
 
+/** Reads one node's CLUSTER INFO, NODES, SLOTS and SHARDS replies (in that order) into a report. */
 export function parseNodeReport(port: number, replies: readonly RespValue[]): NodeReport {
   const [info, nodes, slots, shards] = replies;
   return {
@@ -153,6 +154,7 @@ export function parseClusterShards(reply: RespValue | undefined): ShardNode[][] 
   });
 }
 
+/** Whether the nodes' reports agree on a healthy cluster, and what to do if not. */
 export interface HealthVerdict {
   /** Why the cluster is not healthy yet; undefined when it is. */
   problem: string | undefined;

@@ -34,7 +34,7 @@ import { guardOnExit, unguard } from "./exit-guard.js";
 import { assignSlots, moveSlotKeys, openSlotMigration } from "./migration.js";
 import { ALL_PERMISSIONS, NODE_FILES, type NodeConfig, renderNodeConfig } from "./node-config.js";
 import { pollUntil } from "./poll.js";
-import { markNodePortUsed, releaseNodePort, reserveNodePort } from "./ports.js";
+import { BUS_PORT_OFFSET, markNodePortUsed, releaseNodePort, reserveNodePort } from "./ports.js";
 import {
   isProcessAlive,
   isProcessStopped,
@@ -87,6 +87,14 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   const replicasPerPrimary = positiveInteger(options.replicasPerPrimary ?? 1, "replicasPerPrimary", 0);
   const nodeTimeoutMs = positiveInteger(options.nodeTimeoutMs ?? 2_000, "nodeTimeoutMs", 100);
   const startTimeoutMs = positiveInteger(options.startTimeoutMs ?? 30_000, "startTimeoutMs", 1);
+  const total = primaries * (1 + replicasPerPrimary);
+  const firstPort =
+    options.firstPort === undefined ? undefined : positiveInteger(options.firstPort, "firstPort", 1);
+  if (firstPort !== undefined && firstPort + total - 1 + BUS_PORT_OFFSET > 65_535) {
+    throw new RangeError(
+      `firstPort leaves no room for ${total} nodes and their bus ports (port + ${BUS_PORT_OFFSET})`,
+    );
+  }
   if (primaries > SLOT_COUNT) throw new RangeError(`primaries must be at most ${SLOT_COUNT}`);
   if (options.announce?.portOffset && replicasPerPrimary > 0) {
     // Redis replicates from the primary's announced address, which nothing reaches here.
@@ -124,7 +132,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     hostnameOf: typeof hostname === "string" ? () => hostname : hostname,
   });
   try {
-    await cluster.create(primaries, replicasPerPrimary);
+    await cluster.create(primaries, replicasPerPrimary, firstPort);
   } catch (error) {
     await cluster.stop().catch(() => undefined);
     throw error;
@@ -297,11 +305,16 @@ class LocalDevCluster implements DevCluster {
   }
 
   /** Builds the cluster: nodes, config epochs, slots, MEET, REPLICATE, then waits for health. */
-  async create(primaries: number, replicasPerPrimary: number): Promise<void> {
+  async create(primaries: number, replicasPerPrimary: number, firstPort?: number): Promise<void> {
     const deadlineAt = Date.now() + this.#state.startTimeoutMs;
     const total = primaries * (1 + replicasPerPrimary);
     const launched = await Promise.all(
-      Array.from({ length: total }, (_, index) => this.#launchNewNode(this.#newNodeDir(index + 1))),
+      Array.from({ length: total }, (_, index) =>
+        this.#launchNewNode(
+          this.#newNodeDir(index + 1),
+          firstPort === undefined ? undefined : firstPort + index,
+        ),
+      ),
     );
     // #launchNewNode appends in the order the nodes came up; keep the planned order.
     this.#nodes = launched;
@@ -561,9 +574,10 @@ class LocalDevCluster implements DevCluster {
     await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
 
-  /** Starts a node on a fresh port and adds it to the cluster's list (role unknown yet). */
-  async #launchNewNode(dir: string): Promise<DevNode> {
-    const { port, pid } = await this.#launch(dir, undefined);
+  /** Starts a node on a fresh port (or `fixedPort`) and adds it to the cluster's list (role unknown yet). */
+  async #launchNewNode(dir: string, fixedPort?: number): Promise<DevNode> {
+    if (fixedPort !== undefined) markNodePortUsed(fixedPort);
+    const { port, pid } = await this.#launch(dir, fixedPort);
     const node = this.#newNode(port, pid);
     this.#nodes.push(node);
     this.#nodeDirs.set(port, dir);

@@ -14,9 +14,13 @@ import { existsSync, rmSync } from "node:fs";
 import { isRedisServerProcess } from "./process.js";
 import { readStateFile } from "./state.js";
 
+/** What the exit guard needs to kill a cluster's processes and remove its folder. */
 export interface GuardedCluster {
+  /** The cluster's state file (its PIDs, for nodes started by an earlier process). */
   stateFile: string;
+  /** The cluster's folder, removed on exit. */
   dir: string;
+  /** The redis-server binary, to check a PID is still one of its processes before killing it. */
   redisServer: string;
   /** PIDs known in memory (may include nodes not yet written to the state file). */
   pids(): Iterable<number>;

@@ -15,8 +15,11 @@ import { ReplyError } from "../errors.js";
 import type { RespValue } from "../resp/index.js";
 import type { AdminCommand, AdminPool } from "./admin.js";
 
+/** One side of a slot migration: a primary by port and cluster id. */
 export interface MigrationEnd {
+  /** The node's port. */
   port: number;
+  /** The node's cluster id. */
   id: string;
 }
 

@@ -6,6 +6,7 @@
 import { BUS_PORT_OFFSET } from "./ports.js";
 import type { DevAclUser } from "./types.js";
 
+/** What one node's redis.conf is written from. */
 export interface NodeConfig {
   /** The loopback address to bind. */
   host: string;

@@ -51,6 +51,21 @@ export function markNodePortUsed(port: number): void {
   reserved.add(port);
 }
 
+/**
+ * Whether `count` consecutive ports from `first`, and their bus ports, are free now (and not
+ * handed out by this process). Another program may still bind one before a node does.
+ *
+ * @example
+ * await nodePortsFree("127.0.0.1", 7000, 6); // true on a machine with nothing on 7000-7005
+ */
+export async function nodePortsFree(host: string, first: number, count: number): Promise<boolean> {
+  for (let port = first; port < first + count; port++) {
+    if (reserved.has(port)) return false;
+    if (!(await canBind(host, port)) || !(await canBind(host, port + BUS_PORT_OFFSET))) return false;
+  }
+  return true;
+}
+
 function canBind(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();

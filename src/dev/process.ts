@@ -8,7 +8,9 @@ import { closeSync, openSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { delay } from "./poll.js";
 
+/** A redis-server process started by the dev cluster. */
 export interface SpawnedServer {
+  /** Its OS process id. */
   pid: number;
 }
 

@@ -7,11 +7,13 @@ import { execFile } from "node:child_process";
 /** The oldest major version the dev cluster works with. */
 export const MIN_REDIS_MAJOR = 7;
 
+/** A redis-server binary found and checked to be recent enough. */
 export interface RedisServerBinary {
   /** What to spawn: the path or command name that was checked. */
   path: string;
   /** e.g. `"7.0.15"`. */
   version: string;
+  /** The major version (at least `MIN_REDIS_MAJOR`). */
   major: number;
 }
 

@@ -10,6 +10,7 @@ import { join } from "node:path";
 /** The name used when none is given. */
 export const DEFAULT_CLUSTER_NAME = "current";
 
+/** The registry entry of the CLI's dev cluster `name` (in the OS temporary folder). */
 export function registryFile(name: string): string {
   return join(tmpdir(), "rediscluster-dev", `${name}.json`);
 }
@@ -32,11 +33,13 @@ export function findDevClusterStateFile(name = DEFAULT_CLUSTER_NAME): string | u
   }
 }
 
+/** Records that the CLI's dev cluster `name` has its state in `stateFile`. */
 export function registerDevCluster(name: string, stateFile: string): void {
   mkdirSync(join(tmpdir(), "rediscluster-dev"), { recursive: true });
   writeFileSync(registryFile(name), JSON.stringify({ stateFile }) + "\n");
 }
 
+/** Removes the registry entry of `name` (the cluster was stopped). */
 export function unregisterDevCluster(name: string): void {
   rmSync(registryFile(name), { force: true });
 }

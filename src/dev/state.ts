@@ -7,9 +7,12 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DevAclUser, DevAnnounceOptions, DevHost } from "./types.js";
 
+/** The name of a dev cluster's state file, in its folder. */
 export const STATE_FILE_NAME = "state.json";
 
+/** One node as the state file records it. */
 export interface DevNodeState {
+  /** The node's client port. */
   port: number;
   /** OS process id, or null while the node is stopped. */
   pid: number | null;
@@ -19,6 +22,7 @@ export interface DevNodeState {
   hostname?: string;
 }
 
+/** What a dev cluster's state file holds: enough to attach to the cluster, restart its nodes, stop it. */
 export interface DevClusterState {
   version: 1;
   /** The cluster's folder (absolute); removed by stop(). */

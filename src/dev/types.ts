@@ -17,6 +17,7 @@ export interface DevTlsOptions {
 
 /** One ACL user a dev cluster starts with (a `user` line of redis.conf). */
 export interface DevAclUser {
+  /** The user name (`default` for the default user). */
   name: string;
   /** The user's password (`>password`); without one the user needs `nopass` in `rules`. */
   password?: string;
@@ -30,6 +31,7 @@ export interface DevAclUser {
 
 /** Users and the default user of an ACL dev cluster. */
 export interface DevAclOptions {
+  /** The users to create, as redis.conf `user` lines. */
   users?: DevAclUser[];
   /**
    * Turn the `default` user off (default true), unless `users` lists it. The dev cluster's own
@@ -68,8 +70,11 @@ export interface DevTlsMaterial {
   cert: string;
   /** Its private key (PEM, PKCS#8). */
   key: string;
+  /** The file holding `ca`. */
   caFile: string;
+  /** The file holding `cert`. */
   certFile: string;
+  /** The file holding `key`. */
   keyFile: string;
 }
 
@@ -106,6 +111,13 @@ export interface DevClusterOptions {
   /** The loopback address nodes bind and are addressed by (default `"127.0.0.1"`). */
   host?: DevHost;
   /**
+   * Listen on `firstPort`, `firstPort + 1`, ... (primaries first, then replicas) instead of
+   * free ports picked at run time; each must be free, and so must its cluster bus port
+   * (+10000), or the start fails naming it. For a cluster at known addresses (the CLI's
+   * `dev start` tries 7000 first); tests should leave it out.
+   */
+  firstPort?: number;
+  /**
    * TLS only (`port 0`, `tls-port`, `tls-cluster yes`, `tls-replication yes`), with a
    * throwaway CA and certificates made at start in the cluster's folder (see `cluster.tls`).
    */
@@ -116,12 +128,14 @@ export interface DevClusterOptions {
   announce?: DevAnnounceOptions;
 }
 
+/** A dev node's role in its shard. */
 export type DevNodeRole = "primary" | "replica";
 
 /** One redis-server process of a dev cluster. */
 export interface DevNode {
   /** The node's cluster id (40 hex characters). */
   id: string;
+  /** The loopback address the node binds and is addressed by. */
   host: DevHost;
   /** The port it listens on (the TLS port of a TLS cluster). */
   port: number;
@@ -133,6 +147,7 @@ export interface DevNode {
    * `:<port>` for `preferredEndpoint: "unknown-endpoint"`.
    */
   announcedAddress: string;
+  /** The node's role when this list was last read (`refresh()` reads it again). */
   role: DevNodeRole;
   /** For a replica: the id of its primary. */
   primaryId: string | undefined;
@@ -214,6 +229,7 @@ export interface DevCluster {
    * counts as down for `waitForHealthy` and `failover` (its slots are not served).
    */
   pauseNode(port: number): void;
+  /** SIGCONT a node `pauseNode` stopped: it answers again. */
   resumeNode(port: number): void;
   /** Runs `CLUSTER FAILOVER [FORCE|TAKEOVER]` on a replica and waits until every node sees it as primary. */
   failover(replicaPort: number, mode?: "FORCE" | "TAKEOVER"): Promise<void>;
@@ -227,6 +243,7 @@ export interface DevCluster {
    * keys moved) for ASK tests; `finishMigration` completes it.
    */
   beginSlotMigration(fromPort: number, toPort: number, slot: number, keysToMove?: number): Promise<void>;
+  /** Completes a migration `beginSlotMigration` left half done: moves the remaining keys and gives the slot to `toPort` on every primary. */
   finishMigration(fromPort: number, toPort: number, slot: number): Promise<void>;
   /** Starts a new empty node, MEETs it, and makes it a replica of `primaryPort` (or an empty primary). */
   addNode(options?: { replicaOf?: number }): Promise<DevNode>;

@@ -68,16 +68,19 @@ export const SUBSCRIBE_COMMAND: Readonly<Record<Family, string>> = {
   pattern: "PSUBSCRIBE",
   shard: "SSUBSCRIBE",
 };
+/** The command that ends each kind of subscription. */
 export const UNSUBSCRIBE_COMMAND: Readonly<Record<Family, string>> = {
   channel: "UNSUBSCRIBE",
   pattern: "PUNSUBSCRIBE",
   shard: "SUNSUBSCRIBE",
 };
 
+/** Whether a frame kind carries a message (not a confirmation). */
 export function isMessageKind(kind: PubSubKind): boolean {
   return kind <= PubSubKind.SMessage;
 }
 
+/** Whether a frame kind says a subscription ended. */
 export function isUnsubscribeKind(kind: PubSubKind): boolean {
   return kind >= PubSubKind.Unsubscribe;
 }

@@ -10,6 +10,7 @@
  */
 import { Queue } from "../connection/queue.js";
 
+/** What a subscription's iterator does when its buffer is full: drop its oldest message, or end with a `SubscriptionOverflowError`. */
 export type OverflowPolicy = "dropOldest" | "error";
 
 /** What `push` did with a message. */
@@ -26,6 +27,7 @@ interface Waiter<T> {
   reject(error: Error): void;
 }
 
+/** The bounded buffer between a subscription and its async iterator (see the top of this file). */
 export class Inbox<T> {
   readonly #limit: number;
   readonly #policy: OverflowPolicy;

@@ -26,6 +26,7 @@ export interface NodeAddress extends HostPort {
   readonly address: string;
 }
 
+/** One channel or pattern the client wants subscribed, shared by its Subscriptions (see the top of this file). */
 export class Interest implements PlacementOwner, NamedChannel {
   readonly text: string;
   /** Placement that is live, or on its way. */

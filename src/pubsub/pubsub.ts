@@ -70,6 +70,7 @@ const RETRY_MAX_MS = 1000;
 /** Interests that are not shard channels have no slot. */
 const NO_SLOT = -1;
 
+/** What Pub/Sub needs from the client. */
 export interface PubSubOptions {
   /** Opens a node's subscriber connection (NodeRegistry.openSubscriberConnection). */
   openConnection: OpenSubscriberConnection;
@@ -108,6 +109,7 @@ interface AllNodesPattern {
   readonly interests: Map<string, Interest>;
 }
 
+/** Where each subscription lives and how it follows the cluster (see the top of this file). */
 export class PubSub {
   readonly #options: PubSubOptions;
   readonly #subscribers = new Map<string, SubscriberConnection>();

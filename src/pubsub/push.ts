@@ -30,9 +30,11 @@ export interface UnroutedPush {
   address: string;
   /** Its first word, lower case (e.g. `"invalidate"`, `"tracking-redir-broken"`). */
   kind: string;
+  /** The whole push frame, as decoded (its first element is the kind). */
   frame: RespValue[];
 }
 
+/** Hands RESP3 pushes that are not about a subscription to the cache hook or the `push` event. */
 export class PushRouter {
   #invalidation: InvalidationHandler | undefined;
   readonly #unrouted: (push: UnroutedPush) => void;

@@ -112,6 +112,7 @@ class ServerEntry {
   ) {}
 }
 
+/** One node's subscriber connection, holding every subscription of the client there (see the top of this file). */
 export class SubscriberConnection {
   readonly address: string;
   readonly host: string;

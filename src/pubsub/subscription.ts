@@ -26,6 +26,7 @@ import type { DownReason } from "./subscriber.js";
 export interface PubSubMessage<T> {
   /** The channel it was published to. */
   channel: T;
+  /** The message as published. */
   message: T;
   /** Pattern subscriptions: the pattern that matched. */
   pattern?: T;
@@ -54,10 +55,13 @@ export interface PatternSubscribeOptions extends SubscribeOptions {
 
 /** `down`: a channel is not subscribed anywhere right now; messages published meanwhile are lost. */
 export interface SubscriptionDownEvent<T> {
+  /** The channel (or pattern) that is down. */
   channel: T;
   /** The node it was subscribed on. */
   address: string;
+  /** Why it went down. */
   reason: DownReason;
+  /** The error that took it down, if one did (a lost connection, a refused SUBSCRIBE). */
   error: RedisClusterError | undefined;
   /** `Date.now()` when the client noticed. */
   since: number;
@@ -65,27 +69,42 @@ export interface SubscriptionDownEvent<T> {
 
 /** `up`: subscribed again after a `down`; every message published from now on arrives. */
 export interface SubscriptionUpEvent<T> {
+  /** The channel (or pattern) that is back. */
   channel: T;
+  /** The node it is subscribed on now. */
   address: string;
   /** When it went down (`Date.now()` time) and for how long. */
   since: number;
+  /** How long it was down, in ms. */
   downMs: number;
 }
 
 /** `moved`: a channel is now subscribed on another node (slot moved, failover, node lost). */
 export interface SubscriptionMovedEvent<T> {
+  /** The channel (or pattern) that moved. */
   channel: T;
+  /** The node it was subscribed on (`host:port`). */
   from: string;
+  /** The node it is subscribed on now. */
   to: string;
+}
+
+/** `overflow`: the iterator's buffer was full and dropped its oldest message (`dropOldest`). */
+export interface SubscriptionOverflowEvent {
+  /** Messages dropped so far, this one included. */
+  dropped: number;
 }
 
 /** Events of a Subscription and their arguments. */
 export interface SubscriptionEvents<T> {
+  /** A channel is not subscribed anywhere right now: messages published meanwhile are lost. */
   down: [info: SubscriptionDownEvent<T>];
+  /** A channel that was down is subscribed again. */
   up: [info: SubscriptionUpEvent<T>];
+  /** A channel is now subscribed on another node (its slot moved, a failover, a node lost). */
   moved: [info: SubscriptionMovedEvent<T>];
   /** The iterator's buffer overflowed (`dropOldest`): `dropped` counts every message dropped so far. */
-  overflow: [info: { dropped: number }];
+  overflow: [info: SubscriptionOverflowEvent];
   /** A listener threw, or a node refused to subscribe again (the client keeps trying). */
   error: [error: Error];
 }

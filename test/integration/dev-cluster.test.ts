@@ -19,6 +19,7 @@ import {
   findDevClusterStateFile,
   startDevCluster,
 } from "../../src/dev/index.js";
+import { nodePortsFree } from "../../src/dev/ports.js";
 import { isProcessAlive } from "../../src/dev/process.js";
 import { parseRedisVersion } from "../../src/dev/redis-server.js";
 import { sharedDevCluster, withDevCluster } from "../helpers/cluster.js";
@@ -430,7 +431,10 @@ describe("rediscluster dev (CLI)", () => {
     await run("dev", "stop", "--name", name);
   });
 
-  it("starts a detached cluster, shows its status, refuses a second start, and stops it", async () => {
+  it("starts a detached cluster at --port, shows its status, refuses a second start, and stops it", async () => {
+    // Not the default (7000): other runs on this machine may hold it. A random free pair of
+    // consecutive ports instead, so that --port is what put the nodes there.
+    const firstPort = await freeConsecutivePorts(2);
     const started = await run(
       "dev",
       "start",
@@ -438,6 +442,8 @@ describe("rediscluster dev (CLI)", () => {
       "1",
       "--replicas",
       "1",
+      "--port",
+      String(firstPort),
       "--name",
       name,
       "--json",
@@ -450,7 +456,7 @@ describe("rediscluster dev (CLI)", () => {
       stateFile: string;
       nodes: DevNode[];
     };
-    expect(summary.seeds).toHaveLength(2);
+    expect(summary.seeds).toEqual([`127.0.0.1:${firstPort}`, `127.0.0.1:${firstPort + 1}`]);
     expect(findDevClusterStateFile(name)).toBe(summary.stateFile);
     const pids = summary.nodes.map((node) => node.pid!);
     for (const pid of pids) expect(isProcessAlive(pid)).toBe(true);
@@ -640,4 +646,13 @@ function range(first: number, last: number): number[] {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The first of `count` consecutive free node ports (bus ports free too), from a random start. */
+async function freeConsecutivePorts(count: number): Promise<number> {
+  for (let tried = 0; tried < 200; tried++) {
+    const first = 10_000 + Math.floor(Math.random() * 12_000);
+    if (await nodePortsFree("127.0.0.1", first, count)) return first;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
 }
