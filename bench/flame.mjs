@@ -214,6 +214,7 @@ export function renderFlameGraph(profile, title) {
     .replace(/y="TEXT(\d+)"/g, (_, depth) => `y="${height - 10 - Number(depth) * rowHeight + 11}"`);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="monospace" font-size="10">`,
+    `<title>${escapeXml(`Flame graph: ${title}`)}</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="4" y="16" font-size="13">${escapeXml(title)}</text>`,
     `<text x="4" y="32" fill="#555">width = CPU time (idle left out); orange = rediscluster (darker: API and command record), red = GC, blue = bench loop, grey = node and V8. Hover for names.</text>`,
