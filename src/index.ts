@@ -14,6 +14,7 @@ export type { CallOptions, ClusterView } from "./call-options.js";
 export type { ClusterStats, NodeHandle, RedisClusterEvents } from "./client.js";
 export { RedisCluster } from "./client.js";
 export type { ViewRejection } from "./cluster/discovery.js";
+export type { MaintenanceEvent } from "./cluster/maintenance.js";
 export type { ReadFrom } from "./cluster/router.js";
 export type { ClusterNode, NodeRole, Shard, Topology, TopologyChange } from "./cluster/topology.js";
 export type { CommandMethods, PipelineMethods } from "./command/methods.generated.js";
@@ -21,7 +22,12 @@ export { keySlot } from "./command/slot.js";
 export type { ByProtocol, RedisKey, RedisNumber, RespVersion, Token } from "./command/types.js";
 export type { ConnectTo } from "./connection/allow-list.js";
 export { Connection } from "./connection/connection.js";
-export type { ConnectionOptions, Credentials, CredentialsProvider } from "./connection/types.js";
+export type {
+  ConnectionOptions,
+  Credentials,
+  CredentialsProvider,
+  MovingEndpointType,
+} from "./connection/types.js";
 export {
   AbortError,
   ArgumentError,
@@ -42,7 +48,22 @@ export {
   TimeoutError,
   WatchConflictError,
 } from "./errors.js";
-export type { NatMap, RedisClusterCommonOptions, RedisClusterOptions, SeedNode } from "./options.js";
+export {
+  CHANNELS,
+  type CommandTraceContext,
+  type ConnectionClosedMessage,
+  type ConnectionErrorMessage,
+  type ConnectionReadyMessage,
+  type ConnectTraceContext,
+  type TopologyMessage,
+} from "./observe/channels.js";
+export type {
+  MaintenanceNotificationOptions,
+  NatMap,
+  RedisClusterCommonOptions,
+  RedisClusterOptions,
+  SeedNode,
+} from "./options.js";
 export type { OverflowPolicy } from "./pubsub/inbox.js";
 export type { PubSubStats } from "./pubsub/pubsub.js";
 export type { InvalidationHandler, UnroutedPush } from "./pubsub/push.js";
