@@ -46,7 +46,7 @@ import {
   ReplyError,
   TimeoutError,
 } from "../errors.js";
-import { traceDispatch, tracingCommands } from "../observe/channels.js";
+import { traceDispatch, tracingBatches, tracingCommands } from "../observe/channels.js";
 import { CommandBatch, DeadlineQueue } from "./deadline-queue.js";
 import { KeptOnConnection, OnDedicatedConnection } from "./dedicated.js";
 import { credentialFailure, type Discovery } from "./discovery.js";
@@ -181,18 +181,29 @@ export class Executor {
 
   /** Routes and sends one command. Never throws: whatever goes wrong settles the command. */
   dispatch(command: Command): void {
-    // Traced from its first dispatch, in its caller's context (observe/channels.ts); a
-    // fan-out is traced by its parts, one per node.
-    if (
-      command.trace === undefined &&
-      command.attempts === 0 &&
-      tracingCommands() &&
-      !this.#fansOut(command)
-    ) {
+    // Traced from its first dispatch, in its caller's context (observe/channels.ts).
+    if (command.attempts === 0 && this.#startsTrace(command)) {
       traceDispatch(command, command.unit?.size, this.#dispatchNow, this);
       return;
     }
     this.#dispatchNow(command);
+  }
+
+  /**
+   * Whether this first dispatch starts the command's trace: someone listens (a transaction
+   * is traced on `rediscluster:batch`), or a pipeline made its trace already, and it is not
+   * traced yet. A fan-out is traced by its parts, one per node. When nobody listens, this is
+   * one `hasSubscribers` check per sub-channel and nothing else.
+   */
+  #startsTrace(command: Command): boolean {
+    const trace = command.trace;
+    const listened =
+      trace !== undefined
+        ? !trace.started
+        : command.unit === undefined
+          ? tracingCommands()
+          : tracingBatches();
+    return listened && !this.#fansOut(command);
   }
 
   #dispatchNow(command: Command): void {

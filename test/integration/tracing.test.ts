@@ -28,11 +28,15 @@ type Event = "start" | "end" | "asyncStart" | "asyncEnd" | "error";
 const EVENTS: readonly Event[] = ["start", "end", "asyncStart", "asyncEnd", "error"];
 
 interface Recorded {
+  /** Order of publication, across every recorder. */
+  seq: number;
   event: Event;
   context: object;
   /** The context's fields when the event was published (it is one object, filled in as it goes). */
   snapshot: Record<string, unknown>;
 }
+
+let sequence = 0;
 
 /** Subscribes to every event of a tracing channel until the test ends. */
 function recordTracing(name: string): Recorded[] {
@@ -41,7 +45,7 @@ function recordTracing(name: string): Recorded[] {
   const handlers = Object.fromEntries(
     EVENTS.map((event) => [
       event,
-      (context: object) => recorded.push({ event, context, snapshot: { ...context } }),
+      (context: object) => recorded.push({ seq: sequence++, event, context, snapshot: { ...context } }),
     ]),
   ) as unknown as Parameters<typeof traced.subscribe>[0];
   traced.subscribe(handlers);
@@ -174,28 +178,87 @@ describe("rediscluster:command", () => {
     await client.del(key);
   });
 
-  it("pipelines trace each command; a transaction is one MULTI trace; a fan-out one trace per node", async () => {
+  it("a pipeline is one batch trace and each of its commands a command trace under it; a fan-out one trace per node", async () => {
     const client = clients.create({ nodes: dev.seeds });
     await client.connect();
-    const recorded = recordTracing(CHANNELS.command);
+    const commands = recordTracing(CHANNELS.command);
+    const batches = recordTracing(CHANNELS.batch);
     const keys = [0, 6000, 12000].map((slot) => keyInSlot(slot, "pipe-trace"));
     await client.pipeline().set(keys[0]!, "a").set(keys[1]!, "b").set(keys[2]!, "c").exec();
-    const tagged = keyInSlot(42, "tx-trace");
-    await client.multi().set(tagged, "1").incr(tagged).exec();
     await client.dbsize();
-    await client.del(...keys, tagged);
-    const [a, b, c, tx, ...rest] = traces(recorded).map((trace) => trace.at(-1)!.snapshot);
-    expect([a, b, c].map((trace) => [trace!.command, trace!.serverPort])).toEqual(
-      keys.map((key) => ["SET", ownerOf(keySlot(key)).port]),
+    await client.del(...keys);
+
+    const [pipeline, ...otherBatches] = traces(batches);
+    expect(otherBatches).toEqual([]);
+    expect(pipeline!.map(({ event }) => event)).toEqual(["start", "end", "asyncStart", "asyncEnd"]);
+    expect(pipeline![0]!.snapshot).toMatchObject({ batchMode: "PIPELINE", batchSize: 3, database: 0 });
+    const [a, b, c, ...rest] = traces(commands);
+    for (const [i, trace] of [a, b, c].entries()) {
+      expect(trace!.map(({ event }) => event)).toEqual(["start", "end", "asyncStart", "asyncEnd"]);
+      expect(trace!.at(-1)!.snapshot).toMatchObject({
+        command: "SET",
+        serverPort: ownerOf(keySlot(keys[i]!)).port,
+        batchMode: "PIPELINE",
+        batchSize: 3,
+      });
+      // Its parent: the pipeline's context, the same object the batch events carry.
+      expect(trace![0]!.snapshot.batch).toBe(pipeline![0]!.context);
+    }
+    // The commands start inside the pipeline's start..end and settle before it does.
+    const order = [...batches, ...commands].sort((x, y) => x.seq - y.seq);
+    const pipelineStart = order.findIndex((entry) => entry.context === pipeline![0]!.context);
+    const pipelineEnd = order.findIndex(
+      (entry) => entry.context === pipeline![0]!.context && entry.event === "end",
     );
-    expect(tx).toMatchObject({ command: "MULTI", batchSize: 2, slot: 42, serverPort: ownerOf(42).port });
-    const dbsize = rest.filter((trace) => trace.command === "DBSIZE");
+    const pipelineAsyncEnd = order.findIndex(
+      (entry) => entry.context === pipeline![0]!.context && entry.event === "asyncEnd",
+    );
+    for (const trace of [a, b, c]) {
+      const start = order.indexOf(trace![0]!);
+      expect(start).toBeGreaterThan(pipelineStart);
+      expect(start).toBeLessThan(pipelineEnd);
+      expect(order.indexOf(trace!.at(-1)!)).toBeLessThan(pipelineAsyncEnd);
+    }
+    const dbsize = rest.map((trace) => trace.at(-1)!.snapshot).filter((trace) => trace.command === "DBSIZE");
     expect(dbsize.map((trace) => trace.serverPort).sort()).toEqual(
       dev.nodes
         .filter((node) => node.role === "primary")
         .map((node) => node.port)
         .sort(),
     );
+    expectNoValues("the pipeline's contexts", [...batches, ...commands]);
+  });
+
+  it("a transaction is one MULTI batch trace on its node, not a command trace", async () => {
+    const client = clients.create({ nodes: dev.seeds });
+    await client.connect();
+    const commands = recordTracing(CHANNELS.command);
+    const batches = recordTracing(CHANNELS.batch);
+    const tagged = keyInSlot(42, SECRET_KEY);
+    expect(await client.multi().set(tagged, SECRET_VALUE).incr(`${tagged}:n`).exec()).toEqual(["OK", 1]);
+    expect(commands).toEqual([]);
+    const [tx] = traces(batches);
+    expect(tx!.map(({ event }) => event)).toEqual(["start", "end", "asyncStart", "asyncEnd"]);
+    expect(tx!.at(-1)!.snapshot).toMatchObject({
+      command: "MULTI",
+      batchMode: "MULTI",
+      batchSize: 2,
+      slot: 42,
+      serverPort: ownerOf(42).port,
+      attempts: 1,
+    });
+    expectNoValues("the transaction's context", batches);
+    // A transaction that fails (EXECABORT: a wrong arity queued) publishes error.
+    const failed = await client
+      .multi()
+      .call("SET", tagged)
+      .exec()
+      .catch((caught: unknown) => caught);
+    expect(failed).toBeInstanceOf(Error);
+    const [, aborted] = traces(batches);
+    expect(aborted!.map(({ event }) => event)).toEqual(["start", "end", "error", "asyncStart", "asyncEnd"]);
+    expect(aborted!.at(-1)!.snapshot.error).toBe(failed);
+    await client.del(tagged, `${tagged}:n`);
   });
 
   it("publishes nothing when nobody listens, and the same client traces once someone does", async () => {
