@@ -6,7 +6,8 @@
  *   to the primary is down or it is loading a full sync). A replica is checked when it joins
  *   and on every periodic refresh; until its first check passes it gets no reads.
  * - how far each node is: a PING round trip, smoothed, for `readFrom: "nearest"`.
- * - which availability zone each node is in, for `readFrom: "sameAz"`: `INFO server`'s
+ * - which availability zone each node is in, for `readFrom: "sameAz"`: the topology's
+ *   `availability-zone` where the cluster reports it (newer Valkey), else `INFO server`'s
  *   `availability_zone` (Valkey 8; Redis reports none), read when a node joins and on every
  *   periodic refresh (it is a runtime setting, `CONFIG SET availability-zone`).
  *
@@ -19,7 +20,7 @@
  */
 import { AuthError, ReplyError } from "../errors.js";
 import type { NodeEntry, NodeRegistry } from "./nodes.js";
-import type { Topology } from "./topology.js";
+import type { ClusterNode, Topology } from "./topology.js";
 
 /** Weight of a new RTT sample in the smoothed value. */
 const RTT_SMOOTHING = 0.5;
@@ -60,6 +61,7 @@ export class HealthMonitor {
       if (node.role !== "replica" && !this.#readZones) continue;
       const entry = this.#registry.ensure(node.host, node.port, node.role);
       entry.setRole(node.role);
+      this.#zoneFromTopology(entry, node);
       if ((node.role === "replica" && !entry.replicationChecked) || (this.#readZones && !entry.zoneChecked))
         fresh.push(entry);
     }
@@ -68,10 +70,24 @@ export class HealthMonitor {
 
   /** Checks every replica again, and samples every node's RTT when asked to. */
   checkAll(topology: Topology): Promise<void> {
-    const entries = [...topology.nodes.values()]
-      .map((node) => this.#registry.get(node.address))
-      .filter((entry): entry is NodeEntry => entry !== undefined);
+    const entries: NodeEntry[] = [];
+    for (const node of topology.nodes.values()) {
+      const entry = this.#registry.get(node.address);
+      if (entry === undefined) continue;
+      this.#zoneFromTopology(entry, node);
+      entries.push(entry);
+    }
     return this.#run(entries, this.#sampleRtt, true);
+  }
+
+  /** A zone the topology reports is taken as is: no INFO needed for it. */
+  #zoneFromTopology(entry: NodeEntry, node: ClusterNode): void {
+    if (!this.#readZones) return;
+    entry.zoneFromTopology = node.availabilityZone !== undefined;
+    if (entry.zoneFromTopology) {
+      entry.availabilityZone = node.availabilityZone;
+      entry.zoneChecked = true;
+    }
   }
 
   async #run(entries: NodeEntry[], sampleRtt: boolean, rereadZones: boolean): Promise<void> {
@@ -82,7 +98,8 @@ export class HealthMonitor {
         const checkedBefore = entry.replicationChecked;
         const zoneBefore = entry.availabilityZone;
         if (entry.role === "replica") await this.#checkReplication(entry);
-        if (this.#readZones && (rereadZones || !entry.zoneChecked)) await this.#readZone(entry);
+        if (this.#readZones && !entry.zoneFromTopology && (rereadZones || !entry.zoneChecked))
+          await this.#readZone(entry);
         if (sampleRtt) await this.#measureRtt(entry);
         return (
           linkDownBefore !== entry.replicationLinkDown ||

@@ -41,6 +41,8 @@ export class NodeEntry {
   availabilityZone: string | undefined = undefined;
   /** Whether `availabilityZone` has been read from the node. */
   zoneChecked = false;
+  /** `availabilityZone` came with the topology (CLUSTER SHARDS), not from the node's INFO. */
+  zoneFromTopology = false;
   /**
    * While a maintenance window is open on the node (cluster/maintenance.ts): until when, as a
    * `performance.now()` time (0: no window), and the least time each command sent here gets.

@@ -131,6 +131,37 @@ describe('readFrom: "sameAz"', () => {
     expect(await servedBy(redis, 20)).toEqual(new Set(["replica-c"]));
   });
 
+  it("a zone the topology reports (CLUSTER SHARDS availability-zone) is used without asking INFO server", async () => {
+    const shard = await startShard();
+    // The nodes' INFO says nothing of zones; CLUSTER SHARDS does.
+    for (const name of shard.zones.keys()) shard.zones.set(name, undefined);
+    const zones: Record<string, string> = { primary: "az-a", "replica-b": "az-b", "replica-c": "az-c" };
+    const names = [...shard.nodes.keys()];
+    for (const node of shard.nodes.values()) {
+      node.handle("CLUSTER SHARDS", () =>
+        clusterShardsReply([
+          {
+            ranges: [[0, 16383]],
+            nodes: [...shard.nodes.values()].map((each, i) => ({
+              id: (i + 1).toString(16).padStart(40, "0"),
+              port: each.port,
+              endpoint: each.host,
+              ip: each.host,
+              role: i === 0 ? "master" : "replica",
+              availabilityZone: zones[names[i]!],
+            })),
+          },
+        ]),
+      );
+    }
+    const redis = client(shard, "az-b");
+    await redis.connect();
+    expect(await servedBy(redis, 50)).toEqual(new Set(["replica-b"]));
+    for (const node of shard.nodes.values()) {
+      expect(node.received("INFO").map(String)).not.toContain("INFO server");
+    }
+  });
+
   it("needs the client's zone: a typed error naming the option, at construction and in withOptions", async () => {
     expect(() => new RedisCluster({ nodes: ["127.0.0.1:1"], readFrom: "sameAz" })).toThrow(ConfigError);
     expect(() => new RedisCluster({ nodes: ["127.0.0.1:1"], readFrom: "sameAz" })).toThrow(
