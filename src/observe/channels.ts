@@ -205,7 +205,6 @@ export interface TracedCommand {
   readonly slot: number;
   readonly attempts: number;
   readonly redirections: number;
-  readonly unit: unknown;
   trace: CommandTrace | undefined;
 }
 
@@ -302,7 +301,7 @@ export class CommandTrace {
  * it. Then publishes `end`.
  *
  * @example
- * if (command.trace === undefined && tracingCommands()) traceDispatch(command, unitSize, route, this);
+ * if (command.attempts === 0 && tracingCommands()) traceDispatch(command, command.unit?.size, route, this);
  */
 export function traceDispatch<T extends TracedCommand, This>(
   command: T,
