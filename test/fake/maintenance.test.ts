@@ -159,6 +159,27 @@ describe.each([
 });
 
 describe("SMIGRATING … SMIGRATED (slot migration)", () => {
+  it("SMIGRATING relaxes the deadline of what is in flight and sent while it lasts; SMIGRATED ends it", async () => {
+    const cluster = await FakeCluster.start(1);
+    const node = cluster.nodes[0]!;
+    serveGets(node, {
+      "slow-announced": new PushFrame(["SMIGRATING", 41, "5-9"]),
+      "end-now": new PushFrame(["SMIGRATED", 42, [[node.address, node.address, "5-9"]]]),
+    });
+    const redis = client(cluster.seeds);
+    const events = maintenanceEvents(redis);
+    await redis.connect();
+    await expect(redis.get("slow-unannounced")).rejects.toThrow(TimeoutError);
+    expect(await redis.get("slow-announced")).toBe("v-slow-announced");
+    expect(await redis.get("slow-later")).toBe("v-slow-later");
+    expect(await redis.get("end-now")).toBe("v-end-now");
+    await expect(redis.get("slow-after")).rejects.toThrow(TimeoutError);
+    expect(events.map(({ kind, seq }) => [kind, seq])).toEqual([
+      ["SMIGRATING", 41],
+      ["SMIGRATED", 42],
+    ]);
+  });
+
   it("patches the moved slots to their new owner at once: no MOVED, and a refresh confirms", async () => {
     const cluster = await FakeCluster.start(2);
     const [source, target] = cluster.nodes as [FakeServer, FakeServer];
