@@ -30,7 +30,14 @@ export interface CallOptions {
   readFrom?: ReadFrom | undefined;
 }
 
-const READ_FROM: ReadonlySet<string> = new Set(["primary", "replica", "preferReplica", "any", "nearest"]);
+const READ_FROM: ReadonlySet<string> = new Set([
+  "primary",
+  "replica",
+  "preferReplica",
+  "any",
+  "nearest",
+  "sameAz",
+]);
 
 /** Checks options given to `withOptions()`; throws `ArgumentError` naming what is wrong. */
 export function checkCallOptions(options: CallOptions): Readonly<CallOptions> {

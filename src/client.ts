@@ -36,9 +36,10 @@ import {
 import { Discovery, type ViewRejection } from "./cluster/discovery.js";
 import { Executor, type ExecutorStats } from "./cluster/executor.js";
 import { HealthMonitor } from "./cluster/health.js";
+import { type MaintenanceEvent, MaintenanceHandler } from "./cluster/maintenance.js";
 import { type NodeHandle, nodeHandle } from "./cluster/node-handle.js";
 import { NodeRegistry } from "./cluster/nodes.js";
-import { Router } from "./cluster/router.js";
+import { type ReadFrom, Router } from "./cluster/router.js";
 import type { NodeRole, Topology, TopologyChange } from "./cluster/topology.js";
 import { blockingCall } from "./command/blocking.js";
 import { CommandCatalog } from "./command/catalog.js";
@@ -60,6 +61,7 @@ import { checkArgs, keyBytes, refuseConnectionState, splitCommandName } from "./
 import { RestyPipelineMode } from "./compat/resty.js";
 import { HostAllowList } from "./connection/allow-list.js";
 import { ArgumentError, ClosedError, CrossSlotError, RedisClusterError } from "./errors.js";
+import { publishTopology } from "./observe/channels.js";
 import { type NormalizedOptions, normalizeOptions, type RedisClusterOptions } from "./options.js";
 import type { Family } from "./pubsub/frames.js";
 import { PubSub, type PubSubStats } from "./pubsub/pubsub.js";
@@ -115,6 +117,12 @@ export interface RedisClusterEvents {
    * their subscription) nor an invalidation taken by the client-side cache.
    */
   push: [info: UnroutedPush];
+  /**
+   * A maintenance notification of a managed service (`protocol: 3`): a migration, failover or
+   * endpoint move announced by a node, which the client is acting on (see the README's
+   * "Maintenance notifications").
+   */
+  maintenance: [event: MaintenanceEvent];
 }
 
 /** What a `moved` or `ask` event tells. */
@@ -147,6 +155,8 @@ export interface ClusterStats extends ExecutorStats, PubSubStats {
   offlineQueue: number;
   /** RESP3 pushes nobody handled (see the `push` event). */
   unroutedPushes: number;
+  /** Maintenance notifications acted on (each once, however many connections carried it). */
+  maintenanceNotifications: number;
 }
 
 /** `nodes()` roles, with the words ioredis users know (`master`, `slave`) as aliases. */
@@ -189,8 +199,11 @@ export class RedisCluster<R extends RespVersion = 2>
   #health: HealthMonitor | undefined;
   /** Where RESP3 pushes go (pubsub/push.ts); the client-side cache registers on it. */
   #pushes: PushRouter;
+  /** Maintenance notifications (cluster/maintenance.ts), when asked for. */
+  #maintenance: MaintenanceHandler | undefined;
   #pubsub: PubSub;
   #healthSamplesRtt = false;
+  #healthReadsZones = false;
   /** `defineCommand()` scripts by method name. */
   #definedCommands = new Map<string, Script>();
   #viewHost: ViewHost;
@@ -219,6 +232,7 @@ export class RedisCluster<R extends RespVersion = 2>
         stallTimeoutMs: o.commandTimeoutMs,
         decoderLimits: o.decoderLimits,
         coalesceWrites: o.autoPipelining,
+        maintenanceNotifications: o.maintenance?.endpointType,
         onPush: (frame, connection) => this.#pushes.route(frame, connection),
       },
       { perNode: o.maxBlockingConnections, maxWaiting: o.maxOfflineQueue },
@@ -254,8 +268,8 @@ export class RedisCluster<R extends RespVersion = 2>
         if (this.#health) void this.#health.checkAll(topology);
       },
     });
-    this.#router = new Router(o.readFrom, this.#registry);
-    if (o.readFrom !== "primary") this.#watchReplicaHealth(o.readFrom === "nearest");
+    this.#router = new Router(o.readFrom, this.#registry, o.availabilityZone);
+    if (o.readFrom !== "primary") this.#watchReplicaHealth(o.readFrom);
     this.#executor = new Executor(
       this.#discovery,
       this.#registry,
@@ -292,6 +306,20 @@ export class RedisCluster<R extends RespVersion = 2>
       timeoutMs: o.commandTimeoutMs,
       maxRedirections: o.maxRedirections,
     });
+    if (o.maintenance !== undefined) {
+      const maintenance = new MaintenanceHandler({
+        registry: this.#registry,
+        relaxedTimeoutMs: o.maintenance.relaxedTimeoutMs,
+        mapAddress: o.mapAddress,
+        topology: () => this.#discovery.current,
+        requestRefresh: (expected) => {
+          if (this.#state === "open") this.#discovery.requestRefresh(expected);
+        },
+        report: (event) => this.#emitSafe("maintenance", event),
+      });
+      this.#maintenance = maintenance;
+      this.#pushes.onMaintenance((kind, frame, connection) => maintenance.onPush(kind, frame, connection));
+    }
     this.#resty = new RestyPipelineMode(() => this.pipeline());
     this.#batchHost = this.#hostWith(undefined);
     this.#viewHost = {
@@ -568,8 +596,13 @@ export class RedisCluster<R extends RespVersion = 2>
    */
   withOptions(options: CallOptions): ClusterView {
     const checked = checkCallOptions(options);
+    if (checked.readFrom === "sameAz" && this.#options.availabilityZone === undefined) {
+      throw new ArgumentError(
+        'withOptions({ readFrom: "sameAz" }) needs the client\'s availabilityZone option (the zone it runs in)',
+      );
+    }
     if (checked.readFrom !== undefined && checked.readFrom !== "primary") {
-      this.#watchReplicaHealth(checked.readFrom === "nearest");
+      this.#watchReplicaHealth(checked.readFrom);
     }
     return makeView(this.#viewHost, checked);
   }
@@ -632,6 +665,7 @@ export class RedisCluster<R extends RespVersion = 2>
       offlineQueue: this.#executor.offlineCount,
       ...this.#pubsub.stats,
       unroutedPushes: this.#pushes.unrouted,
+      maintenanceNotifications: this.#maintenance?.notifications ?? 0,
     };
   }
 
@@ -675,6 +709,7 @@ export class RedisCluster<R extends RespVersion = 2>
     // for the cluster) ends with ClosedError; the resty pipeline's queued calls too.
     this.#executor.closed = true;
     this.#discovery.close();
+    this.#maintenance?.close();
     this.#resty.cancel(error);
     this.#executor.failPending(error);
   }
@@ -905,23 +940,35 @@ export class RedisCluster<R extends RespVersion = 2>
     return command.promise;
   }
 
-  /** Starts (or widens) the replica health checks that reads from replicas need. */
-  #watchReplicaHealth(sampleRtt: boolean): void {
-    if (this.#health !== undefined && (this.#healthSamplesRtt || !sampleRtt)) return;
+  /**
+   * Starts (or widens) the replica health checks that reads from replicas need: RTTs for
+   * `"nearest"` (and `"sameAz"`, which falls back to it), zones for `"sameAz"`.
+   */
+  #watchReplicaHealth(readFrom: ReadFrom): void {
+    const sampleRtt = readFrom === "nearest" || readFrom === "sameAz";
+    const readZones = readFrom === "sameAz";
+    if (
+      this.#health !== undefined &&
+      (this.#healthSamplesRtt || !sampleRtt) &&
+      (this.#healthReadsZones || !readZones)
+    )
+      return;
     // Health checks must not hold a refresh long: a replica slower than this is not a reader.
     const checkTimeoutMs = Math.min(this.#options.commandTimeoutMs, 1000);
     const started = this.#health === undefined;
+    this.#healthSamplesRtt ||= sampleRtt;
+    this.#healthReadsZones ||= readZones;
     this.#health = new HealthMonitor(
       this.#registry,
       checkTimeoutMs,
-      sampleRtt,
+      this.#healthSamplesRtt,
       () => this.#router.invalidate(),
       (denied) => this.#emitSafe("error", denied),
+      this.#healthReadsZones,
     );
-    this.#healthSamplesRtt = sampleRtt;
     // A view asked for it after the first topology: check what is there now.
     const topology = this.#discovery?.current;
-    if (topology !== undefined && (started || sampleRtt)) void this.#health.checkAll(topology);
+    if (topology !== undefined && (started || sampleRtt || readZones)) void this.#health.checkAll(topology);
   }
 
   /**
@@ -1152,7 +1199,16 @@ export class RedisCluster<R extends RespVersion = 2>
     this.#executor.onTopology();
     this.#pubsub.onTopology(topology);
     // "nearest" needs round-trip times from the start; the periodic refresh keeps them fresh.
-    if (!this.#ready && this.#options.readFrom === "nearest") void this.#health?.checkAll(topology);
+    const readFrom = this.#options.readFrom;
+    if (!this.#ready && (readFrom === "nearest" || readFrom === "sameAz"))
+      void this.#health?.checkAll(topology);
+    const initial = !this.#ready;
+    publishTopology(() => ({
+      initial,
+      shards: topology.shards.length,
+      nodes: topology.nodes.size,
+      ...change,
+    }));
     if (!this.#ready) {
       this.#ready = true;
       this.#discovery.startPeriodic();

@@ -20,6 +20,7 @@ export type {
 } from "./client.js";
 export { RedisCluster } from "./client.js";
 export type { ViewRejection } from "./cluster/discovery.js";
+export type { MaintenanceEvent } from "./cluster/maintenance.js";
 export type { ReadFrom } from "./cluster/router.js";
 export type {
   ClusterNode,
@@ -48,6 +49,7 @@ export type {
   ConnectionState,
   Credentials,
   CredentialsProvider,
+  MovingEndpointType,
   Sendable,
 } from "./connection/types.js";
 export {
@@ -70,7 +72,17 @@ export {
   TimeoutError,
   WatchConflictError,
 } from "./errors.js";
+export {
+  CHANNELS,
+  type CommandTraceContext,
+  type ConnectionClosedMessage,
+  type ConnectionErrorMessage,
+  type ConnectionReadyMessage,
+  type ConnectTraceContext,
+  type TopologyMessage,
+} from "./observe/channels.js";
 export type {
+  MaintenanceNotificationOptions,
   NatMap,
   RedisClusterCommonOptions,
   RedisClusterOptions,

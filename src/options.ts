@@ -16,7 +16,7 @@ import {
   parseSeedAddress,
 } from "./connection/address.js";
 import { type ConnectTo, connectToProblem, HostAllowList } from "./connection/allow-list.js";
-import type { CredentialsProvider } from "./connection/types.js";
+import type { CredentialsProvider, MovingEndpointType } from "./connection/types.js";
 import { ConfigError } from "./errors.js";
 import type { DecoderLimits } from "./resp/types.js";
 
@@ -157,6 +157,21 @@ export interface RedisClusterCommonOptions<R extends RespVersion = 2> {
   maxReplyLimits?: Partial<DecoderLimits>;
   /** A name for this client in stats and diagnostics (resty's `name`). */
   name?: string;
+  /**
+   * Maintenance notifications of managed services (Redis Cloud / Redis Software "smart client
+   * handoffs", Redis 8 slot migrations): RESP3 pushes announcing a migration, a failover or an
+   * endpoint move shortly before it happens. With `protocol: 3` they are asked for by default
+   * (a server without them refuses, and nothing changes); `false` does not ask. While one is
+   * under way on a node, its commands get at least `relaxedTimeout` ms (default 10000); a
+   * `MOVING` opens a connection to the new endpoint before the old one is dropped. See the
+   * README's "Maintenance notifications".
+   */
+  maintenanceNotifications?: boolean | MaintenanceNotificationOptions;
+  /**
+   * The availability zone this client runs in (e.g. `"us-east-1a"`), for `readFrom:
+   * "sameAz"`: reads go to nodes that report the same zone (Valkey 8's `availability-zone`).
+   */
+  availabilityZone?: string;
 
   // resty-redis-cluster aliases (serv_list: see RedisClusterOptions)
   /** Alias of `connectTimeout` (resty-redis-cluster's own spelling). */
@@ -172,6 +187,20 @@ export interface RedisClusterCommonOptions<R extends RespVersion = 2> {
   keepalive_cons?: number;
   /** `true` = `readFrom: "any"`: random among the slot's primary and replicas (resty). */
   enableSlaveRead?: boolean;
+}
+
+/** Tuning of `maintenanceNotifications`. */
+export interface MaintenanceNotificationOptions {
+  /**
+   * Least time, in ms, a command has while its node is in a maintenance window: those in
+   * flight when it opens, and those sent to the node while it is open (default 10000).
+   */
+  relaxedTimeout?: number;
+  /**
+   * How a `MOVING` notification names the new endpoint (default `"auto"`: by the
+   * connection, `*-fqdn` under TLS, `*-ip` otherwise; internal for a private IP).
+   */
+  endpointType?: MovingEndpointType | "auto";
 }
 
 /** Options after validation, defaults filled in. */
@@ -201,6 +230,9 @@ export interface NormalizedOptions {
   keyPrefix: string | undefined;
   decoderLimits: Partial<DecoderLimits> | undefined;
   name: string | undefined;
+  /** Maintenance notifications asked for (undefined: not). */
+  maintenance: { relaxedTimeoutMs: number; endpointType: MovingEndpointType | "auto" } | undefined;
+  availabilityZone: string | undefined;
 }
 
 const KNOWN_OPTIONS = new Set<string>([
@@ -229,6 +261,8 @@ const KNOWN_OPTIONS = new Set<string>([
   "keyPrefix",
   "maxReplyLimits",
   "name",
+  "maintenanceNotifications",
+  "availabilityZone",
   "serv_list",
   "connection_timout",
   "connection_timeout",
@@ -237,7 +271,7 @@ const KNOWN_OPTIONS = new Set<string>([
   "enableSlaveRead",
 ]);
 
-const READ_FROM: readonly ReadFrom[] = ["primary", "replica", "preferReplica", "any", "nearest"];
+const READ_FROM: readonly ReadFrom[] = ["primary", "replica", "preferReplica", "any", "nearest", "sameAz"];
 
 /** Checks every option (a `ConfigError` naming the first bad one) and fills in the defaults. */
 export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undefined): NormalizedOptions {
@@ -256,6 +290,14 @@ export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undef
   integer(o, "keepalive_cons", 1, 1);
   const seeds = seedsOption(o);
   const credentials = credentialsOption(o, seeds.credentials);
+  const protocol = protocolOption(o.protocol);
+  const availabilityZone = availabilityZoneOption(o.availabilityZone);
+  if (readFrom === "sameAz" && availabilityZone === undefined) {
+    throw new ConfigError(
+      "availabilityZone",
+      'readFrom: "sameAz" needs the zone this client runs in, e.g. availabilityZone: "us-east-1a"',
+    );
+  }
   return {
     seeds: seeds.addresses,
     readFrom,
@@ -271,7 +313,7 @@ export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undef
     connectTo: connectToOption(o.connectTo, seeds.addresses),
     tls: tlsOption(o.tls, seeds.tls),
     mapAddress: natMapOption(o.natMap),
-    protocol: protocolOption(o.protocol),
+    protocol,
     clientName: clientNameOption(o.clientName),
     maxRedirections: integer(o, "maxRedirections", 16, 0),
     retryUnsafeWrites: boolean(o, "retryUnsafeWrites", false),
@@ -288,7 +330,67 @@ export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undef
     keyPrefix: optionalString(o, "keyPrefix"),
     decoderLimits: replyLimitsOption(o.maxReplyLimits),
     name: optionalString(o, "name"),
+    maintenance: maintenanceOption(o.maintenanceNotifications, protocol),
+    availabilityZone,
   };
+}
+
+const ENDPOINT_TYPES: ReadonlySet<string> = new Set([
+  "auto",
+  "internal-ip",
+  "internal-fqdn",
+  "external-ip",
+  "external-fqdn",
+  "none",
+]);
+
+function maintenanceOption(value: unknown, protocol: 2 | 3): NormalizedOptions["maintenance"] {
+  if (value === false || (value === undefined && protocol === 2)) return undefined;
+  if (value !== undefined && value !== true && (value === null || typeof value !== "object")) {
+    throw new ConfigError(
+      "maintenanceNotifications",
+      "expected true, false or { relaxedTimeout?, endpointType? }",
+    );
+  }
+  if (protocol === 2) {
+    throw new ConfigError(
+      "maintenanceNotifications",
+      "maintenance notifications are RESP3 pushes: set protocol: 3 (or drop this option)",
+    );
+  }
+  const tuning = (typeof value === "object" ? value : {}) as MaintenanceNotificationOptions;
+  for (const key of Object.keys(tuning)) {
+    if (key !== "relaxedTimeout" && key !== "endpointType") {
+      throw new ConfigError(
+        "maintenanceNotifications",
+        `unknown field ${key} (known: relaxedTimeout, endpointType)`,
+      );
+    }
+  }
+  const endpointType = tuning.endpointType ?? "auto";
+  if (!ENDPOINT_TYPES.has(endpointType)) {
+    throw new ConfigError(
+      "maintenanceNotifications",
+      `endpointType must be one of ${[...ENDPOINT_TYPES].map((type) => `"${type}"`).join(", ")}`,
+    );
+  }
+  return {
+    relaxedTimeoutMs: duration(
+      "maintenanceNotifications.relaxedTimeout",
+      tuning.relaxedTimeout,
+      10_000,
+      positiveMs,
+    ),
+    endpointType,
+  };
+}
+
+function availabilityZoneOption(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new ConfigError("availabilityZone", 'expected the name of a zone, e.g. "us-east-1a"');
+  }
+  return value;
 }
 
 /** What the seeds said besides addresses: URLs may carry credentials and a TLS scheme. */

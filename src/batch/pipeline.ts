@@ -19,6 +19,7 @@ import { CommandFlag, type CommandInfo, findCommand } from "../command/table.js"
 import type { RespVersion } from "../command/types.js";
 import { splitCommandName } from "../command/validate.js";
 import { ArgumentError } from "../errors.js";
+import { startPipelineTrace } from "../observe/channels.js";
 import type { RedisArg } from "../resp/types.js";
 import { scriptCall, sourceOf } from "../scripting.js";
 
@@ -219,8 +220,19 @@ export class Pipeline<R extends RespVersion = 2, T extends unknown[] = []> imple
       await this.#host.learnCommands(unknown);
       for (const entry of queued) entry.info ??= this.#host.findCommand(entry.name);
     }
+    // Traced on rediscluster:batch (and its commands on rediscluster:command) when someone listens.
+    const trace = startPipelineTrace(queued.length);
     return new Promise((resolve) => {
-      const gather = new Gather(queued.length, resolve as (results: unknown[]) => void);
+      const done = resolve as (results: unknown[]) => void;
+      const gather = new Gather(
+        queued.length,
+        trace === undefined
+          ? done
+          : (results) => {
+              trace.settled();
+              done(results);
+            },
+      );
       const { owner, commandTimeoutMs } = this.#host;
       const toSend: Command[] = [];
       // Slots this pipeline writes to, so far in queue order (read-your-writes, see above).
@@ -254,10 +266,12 @@ export class Pipeline<R extends RespVersion = 2, T extends unknown[] = []> imple
         );
         part.transform = entry.transform;
         part.script = entry.script;
+        if (trace !== undefined) part.trace = trace.commandTrace(part);
         this.#host.applyCallOptions(part);
         this.#host.describeInto(part, send);
       }
-      this.#host.dispatchAll(toSend);
+      if (trace === undefined) this.#host.dispatchAll(toSend);
+      else trace.run(() => this.#host.dispatchAll(toSend));
     });
   }
 }

@@ -277,6 +277,7 @@ export class TransactionCommand extends PromiseCommand {
       sendables: () => this.#sendables(),
       readOnly: this.unitReadOnly,
       refusals: () => this.#refusals,
+      size: parts.length,
     };
   }
 
@@ -366,9 +367,15 @@ class Step implements Sendable {
     readonly name: string,
     readonly args: readonly RedisArg[],
     readonly wantsBuffers: boolean,
-    readonly deadlineAt: number,
+    public deadlineAt: number,
     readonly kind: StepKind,
   ) {}
+
+  /** A maintenance window: the step and its transaction get the time (connection.relaxDeadlines). */
+  relaxDeadline(atLeast: number): void {
+    if (atLeast > this.deadlineAt) this.deadlineAt = atLeast;
+    this.transaction.relaxDeadline(atLeast);
+  }
 
   settle(value: RespValue, connection: Connection): void {
     this.transaction.onStepReply(this.kind, value, connection);

@@ -190,6 +190,10 @@ export class OnDedicatedConnection implements Sendable {
     return this.command.deadlineAt;
   }
 
+  relaxDeadline(atLeast: number): void {
+    this.command.relaxDeadline(atLeast);
+  }
+
   settle(value: RespValue, connection: Connection): void {
     this.command.cancel = undefined;
     // An error reply may come from a server about to drop the connection: a primary demoted

@@ -46,10 +46,12 @@ import {
   ReplyError,
   TimeoutError,
 } from "../errors.js";
+import { traceDispatch, tracingBatches, tracingCommands } from "../observe/channels.js";
 import { CommandBatch, DeadlineQueue } from "./deadline-queue.js";
 import { KeptOnConnection, OnDedicatedConnection } from "./dedicated.js";
 import { credentialFailure, type Discovery } from "./discovery.js";
 import { fanOutTargets, keylessPlan, mergeFanOut } from "./fanout.js";
+import { relaxForWindow } from "./maintenance.js";
 import type { NodeEntry, NodeRegistry } from "./nodes.js";
 import { classifyReplyError, FINAL_OUTCOME, type ReplyOutcome } from "./redirect.js";
 import type { Router } from "./router.js";
@@ -185,6 +187,32 @@ export class Executor {
 
   /** Routes and sends one command. Never throws: whatever goes wrong settles the command. */
   dispatch(command: Command): void {
+    // Traced from its first dispatch, in its caller's context (observe/channels.ts).
+    if (command.attempts === 0 && this.#startsTrace(command)) {
+      traceDispatch(command, command.unit?.size, this.#dispatchNow, this);
+      return;
+    }
+    this.#dispatchNow(command);
+  }
+
+  /**
+   * Whether this first dispatch starts the command's trace: someone listens (a transaction
+   * is traced on `rediscluster:batch`), or a pipeline made its trace already, and it is not
+   * traced yet. A fan-out is traced by its parts, one per node. When nobody listens, this is
+   * one `hasSubscribers` check per sub-channel and nothing else.
+   */
+  #startsTrace(command: Command): boolean {
+    const trace = command.trace;
+    const listened =
+      trace !== undefined
+        ? !trace.started
+        : command.unit === undefined
+          ? tracingCommands()
+          : tracingBatches();
+    return listened && !this.#fansOut(command);
+  }
+
+  #dispatchNow(command: Command): void {
     try {
       this.#route(command);
     } catch (error) {
@@ -202,6 +230,17 @@ export class Executor {
             ),
       );
     }
+  }
+
+  /** A keyless command sent to every primary (or node) as parts of its own. */
+  #fansOut(command: Command): boolean {
+    return (
+      command.slot === NO_SLOT &&
+      command.pinnedAddress === undefined &&
+      command.pinnedConnection === undefined &&
+      command.info !== undefined &&
+      keylessPlan(command.info).kind === "all"
+    );
   }
 
   #route(command: Command): void {
@@ -321,6 +360,10 @@ export class Executor {
    */
   #send(entry: NodeEntry, command: Command, asking: boolean): void {
     if (command.attempts++ === 0) this.stats.commands++;
+    if (command.trace !== undefined)
+      command.trace.sentTo(entry.endpoint?.host ?? entry.host, entry.endpoint?.port ?? entry.port);
+    // The node announced maintenance (cluster/maintenance.ts): this command gets more time.
+    if (entry.relaxedUntil !== 0) relaxForWindow(entry, command);
     if (command.script !== undefined) this.#chooseScriptForm(entry, command);
     if (command.unit !== undefined) {
       entry.connection.sendUnit(command.unit.sendables(), asking);
@@ -337,6 +380,7 @@ export class Executor {
   /** A WATCH session's command (or transaction), on the session's own connection. */
   #sendPinned(connection: Connection, command: Command): void {
     command.attempts++;
+    if (command.trace !== undefined) command.trace.sentTo(connection.host, connection.port);
     if (command.script !== undefined) {
       const entry = this.#registry.get(connection.address);
       if (entry !== undefined) this.#chooseScriptForm(entry, command);

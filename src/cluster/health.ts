@@ -6,6 +6,10 @@
  *   to the primary is down or it is loading a full sync). A replica is checked when it joins
  *   and on every periodic refresh; until its first check passes it gets no reads.
  * - how far each node is: a PING round trip, smoothed, for `readFrom: "nearest"`.
+ * - which availability zone each node is in, for `readFrom: "sameAz"`: the topology's
+ *   `availability-zone` where the cluster reports it (newer Valkey), else `INFO server`'s
+ *   `availability_zone` (Valkey 8; Redis reports none), read when a node joins and on every
+ *   periodic refresh (it is a runtime setting, `CONFIG SET availability-zone`).
  *
  * Only clients that read from replicas pay for this.
  *
@@ -16,7 +20,7 @@
  */
 import { AuthError, ReplyError } from "../errors.js";
 import type { NodeEntry, NodeRegistry } from "./nodes.js";
-import type { Topology } from "./topology.js";
+import type { ClusterNode, Topology } from "./topology.js";
 
 /** Weight of a new RTT sample in the smoothed value. */
 const RTT_SMOOTHING = 0.5;
@@ -26,6 +30,7 @@ export class HealthMonitor {
   #registry: NodeRegistry;
   #timeoutMs: number;
   #sampleRtt: boolean;
+  #readZones: boolean;
   #onChange: () => void;
   #onDenied: (error: AuthError) => void;
   /** Commands whose denial was reported already (once per client, not per node or check). */
@@ -37,10 +42,12 @@ export class HealthMonitor {
     sampleRtt: boolean,
     onChange: () => void,
     onDenied: (error: AuthError) => void = () => {},
+    readZones = false,
   ) {
     this.#registry = registry;
     this.#timeoutMs = timeoutMs;
     this.#sampleRtt = sampleRtt;
+    this.#readZones = readZones;
     this.#onChange = onChange;
     this.#onDenied = onDenied;
   }
@@ -52,31 +59,55 @@ export class HealthMonitor {
   checkNew(topology: Topology): Promise<void> {
     const fresh: NodeEntry[] = [];
     for (const node of topology.nodes.values()) {
-      if (node.role !== "replica") continue;
+      if (node.role !== "replica" && !this.#readZones) continue;
       const entry = this.#registry.ensure(node.host, node.port, node.role);
       entry.setRole(node.role);
-      if (!entry.replicationChecked) fresh.push(entry);
+      this.#zoneFromTopology(entry, node);
+      if ((node.role === "replica" && !entry.replicationChecked) || (this.#readZones && !entry.zoneChecked))
+        fresh.push(entry);
     }
-    return this.#run(fresh, false);
+    return this.#run(fresh, false, false);
   }
 
   /** Checks every replica again, and samples every node's RTT when asked to. */
   checkAll(topology: Topology): Promise<void> {
-    const entries = [...topology.nodes.values()]
-      .map((node) => this.#registry.get(node.address))
-      .filter((entry): entry is NodeEntry => entry !== undefined);
-    return this.#run(entries, this.#sampleRtt);
+    const entries: NodeEntry[] = [];
+    for (const node of topology.nodes.values()) {
+      const entry = this.#registry.get(node.address);
+      if (entry === undefined) continue;
+      this.#zoneFromTopology(entry, node);
+      entries.push(entry);
+    }
+    return this.#run(entries, this.#sampleRtt, true);
   }
 
-  async #run(entries: NodeEntry[], sampleRtt: boolean): Promise<void> {
+  /** A zone the topology reports is taken as is: no INFO needed for it. */
+  #zoneFromTopology(entry: NodeEntry, node: ClusterNode): void {
+    if (!this.#readZones) return;
+    entry.zoneFromTopology = node.availabilityZone !== undefined;
+    if (entry.zoneFromTopology) {
+      entry.availabilityZone = node.availabilityZone;
+      entry.zoneChecked = true;
+    }
+  }
+
+  async #run(entries: NodeEntry[], sampleRtt: boolean, rereadZones: boolean): Promise<void> {
     if (entries.length === 0) return;
     const changed = await Promise.all(
       entries.map(async (entry) => {
         const linkDownBefore = entry.replicationLinkDown;
         const checkedBefore = entry.replicationChecked;
+        const zoneBefore = entry.availabilityZone;
         if (entry.role === "replica") await this.#checkReplication(entry);
+        if (this.#readZones && !entry.zoneFromTopology && (rereadZones || !entry.zoneChecked))
+          await this.#readZone(entry);
         if (sampleRtt) await this.#measureRtt(entry);
-        return linkDownBefore !== entry.replicationLinkDown || !checkedBefore || sampleRtt;
+        return (
+          linkDownBefore !== entry.replicationLinkDown ||
+          !checkedBefore ||
+          sampleRtt ||
+          zoneBefore !== entry.availabilityZone
+        );
       }),
     );
     if (changed.some(Boolean)) this.#onChange();
@@ -100,6 +131,25 @@ export class HealthMonitor {
       );
     }
     entry.replicationChecked = true;
+  }
+
+  async #readZone(entry: NodeEntry): Promise<void> {
+    try {
+      const info = await entry.connection.request("INFO", ["server"], { timeoutMs: this.#timeoutMs });
+      const text = typeof info === "string" ? info : String(info);
+      const zone = /^availability_zone:(.*)$/m.exec(text)?.[1]?.trim();
+      entry.availabilityZone = zone === undefined || zone === "" ? undefined : zone;
+    } catch (error) {
+      // Unknown: in no zone, so reads go by "nearest" (which is safe) until it answers.
+      entry.availabilityZone = undefined;
+      this.#reportDenied(
+        error,
+        "INFO",
+        entry,
+        'so its availability zone is unknown and readFrom "sameAz" falls back to "nearest"; grant +info',
+      );
+    }
+    entry.zoneChecked = true;
   }
 
   async #measureRtt(entry: NodeEntry): Promise<void> {

@@ -8,7 +8,7 @@
  * When a refresh shows a role change, the entry swaps its connection for one of the new kind
  * (the old one finishes what it has in flight).
  */
-import { formatAddress } from "../connection/address.js";
+import { formatAddress, type HostPort } from "../connection/address.js";
 import { Connection } from "../connection/connection.js";
 import type { ConnectionOptions } from "../connection/types.js";
 import { ClosedError, type RedisClusterError } from "../errors.js";
@@ -35,6 +35,29 @@ export class NodeEntry {
   replicationLinkDown = false;
   /** Whether `replicationLinkDown` has been read from the node since it became a replica. */
   replicationChecked = false;
+  /**
+   * The availability zone the node reports (`INFO server`'s `availability_zone`, Valkey 8),
+   * for `readFrom: "sameAz"`; undefined when it reports none or was not asked.
+   */
+  availabilityZone: string | undefined = undefined;
+  /** Whether `availabilityZone` has been read from the node. */
+  zoneChecked = false;
+  /** `availabilityZone` came with the topology (CLUSTER SHARDS), not from the node's INFO. */
+  zoneFromTopology = false;
+  /**
+   * While a maintenance window is open on the node (cluster/maintenance.ts): until when, as a
+   * `performance.now()` time (0: no window), and the least time each command sent here gets.
+   */
+  relaxedUntil = 0;
+  relaxedTimeoutMs = 0;
+  /**
+   * Where the node's connections go when not its own address: the endpoint a `MOVING`
+   * notification announced. The node keeps its address (its name in the topology) until a
+   * refresh says otherwise.
+   */
+  endpoint: HostPort | undefined = undefined;
+  /** A connection opened to take over the shared one (handOff), until it is ready. */
+  #incoming: Connection | undefined;
   /**
    * SHA1s of `defineScript()` scripts this node has been sent (EVAL caches them there), so
    * that later calls send EVALSHA. A role change keeps them (same process, same cache); a
@@ -98,12 +121,51 @@ export class NodeEntry {
   }
 
   /**
+   * Moves the node's traffic to `endpoint` before its current connections are dropped (a
+   * `MOVING` maintenance notification): a connection to it opens now, and once it is ready it
+   * replaces the shared one, which finishes what it has in flight. Later connections
+   * (dedicated ones, reconnects) go there too. If it cannot connect, nothing changes but
+   * where later connections go. Resolves true once it took over.
+   */
+  async handOff(endpoint: HostPort): Promise<boolean> {
+    this.endpoint = endpoint;
+    this.#incoming?.destroy();
+    const incoming = this.#registry.openConnection(this);
+    this.#incoming = incoming;
+    try {
+      await incoming.connect();
+    } catch {
+      if (this.#incoming === incoming) this.#incoming = undefined;
+      incoming.destroy();
+      return false;
+    }
+    if (this.#incoming !== incoming) {
+      incoming.destroy(); // closed, or a newer hand-off, meanwhile
+      return false;
+    }
+    this.#incoming = undefined;
+    const old = this.#connection;
+    this.#connection = incoming;
+    void old?.close();
+    // Idle dedicated connections go to the old endpoint; the next ones open at the new.
+    this.#dedicated?.dropIdle();
+    return true;
+  }
+
+  /** @internal A connection of this node whose failure is not the node's (a hand-off attempt). */
+  isHandOffAttempt(connection: Connection): boolean {
+    return connection === this.#incoming;
+  }
+
+  /**
    * Graceful: the shared connection finishes what it has in flight. Dedicated connections
    * are closed at once: a call blocked there could otherwise hold the close for ever.
    */
   close(error?: RedisClusterError): Promise<void> {
     const connection = this.#connection;
     this.#connection = undefined;
+    this.#incoming?.destroy(error);
+    this.#incoming = undefined;
     this.#dedicated?.close(error);
     return connection ? connection.close() : Promise.resolve();
   }
@@ -111,6 +173,8 @@ export class NodeEntry {
   destroy(error?: RedisClusterError): void {
     this.#connection?.destroy(error);
     this.#connection = undefined;
+    this.#incoming?.destroy(error);
+    this.#incoming = undefined;
     this.#dedicated?.close(error);
   }
 }
@@ -199,13 +263,19 @@ export class NodeRegistry {
 
   /** @internal Used by NodeEntry. */
   openConnection(entry: NodeEntry): Connection {
-    const connection = new Connection({
+    const endpoint = entry.endpoint;
+    const connection: Connection = new Connection({
       ...this.#shared,
-      host: entry.host,
-      port: entry.port,
-      servername: entry.hostname,
+      host: endpoint?.host ?? entry.host,
+      port: endpoint?.port ?? entry.port,
+      // Named by its node, wherever it goes: everything keyed by address finds the node.
+      address: entry.address,
+      // A moved endpoint is named by itself (its certificate names it), not by the old hostname.
+      servername: endpoint === undefined ? entry.hostname : undefined,
       readOnly: entry.role === "replica",
       onDisconnect: (error) => {
+        // A hand-off that could not connect leaves the node as it was: not a node failure.
+        if (entry.isHandOffAttempt(connection)) return;
         if (error !== undefined) entry.scripts.clear();
         this.#onDisconnect(entry, error);
       },
@@ -217,7 +287,7 @@ export class NodeRegistry {
   /**
    * A connection for Pub/Sub (src/pubsub owns it, one per node; commands never go there):
    * the shared options, but no idle timeout (a quiet subscription is not idle), no
-   * READONLY, and its frames sorted by `hooks.routeFrame`.
+   * READONLY, no maintenance notifications, and its frames sorted by `hooks.routeFrame`.
    */
   openSubscriberConnection(
     host: string,
@@ -232,6 +302,9 @@ export class NodeRegistry {
       idleTimeoutMs: 0,
       readOnly: false,
       onPush: undefined,
+      // Maintenance is followed on command connections; a subscription dropped by it is
+      // placed again like after any lost connection.
+      maintenanceNotifications: undefined,
     });
     if (this.#closed) connection.destroy(new ClosedError());
     return connection;

@@ -18,8 +18,12 @@ import type { ClusterNode, Shard, Topology } from "./topology.js";
  * - `"preferReplica"`: the same as `"replica"` (the name other clients use for that fallback).
  * - `"any"`: random among the primary and its healthy replicas (resty's `enableSlaveRead`).
  * - `"nearest"`: the one of those with the lowest measured round-trip time.
+ * - `"sameAz"`: a healthy replica in the client's `availabilityZone` (at random), else the
+ *   primary if it is in that zone, else `"nearest"`. A node's zone is what it reports
+ *   (Valkey 8's `availability-zone`, read from `INFO server`); a node that reports none is in
+ *   no zone.
  */
-export type ReadFrom = "primary" | "replica" | "preferReplica" | "any" | "nearest";
+export type ReadFrom = "primary" | "replica" | "preferReplica" | "any" | "nearest" | "sameAz";
 
 /** What the router needs to know about a command. */
 export interface Routable {
@@ -35,12 +39,15 @@ export interface Routable {
 /** Picks a command's node: its slot's primary, or a healthy replica by `readFrom`. */
 export class Router {
   readonly readFrom: ReadFrom;
+  /** The client's availability zone (for `"sameAz"`). */
+  readonly availabilityZone: string | undefined;
   #registry: NodeRegistry;
   #healthyReplicas = new WeakMap<Shard, ClusterNode[]>();
 
-  constructor(readFrom: ReadFrom, registry: NodeRegistry) {
+  constructor(readFrom: ReadFrom, registry: NodeRegistry, availabilityZone?: string) {
     this.readFrom = readFrom;
     this.#registry = registry;
+    this.availabilityZone = availabilityZone;
   }
 
   /** Forget cached health (after a refresh or a health check). */
@@ -73,7 +80,32 @@ export class Router {
         return randomOf([primary, ...replicas], avoidAddress) ?? primary;
       case "nearest":
         return this.#nearest([primary, ...replicas], avoidAddress) ?? primary;
+      case "sameAz":
+        return (
+          this.#inZone(primary, replicas, avoidAddress) ??
+          this.#nearest([primary, ...replicas], avoidAddress) ??
+          primary
+        );
     }
+  }
+
+  /** A replica in the client's zone (at random), else the primary if it is there. */
+  #inZone(
+    primary: ClusterNode,
+    replicas: ClusterNode[],
+    avoidAddress: string | undefined,
+  ): ClusterNode | undefined {
+    const zone = this.availabilityZone;
+    if (zone === undefined) return undefined;
+    const local = replicas.filter(
+      (replica) => this.#registry.get(replica.address)?.availabilityZone === zone,
+    );
+    return (
+      randomOf(local, avoidAddress) ??
+      (primary.address !== avoidAddress && this.#registry.get(primary.address)?.availabilityZone === zone
+        ? primary
+        : undefined)
+    );
   }
 
   /** Replicas of a shard that may serve reads now. */

@@ -153,6 +153,7 @@ function readShardsNode(fields: Map<string, RespValue>, context: ParseContext): 
     health: health === "fail" || health === "failed" ? "failed" : health === "loading" ? "loading" : "online",
     replicationOffset: optionalInteger(fields.get("replication-offset")) ?? 0,
     hostname: text(fields.get("hostname")) || undefined,
+    availabilityZone: text(fields.get("availability-zone")) || undefined,
   };
 }
 
@@ -174,6 +175,7 @@ function readSlotsNode(entry: RespValue | undefined, role: "primary" | "replica"
     health: "online" satisfies NodeHealth,
     replicationOffset: 0,
     hostname: text(meta?.get("hostname")) || undefined,
+    availabilityZone: text(meta?.get("availability-zone")) || undefined,
   };
   return node;
 }

@@ -43,6 +43,11 @@ export interface ClusterNode {
   readonly replicationOffset: number;
   /** The node's announced hostname, if any. */
   readonly hostname: string | undefined;
+  /**
+   * The availability zone the cluster reports for the node (Valkey's `availability-zone`
+   * field of CLUSTER SHARDS / CLUSTER SLOTS metadata), for `readFrom: "sameAz"`.
+   */
+  readonly availabilityZone?: string | undefined;
 }
 
 /** A primary, its replicas and the slots they serve. */

@@ -16,6 +16,7 @@ import type { ReadFrom } from "../cluster/router.js";
 import type { Connection } from "../connection/connection.js";
 import type { Sendable } from "../connection/types.js";
 import { AbortError, type RedisClusterError, ReplyError } from "../errors.js";
+import type { CommandTrace } from "../observe/channels.js";
 import type { RedisArg, RespValue } from "../resp/types.js";
 import type { BlockingCall } from "./blocking.js";
 import type { CommandInfo } from "./table.js";
@@ -50,6 +51,8 @@ export interface CommandUnit {
   readonly readOnly: boolean;
   /** The errors of the parts the server refused in the last attempt (why EXEC said EXECABORT). */
   refusals(): readonly ReplyError[];
+  /** How many commands it carries (a transaction's, MULTI and EXEC not counted): for traces. */
+  readonly size: number;
 }
 
 /** A script of `defineScript()`: sent as EVALSHA to a node known to have it, else as EVAL. */
@@ -89,6 +92,7 @@ class CommandExtras {
   unanswered = false;
   signal: AbortSignal | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
+  trace: CommandTrace | undefined = undefined;
 }
 
 export abstract class Command implements Sendable {
@@ -272,6 +276,14 @@ export abstract class Command implements Sendable {
     if (value || this.#extras !== undefined) this.#more().unanswered = value;
   }
 
+  /** Its `rediscluster:command` trace, when someone listened at its first dispatch (observe/). */
+  get trace(): CommandTrace | undefined {
+    return this.#extras?.trace;
+  }
+  set trace(value: CommandTrace | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().trace = value;
+  }
+
   /** The command's name for messages: `GET`, or `CLUSTER SHARDS` for a subcommand. */
   get displayName(): string {
     const info = this.info;
@@ -291,11 +303,20 @@ export abstract class Command implements Sendable {
     this.owner.onExpire(this);
   }
 
+  /**
+   * A maintenance window on its node (cluster/maintenance.ts): the deadline moves to `atLeast`
+   * if that is later. Only ever later: a relaxed command never loses time it had.
+   */
+  relaxDeadline(atLeast: number): void {
+    if (atLeast > this.deadlineAt) this.deadlineAt = atLeast;
+  }
+
   /** The final reply. Only the first of complete/completeError counts. */
   complete(value: unknown): void {
     if (this.settled) return;
     this.settled = true;
     if (this.#extras?.signal !== undefined) this.#stopListening();
+    if (this.trace !== undefined) this.trace.settled(this, undefined);
     this.deliver(value);
     if (this.slotGate !== undefined) this.slotGate.onSettled(this);
   }
@@ -305,6 +326,7 @@ export abstract class Command implements Sendable {
     if (this.settled) return;
     this.settled = true;
     if (this.#extras?.signal !== undefined) this.#stopListening();
+    if (this.trace !== undefined) this.trace.settled(this, error);
     this.deliverError(error);
     if (this.slotGate !== undefined) this.slotGate.onSettled(this);
   }

@@ -47,12 +47,25 @@ import {
   ReplyError,
   TimeoutError,
 } from "../errors.js";
+import {
+  type ConnectTraceContext,
+  finishConnect,
+  publishConnectionClosed,
+  publishConnectionReady,
+  startConnectTrace,
+} from "../observe/channels.js";
 import { RespDecoder } from "../resp/decoder.js";
 import { CommandWriter } from "../resp/encoder.js";
 import type { RedisArg, ReplyHandler, RespValue } from "../resp/types.js";
 import { formatAddress, isValidAddress } from "./address.js";
 import { Queue } from "./queue.js";
-import type { ConnectionOptions, ConnectionState, Credentials, Sendable } from "./types.js";
+import type {
+  ConnectionOptions,
+  ConnectionState,
+  Credentials,
+  MovingEndpointType,
+  Sendable,
+} from "./types.js";
 
 /** After a graceful close, how long an ended socket may wait for the server's FIN. */
 const CLOSE_GRACE_MS = 1000;
@@ -147,12 +160,14 @@ export class Connection {
   #lastReadAt = 0;
 
   #closeWaiters: Array<() => void> = [];
+  /** The `rediscluster:connect` trace of the socket opening, while someone listens (observe/). */
+  #connectTrace: ConnectTraceContext | undefined;
 
   constructor(options: ConnectionOptions) {
     this.#options = { ...DEFAULTS, ...stripUndefined(options) };
     this.host = options.host;
     this.port = options.port;
-    this.address = formatAddress(options.host, options.port);
+    this.address = options.address ?? formatAddress(options.host, options.port);
     const routeFrame = options.routeFrame;
     const handler: ReplyHandler =
       routeFrame === undefined
@@ -325,6 +340,7 @@ export class Connection {
     this.#socket = undefined; // its 'close' event is ours, not a failure to report
     this.#teardown(error, error);
     socket?.destroy();
+    if (socket !== undefined) this.#publishClosedByUs(error);
     this.#finishClose();
   }
 
@@ -397,6 +413,7 @@ export class Connection {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);
     this.#decoder.reset();
+    this.#connectTrace = startConnectTrace(host, port, this.address, tls !== undefined && tls !== false);
 
     let failure: RedisClusterError | undefined;
     this.#connectTimer = setTimeout(() => {
@@ -491,22 +508,29 @@ export class Connection {
     }
     const generation = ++this.#handshakeGeneration;
     this.#handshakeRemaining = steps.length;
-    for (const [name, args, carriesCredentials] of steps) {
-      this.#encode(new HandshakeStep(name, args, carriesCredentials, generation, credentials, this));
+    for (const [name, args, carriesCredentials, optional] of steps) {
+      this.#encode(
+        new HandshakeStep(name, args, carriesCredentials, generation, credentials, this, optional === true),
+      );
     }
     this.#flush();
   }
 
-  /** `[name, args, carries credentials]` of each handshake step. */
-  #handshakeSteps(credentials: Credentials | undefined): Array<[string, RedisArg[], boolean]> {
-    const { protocol, clientName, readOnly } = this.#options;
-    const steps: Array<[string, RedisArg[], boolean]> = [];
+  /** `[name, args, carries credentials, optional]` of each handshake step. */
+  #handshakeSteps(credentials: Credentials | undefined): Array<[string, RedisArg[], boolean, boolean?]> {
+    const { protocol, clientName, readOnly, maintenanceNotifications } = this.#options;
+    const steps: Array<[string, RedisArg[], boolean, boolean?]> = [];
     if (protocol === 3 && !this.#helloUnsupported) {
       const hello: RedisArg[] = ["3"];
       if (credentials !== undefined)
         hello.push("AUTH", credentials.username ?? "default", credentials.password);
       if (clientName !== undefined) hello.push("SETNAME", clientName);
       steps.push(["HELLO", hello, credentials !== undefined]);
+      if (maintenanceNotifications !== undefined) {
+        // Optional: servers without it (open-source Redis < 8, Valkey) say ERR, and that is fine.
+        const type = maintenanceNotifications === "auto" ? this.#endpointType() : maintenanceNotifications;
+        steps.push(["CLIENT", ["MAINT_NOTIFICATIONS", "ON", "moving-endpoint-type", type], false, true]);
+      }
     } else {
       if (credentials !== undefined) {
         const { username, password } = credentials;
@@ -521,7 +545,7 @@ export class Connection {
   /** @internal Called by HandshakeStep with each handshake reply. */
   handshakeReply(step: HandshakeStep, value: RespValue): void {
     if (step.generation !== this.#handshakeGeneration) return; // a step of a restarted handshake
-    if (value instanceof ReplyError) {
+    if (value instanceof ReplyError && !step.optional) {
       if (step.name === "HELLO" && !this.#helloUnsupported && lacksHello(value)) {
         // Redis < 6 (or HELLO renamed away): authenticate with AUTH, speak RESP2. The steps
         // already sent after HELLO answer too; their replies belong to the old generation.
@@ -533,6 +557,27 @@ export class Connection {
       return;
     }
     if (--this.#handshakeRemaining === 0) this.#onReady();
+  }
+
+  /**
+   * The `moving-endpoint-type` to ask for: the address form this client reaches the node by
+   * (a name under TLS, whose certificate names it; an IP otherwise), internal when the node's
+   * IP (as connected) is private, loopback or link-local.
+   */
+  #endpointType(): MovingEndpointType {
+    const remote = this.#socket?.remoteAddress ?? this.host;
+    const scope = isPrivateAddress(remote) ? "internal" : "external";
+    return this.#options.tls ? `${scope}-fqdn` : `${scope}-ip`;
+  }
+
+  /**
+   * Gives every command in flight or waiting here at least until `atLeast` (a
+   * `performance.now()` time): a maintenance window on the node (cluster/maintenance.ts).
+   * Deadlines only move later; the deadline timer, armed at the earliest, finds them later.
+   */
+  relaxDeadlines(atLeast: number): void {
+    for (let i = 0; i < this.#inFlight.length; i++) this.#inFlight.at(i)!.relaxDeadline?.(atLeast);
+    for (let i = 0; i < this.#waiting.length; i++) this.#waiting.at(i)!.relaxDeadline?.(atLeast);
   }
 
   #failHandshake(failure: RedisClusterError): void {
@@ -552,6 +597,8 @@ export class Connection {
     if (this.#options.idleTimeoutMs > 0) socket.setTimeout(this.#options.idleTimeoutMs);
     if (this.#state === "connecting") this.#state = "ready";
     else if (this.#state !== "closing") return;
+    this.#endConnectTrace(undefined);
+    publishConnectionReady(this.host, this.port, this.address);
     this.#options.onReady?.(this);
     this.#drainWaiting();
     this.#endIfDrained();
@@ -563,7 +610,16 @@ export class Connection {
     this.#socket = undefined;
     this.#state = "idle";
     socket.end();
+    publishConnectionClosed(this.host, this.port, this.address, "idle", undefined);
     this.#options.onDisconnect?.(undefined, this);
+  }
+
+  /** Ends the `rediscluster:connect` trace of the socket, if one is open. */
+  #endConnectTrace(error: RedisClusterError | undefined): void {
+    const trace = this.#connectTrace;
+    if (trace === undefined) return;
+    this.#connectTrace = undefined;
+    finishConnect(trace, error);
   }
 
   // ── writing ───────────────────────────────────────────────────────────────────────────
@@ -749,6 +805,14 @@ export class Connection {
     const wasClosing = this.#state === "closing";
     if (this.#state === "connecting" || this.#state === "ready") this.#backOff(error);
     if (this.#state !== "closed") this.#state = wasClosing ? "closed" : "idle";
+    this.#endConnectTrace(error);
+    publishConnectionClosed(
+      this.host,
+      this.port,
+      this.address,
+      wasClosing ? "closed" : "error",
+      wasClosing ? undefined : error,
+    );
     this.#teardown(error, error);
     // A close we asked for is not a failure worth reporting.
     this.#options.onDisconnect?.(wasClosing ? undefined : error, this);
@@ -816,9 +880,16 @@ export class Connection {
     if (socket !== undefined) {
       socket.end();
       setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+      this.#publishClosedByUs(new ClosedError(`connection to ${this.address} closed`));
     }
     this.#finishClose();
     return true;
+  }
+
+  /** A socket we closed: a connect under way ends with `error`; `closed` is no failure. */
+  #publishClosedByUs(error: RedisClusterError): void {
+    this.#endConnectTrace(error);
+    publishConnectionClosed(this.host, this.port, this.address, "closed", undefined);
   }
 
   #finishClose(): void {
@@ -846,6 +917,8 @@ class HandshakeStep implements Sendable {
     /** What the handshake authenticates with, for a restart (HELLO → AUTH). */
     readonly credentials: Credentials | undefined,
     readonly owner: Connection,
+    /** A refusal is no failure (a feature the server may lack). */
+    readonly optional = false,
   ) {}
 
   settle(value: RespValue): void {
@@ -959,7 +1032,7 @@ class SendUnit implements Sendable {
   readonly name = "";
   readonly args: readonly RedisArg[] = [];
   readonly wantsBuffers = false;
-  readonly deadlineAt: number;
+  deadlineAt: number;
 
   constructor(
     readonly parts: readonly Sendable[],
@@ -978,6 +1051,11 @@ class SendUnit implements Sendable {
 
   expire(connection: Connection): void {
     for (const part of this.parts) part.expire(connection);
+  }
+
+  relaxDeadline(atLeast: number): void {
+    for (const part of this.parts) part.relaxDeadline?.(atLeast);
+    if (atLeast > this.deadlineAt) this.deadlineAt = atLeast;
   }
 }
 
@@ -1053,6 +1131,23 @@ export function isPermanentFailure(error: unknown): boolean {
       code.startsWith("ERR_SSL_") ||
       code.startsWith("ERR_OSSL_"))
   );
+}
+
+/** A private (RFC 1918, RFC 4193), loopback or link-local IP; false for names. */
+function isPrivateAddress(ip: string): boolean {
+  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.\d+\.\d+$/i.exec(ip);
+  if (v4 !== null) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return (
+      a === 10 ||
+      a === 127 ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 169 && b === 254)
+    );
+  }
+  const v6 = ip.toLowerCase();
+  return v6 === "::1" || v6.startsWith("fc") || v6.startsWith("fd") || v6.startsWith("fe80:");
 }
 
 function isIp(host: string): boolean {

@@ -26,7 +26,19 @@ export interface Sendable {
   fail(error: RedisClusterError, written: boolean, connection: Connection): void;
   /** `deadlineAt` passed before the answer came. The connection drops the late reply. */
   expire(connection: Connection): void;
+  /**
+   * Moves `deadlineAt` to `atLeast` if that is later (a maintenance window on the node:
+   * cluster/maintenance.ts). Absent: the deadline stays as it is.
+   */
+  relaxDeadline?(atLeast: number): void;
 }
+
+/**
+ * The address form a `MOVING` maintenance notification should give the new endpoint in
+ * (`CLIENT MAINT_NOTIFICATIONS ON moving-endpoint-type <type>`); `"none"`: no address (the
+ * client reconnects to the address it has).
+ */
+export type MovingEndpointType = "internal-ip" | "internal-fqdn" | "external-ip" | "external-fqdn" | "none";
 
 /** What a connection authenticates with: `AUTH [username] password` (or in `HELLO`). */
 export interface Credentials {
@@ -45,6 +57,11 @@ export interface ConnectionOptions {
   host: string;
   /** The server's port. */
   port: number;
+  /**
+   * The node's name (`host:port` as the topology has it) when the connection goes elsewhere —
+   * an endpoint a `MOVING` notification announced. Default: `host:port`.
+   */
+  address?: string | undefined;
   /** TLS options, or true for TLS with Node's defaults. */
   tls?: TlsOptions | boolean | undefined;
   /**
@@ -73,6 +90,14 @@ export interface ConnectionOptions {
   protocol?: 2 | 3;
   /** Sent as `CLIENT SETNAME` (or in HELLO), visible in `CLIENT LIST`. */
   clientName?: string | undefined;
+  /**
+   * Ask the server for maintenance notifications (RESP3 pushes of managed services) in the
+   * handshake, after `HELLO 3`: `CLIENT MAINT_NOTIFICATIONS ON moving-endpoint-type <type>`.
+   * `"auto"` picks the type from the connection: TLS → `*-fqdn`, else `*-ip`; `internal-*`
+   * when the node's IP is private or loopback. A server that does not know the command
+   * refuses it and the connection goes on without. Not sent over RESP2.
+   */
+  maintenanceNotifications?: MovingEndpointType | "auto" | undefined;
   /** Send `READONLY` after connecting: this connection serves reads from a replica. */
   readOnly?: boolean;
   /** Close the socket after this long without traffic and no command pending; 0 = never. Default 0. */

@@ -5,6 +5,7 @@
  *
  * ```
  *   decoder ──push──► command connection ──► PushRouter.route ──► "invalidate" ──► cache hook
+ *                                                             ├──► MOVING, MIGRATING, … ──► maintenance hook
  *                                                             └──► anything else ──► `push` event
  *   decoder ──push──► subscriber connection ──► pubsub/subscriber.ts (messages, confirmations)
  *                                            └─ not Pub/Sub ──► PushRouter.route
@@ -34,9 +35,31 @@ export interface UnroutedPush {
   frame: RespValue[];
 }
 
+/**
+ * The maintenance notifications of managed services (Redis Cloud / Redis Software "smart
+ * client handoffs", Redis 8 cluster slot migrations), by their first word in lower case.
+ */
+export const MAINTENANCE_KINDS: ReadonlySet<string> = new Set([
+  "moving",
+  "migrating",
+  "migrated",
+  "failing_over",
+  "failed_over",
+  "smigrating",
+  "smigrated",
+]);
+
+/**
+ * Called with a maintenance notification (`kind` is one of {@link MAINTENANCE_KINDS}).
+ * Returns false when the frame is not one it understands: it is then reported as an
+ * unrouted push, like any other.
+ */
+export type MaintenanceHandler = (kind: string, frame: RespValue[], connection: Connection) => boolean;
+
 /** Hands RESP3 pushes that are not about a subscription to the cache hook or the `push` event. */
 export class PushRouter {
   #invalidation: InvalidationHandler | undefined;
+  #maintenance: MaintenanceHandler | undefined;
   readonly #unrouted: (push: UnroutedPush) => void;
   /** Pushes nobody handled (for `stats()`). */
   unrouted = 0;
@@ -60,9 +83,33 @@ export class PushRouter {
     };
   }
 
+  /**
+   * Registers the handler of maintenance notifications (cluster/maintenance.ts); one at a
+   * time. Returns a function that removes it.
+   *
+   * @example
+   * const stop = pushes.onMaintenance((kind, frame, connection) => maintenance.onPush(kind, frame, connection));
+   */
+  onMaintenance(handler: MaintenanceHandler): () => void {
+    this.#maintenance = handler;
+    return () => {
+      if (this.#maintenance === handler) this.#maintenance = undefined;
+    };
+  }
+
   /** A push frame from `connection`. Never throws. */
   route(frame: RespValue[], connection: Connection): void {
     const kind = wordOf(frame[0]);
+    const maintenance = this.#maintenance;
+    if (maintenance !== undefined && MAINTENANCE_KINDS.has(kind)) {
+      let handled = false;
+      try {
+        handled = maintenance(kind, frame, connection);
+      } catch {
+        // A bug in the handler must not break the connection that carried the push.
+      }
+      if (handled) return;
+    }
     const handler = this.#invalidation;
     if (kind === "invalidate" && handler !== undefined) {
       const keys = frame[1];

@@ -538,6 +538,8 @@ export interface FakeNodeInfo {
   health?: "online" | "failed" | "loading";
   /** The `hostname` field (`cluster-announce-hostname`); left out when undefined. */
   hostname?: string;
+  /** The `availability-zone` field (newer Valkey); left out when undefined. */
+  availabilityZone?: string;
 }
 
 /** One shard as a topology reply describes it. */
@@ -564,6 +566,7 @@ export function clusterShardsReply(shards: readonly FakeShard[]): EncodableReply
       "replication-offset": 100,
       health: node.health ?? "online",
       ...(node.hostname === undefined ? {} : { hostname: node.hostname }),
+      ...(node.availabilityZone === undefined ? {} : { "availability-zone": node.availabilityZone }),
     })),
   }));
 }

@@ -249,8 +249,7 @@ describe("user name and password", () => {
   });
 
   it("a password rotated on the server: open connections go on; a reconnect fails typed until the old one is back", async () => {
-    // TODO(credentials): with the `credentials` provider, the reconnect below should ask it
-    // for the new password and succeed; the provider should be called once per reconnect.
+    // A fixed password cannot follow a rotation: the next test does it with `credentials`.
     const dev = cluster();
     const client = clients.create({
       nodes: dev.seeds,
@@ -281,6 +280,74 @@ describe("user name and password", () => {
     });
     await client.del(...keys);
   });
+
+  it.each([2, 3] as const)(
+    "a credentials provider follows a rotation: asked again on every reconnect, the new password works, the old one is refused (RESP%s)",
+    async (protocol) => {
+      const dev = cluster();
+      // What a token source (IAM, Entra ID) does: hands out whatever is current now.
+      let current = APP_PASSWORD;
+      let calls = 0;
+      const client = clients.create({
+        nodes: dev.seeds,
+        protocol,
+        credentials: async () => {
+          calls++;
+          return { username: "app", password: current };
+        },
+        commandTimeout: COMMAND_TIMEOUT_MS,
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        clientName: `acl-provider-${protocol}`,
+      });
+      const events = recordEvents(client);
+      const keys = keyPerPrimary(dev, `acl-provider-${protocol}`);
+      await client.mset(Object.fromEntries(keys.map((key) => [key, "1"])));
+      // One call per connection opened so far (seed, topology, the three primaries).
+      expect(calls).toBeGreaterThanOrEqual(primaries(dev).length);
+
+      await onEveryNode(dev, "ACL", "SETUSER", "app", `>${ROTATED_PASSWORD}`, `<${APP_PASSWORD}`);
+      current = ROTATED_PASSWORD;
+      try {
+        const callsBefore = calls;
+        await onEveryNode(dev, "CLIENT", "KILL", "USER", "app");
+        // Every primary's connection was killed: each reconnects, asking the provider first.
+        expect(await client.mget(...keys)).toEqual(["1", "1", "1"]);
+        expect(calls - callsBefore).toBeGreaterThanOrEqual(primaries(dev).length);
+        // The connections are the new password's: the server says so.
+        for (const node of primaries(dev)) {
+          const connections = await clientList(dev, node.port);
+          expect(
+            connections.some(
+              (connection) => connection.name === `acl-provider-${protocol}` && connection.user === "app",
+            ),
+            `a connection of the client on ${node.address}`,
+          ).toBe(true);
+        }
+        // The old password is refused now, as one typed error without the secret in it.
+        const stale = clients.create({
+          nodes: dev.seeds,
+          protocol,
+          username: "app",
+          password: APP_PASSWORD,
+          connectTimeout: CONNECT_TIMEOUT_MS,
+          commandTimeout: COMMAND_TIMEOUT_MS,
+        });
+        const refused = await stale.connect().then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(refused).toBeInstanceOf(AuthError);
+        expect((refused as Error).message).toMatch(/WRONGPASS/);
+        expectNoSecret("the old password's error", refused);
+      } finally {
+        await onEveryNode(dev, "ACL", "SETUSER", "app", `>${APP_PASSWORD}`, `<${ROTATED_PASSWORD}`);
+      }
+      await client.del(...keys);
+      expectNoSecret("the client's events", events);
+      expectNoSecret("stats()", client.stats());
+      expectNoSecret("the client", client);
+    },
+  );
 });
 
 describe("password only (requirepass-style: the default user has a password)", () => {
