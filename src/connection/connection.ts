@@ -111,6 +111,8 @@ export class Connection {
 
   #state: ConnectionState = "idle";
   #socket: Socket | undefined;
+  /** Changes whenever a socket is attached or detached: see `socketEpoch`. */
+  #socketEpoch = 0;
   #decoder: RespDecoder;
   #writer = new CommandWriter();
   #inFlight = new Queue<Sendable>(64);
@@ -175,6 +177,15 @@ export class Connection {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /**
+   * Changes whenever a socket is opened or goes away: two equal readings mean the same socket
+   * was open throughout. What the server keeps per connection (the keys `CLIENT TRACKING`
+   * tracks for the client-side cache) lives exactly that long.
+   */
+  get socketEpoch(): number {
+    return this.#socketEpoch;
   }
 
   /** Commands written or about to be, awaiting replies. */
@@ -320,6 +331,7 @@ export class Connection {
     this.#state = "closed";
     const socket = this.#socket;
     this.#socket = undefined; // its 'close' event is ours, not a failure to report
+    this.#socketEpoch++;
     this.#teardown(error, error);
     socket?.destroy();
     this.#finishClose();
@@ -386,6 +398,7 @@ export class Connection {
     // A close() requested while waiting to reconnect still connects, to drain what waits.
     if (this.#state !== "closing") this.#state = "connecting";
     this.#socket = socket;
+    this.#socketEpoch++;
     // Quiet from now, when the first command waiting for this socket asked for it — not from
     // the end of the connect: a node that accepts and then says nothing is stalled from the
     // start (counting from the connect, its first commands' deadlines came just too early).
@@ -496,7 +509,7 @@ export class Connection {
 
   /** `[name, args, carries credentials]` of each handshake step. */
   #handshakeSteps(credentials: Credentials | undefined): Array<[string, RedisArg[], boolean]> {
-    const { protocol, clientName, readOnly } = this.#options;
+    const { protocol, clientName, readOnly, tracking } = this.#options;
     const steps: Array<[string, RedisArg[], boolean]> = [];
     if (protocol === 3 && !this.#helloUnsupported) {
       const hello: RedisArg[] = ["3"];
@@ -511,6 +524,7 @@ export class Connection {
       }
       if (clientName !== undefined) steps.push(["CLIENT", ["SETNAME", clientName], false]);
     }
+    if (tracking !== undefined) steps.push(["CLIENT", ["TRACKING", ...tracking], false]);
     if (readOnly) steps.push(["READONLY", [], false]);
     return steps;
   }
@@ -519,6 +533,17 @@ export class Connection {
   handshakeReply(step: HandshakeStep, value: RespValue): void {
     if (step.generation !== this.#handshakeGeneration) return; // a step of a restarted handshake
     if (value instanceof ReplyError) {
+      if (step.name === "HELLO" && this.#options.tracking !== undefined && lacksHello(value)) {
+        // Tracking without RESP3 pushes would never tell us of a change: no cache on RESP2.
+        this.#failHandshake(
+          new ConnectionError(
+            `${this.address} does not speak RESP3 (${value.code} to HELLO 3); clientCache needs Redis 6 or later`,
+            this.address,
+            { cause: value },
+          ),
+        );
+        return;
+      }
       if (step.name === "HELLO" && !this.#helloUnsupported && lacksHello(value)) {
         // Redis < 6 (or HELLO renamed away): authenticate with AUTH, speak RESP2. The steps
         // already sent after HELLO answer too; their replies belong to the old generation.
@@ -558,6 +583,7 @@ export class Connection {
     if (socket !== this.#socket || this.#inFlight.length > 0 || this.#waiting.length > 0) return;
     // Expected close: no error, no backoff; the next command reconnects.
     this.#socket = undefined;
+    this.#socketEpoch++;
     this.#state = "idle";
     socket.end();
     this.#options.onDisconnect?.(undefined, this);
@@ -742,6 +768,7 @@ export class Connection {
 
   #onSocketClosed(error: RedisClusterError): void {
     this.#socket = undefined;
+    this.#socketEpoch++;
     clearTimeout(this.#connectTimer);
     const wasClosing = this.#state === "closing";
     if (this.#state === "connecting" || this.#state === "ready") this.#backOff(error);
@@ -808,6 +835,7 @@ export class Connection {
     for (let i = 0; i < this.#inFlight.length; i++) if (this.#inFlight.at(i) !== TOMBSTONE) return false;
     const socket = this.#socket;
     this.#socket = undefined; // its 'close' event is no longer ours
+    this.#socketEpoch++;
     this.#inFlight.drain();
     this.#decoder.reset();
     if (socket !== undefined) {
@@ -877,8 +905,9 @@ function handshakeFailure(step: HandshakeStep, reply: ReplyError, address: strin
       },
     );
   }
+  const shown = step.args[0] === "TRACKING" ? "CLIENT TRACKING (clientCache needs it)" : step.name;
   return new ConnectionError(
-    `${step.name} failed during the handshake with ${address}: ${reply.message}`,
+    `${shown} failed during the handshake with ${address}: ${reply.message}`,
     address,
     { cause },
   );
