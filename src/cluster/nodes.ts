@@ -126,14 +126,14 @@ export class NodeRegistry {
   #entries = new Map<string, NodeEntry>();
   #shared: SharedConnectionOptions;
   #dedicatedLimits: DedicatedLimits;
-  #onDisconnect: (entry: NodeEntry, error: RedisClusterError | undefined) => void;
+  #onDisconnect: (entry: NodeEntry, error: RedisClusterError | undefined, connection: Connection) => void;
   /** Set by closeAll/destroyAll: connections asked for later are born closed. */
   #closed = false;
 
   constructor(
     shared: SharedConnectionOptions,
     dedicatedLimits: DedicatedLimits,
-    onDisconnect: (entry: NodeEntry, error: RedisClusterError | undefined) => void,
+    onDisconnect: (entry: NodeEntry, error: RedisClusterError | undefined, connection: Connection) => void,
   ) {
     this.#shared = shared;
     this.#dedicatedLimits = dedicatedLimits;
@@ -195,17 +195,22 @@ export class NodeRegistry {
     this.#entries.clear();
   }
 
-  /** @internal Used by NodeEntry. */
-  openConnection(entry: NodeEntry): Connection {
+  /**
+   * @internal Used by NodeEntry: the node's shared connection, or (`dedicated`) one for its
+   * pool — which never tracks keys for the client-side cache: only shared connections' reads
+   * are cached.
+   */
+  openConnection(entry: NodeEntry, dedicated = false): Connection {
     const connection = new Connection({
       ...this.#shared,
       host: entry.host,
       port: entry.port,
       servername: entry.hostname,
       readOnly: entry.role === "replica",
+      tracking: dedicated ? undefined : this.#shared.tracking,
       onDisconnect: (error) => {
         if (error !== undefined) entry.scripts.clear();
-        this.#onDisconnect(entry, error);
+        this.#onDisconnect(entry, error, connection);
       },
     });
     if (this.#closed) connection.destroy(new ClosedError());
@@ -229,6 +234,7 @@ export class NodeRegistry {
       port,
       idleTimeoutMs: 0,
       readOnly: false,
+      tracking: undefined,
       onPush: undefined,
     });
     if (this.#closed) connection.destroy(new ClosedError());
@@ -238,7 +244,12 @@ export class NodeRegistry {
   /** @internal Used by NodeEntry. */
   openDedicatedPool(entry: NodeEntry): DedicatedPool {
     const { perNode, maxWaiting } = this.#dedicatedLimits;
-    const pool = new DedicatedPool(entry.address, () => this.openConnection(entry), perNode, maxWaiting);
+    const pool = new DedicatedPool(
+      entry.address,
+      () => this.openConnection(entry, true),
+      perNode,
+      maxWaiting,
+    );
     if (this.#closed) pool.close();
     return pool;
   }

@@ -60,6 +60,24 @@ export interface ScriptSource {
   readonly readOnly: boolean;
 }
 
+/**
+ * The client-side cache's part in one command (src/cache): a read it may answer or fill, or
+ * a write whose keys it must forget. The executor asks `route` before routing and calls
+ * `sending` when the command goes out on a node's shared connection; the command reports
+ * its outcome through `settled`.
+ */
+export interface CacheHook {
+  /** Before routing: true when the cache answered (the command is settled). */
+  route(command: Command): boolean;
+  /**
+   * Being sent on a node's shared connection (`asking`: after ASK). Returns what must go
+   * right before it, as one unit (`CLIENT CACHING YES` in OPTIN mode), if anything.
+   */
+  sending(connection: Connection, asking: boolean): Sendable | undefined;
+  /** The command settled: with `value`, or failed (`failed`, value undefined). */
+  settled(value: unknown, failed: boolean): void;
+}
+
 /** Told when a command that keeps its dedicated connection (WATCH) got its answer there. */
 export interface ConnectionKeeper {
   /** The connection is the caller's until `release` (clean: back to the pool; dirty: destroyed). */
@@ -115,6 +133,10 @@ export abstract class Command implements Sendable {
   cursorIndex = -1;
   /** Per-call `readFrom` (cluster.withOptions), over the client's. */
   readFrom: ReadFrom | undefined = undefined;
+  /** False for a call that must not be answered from, nor fill, the client-side cache (`withOptions({ cache: false })`). */
+  cacheReads = true;
+  /** The client-side cache's part in this command, when caching is on (see CacheHook). */
+  cacheHook: CacheHook | undefined = undefined;
   /**
    * Undoes what holding this command costs when it is abandoned before its answer (an
    * AbortSignal): set by whoever holds it where that matters (a dedicated connection).
@@ -177,6 +199,7 @@ export abstract class Command implements Sendable {
     if (this.settled) return;
     this.settled = true;
     if (this.#signal !== undefined) this.#stopListening();
+    if (this.cacheHook !== undefined) this.cacheHook.settled(value, false);
     this.deliver(value);
     if (this.slotGate !== undefined) this.slotGate.onSettled(this);
   }
@@ -186,6 +209,7 @@ export abstract class Command implements Sendable {
     if (this.settled) return;
     this.settled = true;
     if (this.#signal !== undefined) this.#stopListening();
+    if (this.cacheHook !== undefined) this.cacheHook.settled(undefined, true);
     this.deliverError(error);
     if (this.slotGate !== undefined) this.slotGate.onSettled(this);
   }
