@@ -143,6 +143,35 @@ describe("client-side caching on the real cluster", () => {
     await waitFor("b's null to be invalidated", 10_000, async () => (await reader.mget(a, b, c))[1] === "B");
   });
 
+  it("MGET across slots: each slot's part is served key by key; values in the caller's order", async () => {
+    const keys = Array.from({ length: 20 }, () => key("mget-cross"));
+    const writer = plain();
+    for (const [i, name] of keys.entries()) if (i % 3 !== 0) await writer.set(name, `v${i}`);
+    const expected = keys.map((_, i) => (i % 3 !== 0 ? `v${i}` : null));
+    const reader = cached();
+    for (const name of keys.slice(0, 10)) await reader.get(name);
+    const before = cacheStats(reader);
+    expect(await reader.mget(...keys)).toEqual(expected);
+    const after = cacheStats(reader);
+    expect(after.hits - before.hits).toBe(10);
+    expect(after.misses - before.misses).toBe(10);
+    expect(await reader.mget(...keys)).toEqual(expected);
+    expect(cacheStats(reader).hits - after.hits).toBe(20);
+  });
+
+  it("pipeline reads are served from memory in their place; the pipeline's writes are seen", async () => {
+    const [a, b] = [key("pipe"), key("pipe")];
+    const writer = plain();
+    await writer.set(a, "A");
+    await writer.set(b, "B");
+    const reader = cached();
+    expect(await reader.get(a)).toBe("A");
+    const replies = await reader.pipeline().get(b).get(a).set(a, "A2").get(a).exec();
+    expect(replies).toEqual(["B", "A", "OK", "A2"]);
+    expect(cacheStats(reader).hits).toBe(1); // the first GET a of the pipeline; the second follows the SET
+    expect(await reader.get(a)).toBe("A2");
+  });
+
   it("withOptions({ cache: false }) reads from the server and keeps nothing", async () => {
     const k = key("opt-out");
     const writer = plain();
