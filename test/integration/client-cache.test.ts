@@ -10,6 +10,7 @@ import type { DevCluster } from "../../src/dev/index.js";
 import { RedisCluster } from "../../src/index.js";
 import { useClients } from "../helpers/client.js";
 import { sharedDevCluster } from "../helpers/cluster.js";
+import { type ProxiedCluster, proxyCluster } from "../helpers/fault-proxy.js";
 import { waitFor } from "../helpers/wait.js";
 
 let dev: DevCluster;
@@ -52,6 +53,103 @@ function cacheStats(client: RedisCluster<3>) {
   if (stats === undefined) throw new Error("no cache stats");
   return stats;
 }
+
+/** The primary (its port) that serves `name`, as the cluster says. */
+async function ownerPort(client: RedisCluster, name: string): Promise<number> {
+  const slot = Number(await client.call("CLUSTER", "KEYSLOT", name));
+  const owner = dev.nodes.find(
+    (node) => node.role === "primary" && node.slots.some(([from, to]) => slot >= from && slot <= to),
+  );
+  if (owner === undefined) throw new Error(`no primary serves slot ${slot}`);
+  return owner.port;
+}
+
+describe("the fetch/invalidate race on the real cluster (replies held back by a proxy)", () => {
+  let proxied: ProxiedCluster | undefined;
+  afterAll(async () => {
+    await proxied?.close();
+  });
+
+  /** A cached client whose every connection goes through a fault proxy. */
+  async function proxiedReader(): Promise<{ reader: RedisCluster<3>; proxied: ProxiedCluster }> {
+    proxied ??= await proxyCluster(dev);
+    proxied.healAll();
+    const reader = clients.create<3>({
+      nodes: proxied.seeds,
+      natMap: proxied.natMap,
+      protocol: 3,
+      clientCache: { maxEntries: 100 },
+    });
+    await reader.connect();
+    return { reader, proxied };
+  }
+
+  it("a value read before another client's write, delivered after it: replaced once the push is processed", async () => {
+    const k = key("race-other");
+    const writer = plain();
+    await writer.set(k, "old");
+    const { reader, proxied } = await proxiedReader();
+    const proxy = proxied.proxyOf(await ownerPort(writer, k));
+    // The node's connection is open and tracking before anything is held back.
+    expect(await reader.withOptions({ cache: false }).get(k)).toBe("old");
+    proxy.stall("toClient");
+    try {
+      const heldBefore = proxy.counters.received.toClient;
+      const read = reader.get(k);
+      // The server answered (the reply waits in the proxy) before the write is made.
+      await waitFor(
+        "the GET's reply to reach the proxy",
+        10_000,
+        () => proxy.counters.received.toClient > heldBefore,
+      );
+      const heldAfterReply = proxy.counters.received.toClient;
+      await writer.set(k, "new");
+      // The invalidation push for the reader's connection is queued behind that reply.
+      await waitFor(
+        "the push to reach the proxy",
+        10_000,
+        () => proxy.counters.received.toClient > heldAfterReply,
+      );
+      proxy.heal();
+      expect(await read).toBe("old"); // it was read before the write
+      await waitFor("the push to be processed", 10_000, () => cacheStats(reader).invalidations >= 1);
+      // From now on, never the old value.
+      for (let i = 0; i < 5; i++) expect(await reader.get(k)).toBe("new");
+    } finally {
+      proxy.heal();
+    }
+  });
+
+  it("a read under way when the client's own write of its key is sent: its old value is never served after the write", async () => {
+    const k = key("race-own");
+    const writer = plain();
+    await writer.set(k, "old");
+    const { reader, proxied } = await proxiedReader();
+    const proxy = proxied.proxyOf(await ownerPort(writer, k));
+    // The node's connection is open and tracking before anything is held back.
+    expect(await reader.withOptions({ cache: false }).get(k)).toBe("old");
+    proxy.stall("toClient");
+    try {
+      const heldBefore = proxy.counters.received.toClient;
+      const read = reader.get(k);
+      await waitFor(
+        "the GET's reply to reach the proxy",
+        10_000,
+        () => proxy.counters.received.toClient > heldBefore,
+      );
+      const write = reader.set(k, "new");
+      proxy.heal();
+      expect(await read).toBe("old");
+      await write;
+      const missesBefore = cacheStats(reader).misses;
+      expect(await reader.get(k)).toBe("new");
+      expect(cacheStats(reader).misses).toBe(missesBefore + 1); // the old reply is not in memory
+      expect(await reader.get(k)).toBe("new");
+    } finally {
+      proxy.heal();
+    }
+  });
+});
 
 describe("client-side caching on the real cluster", () => {
   it("answers a repeated GET from memory; stats count hits, misses and entries", async () => {
