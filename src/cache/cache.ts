@@ -528,15 +528,17 @@ export class WriteNotice implements CacheHook {
    */
   static of(parts: readonly Command[]): WriteNotice | undefined {
     let cache: ClientCache | undefined;
-    const keys: string[] = [];
+    // Allocated only once a part writes under a cache: without clientCache nothing is.
+    let keys: string[] | undefined;
     for (const part of parts) {
       const hook = part.cacheHook;
       if (!(hook instanceof WriteNotice)) continue;
       cache = hook.#cache;
       if (hook.keys === undefined) return new WriteNotice(cache, undefined);
+      keys ??= [];
       keys.push(...hook.keys);
     }
-    return cache === undefined ? undefined : new WriteNotice(cache, keys);
+    return cache === undefined ? undefined : new WriteNotice(cache, keys ?? []);
   }
 }
 
