@@ -91,7 +91,7 @@ describe("the fetch/invalidate race", () => {
     expect(node.received("MGET").at(-1)!.argv).toEqual(["{t}b"]);
   });
 
-  it("an invalidation pushed on another connection (own write on a pinned one) also keeps the reply out", async () => {
+  it("the client's own write while a read of its key is under way: the old reply is not kept", async () => {
     const cluster = await FakeCluster.start(1);
     const node = cluster.nodes[0]!;
     node.handle("GET", () => delayed(100, "old"));
