@@ -145,6 +145,20 @@ export function parseAddress(address) {
   return { host: address.slice(0, colon), port };
 }
 
+/**
+ * rediscluster's stats as flat numbers: the cache's counters (when caching is on) as
+ * `cache.hits`, `cache.misses`, ...
+ * @param {import("../dist/esm/index.js").ClusterStats} stats
+ * @returns {Record<string, number>}
+ */
+function flatStats(stats) {
+  const { cache, ...counters } = stats;
+  /** @type {Record<string, number>} */
+  const flat = { ...counters };
+  if (cache !== undefined) for (const [name, value] of Object.entries(cache)) flat[`cache.${name}`] = value;
+  return flat;
+}
+
 /** @type {ClientSpec} */
 const rediscluster = {
   id: "rediscluster",
@@ -173,7 +187,7 @@ const rediscluster = {
         /** @type {Promise<unknown[]>} */ (client.multi().incr(key).expire(key, 3600).exec()),
       script: (key) => getScript(key),
       close: () => client.close(),
-      stats: () => ({ ...client.stats() }),
+      stats: () => flatStats(client.stats()),
     };
   },
   subscribeNote: "cluster.ssubscribe(channels, listener): one subscriber connection per primary",

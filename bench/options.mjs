@@ -12,6 +12,7 @@ export const SECTION_IDS = /** @type {const} */ ([
   "W3",
   "W4",
   "W5",
+  "W7",
   "W8",
   "W9",
   "W10",
@@ -30,7 +31,7 @@ Options:
   --duration <ms>    measured time per run (default 2000; --quick: 100)
   --warmup <ms>      warm-up per run, not measured (default 500; --quick: 25)
   --gets <n>         W6: GETs per memory run (default 1000000; --quick: 20000)
-  --only <ids>       comma-separated: W1,W2,W3,W4,W5,W8,W9,W10,W6,ceiling (default: all)
+  --only <ids>       comma-separated: W1,W2,W3,W4,W5,W7,W8,W9,W10,W6,ceiling (default: all)
   --clients <ids>    comma-separated: ${CLIENTS.map((spec) => spec.id).join(",")} (default: all)
   --seeds <list>     comma-separated host:port of an existing cluster (no reshard in W6)
   --json <file>      write the results there (the chart goes next to it, .svg)

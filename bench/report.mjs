@@ -101,6 +101,7 @@ import { summarize } from "./stats.mjs";
  * @property {WorkloadReport[]} workloads
  * @property {CeilingReport[]} ceiling
  * @property {MemoryReport | undefined} memory
+ * @property {import("./cache.mjs").CacheReport} [cache] W7 (its own variants: cache on and off)
  */
 
 export const BASE_CLIENT = "rediscluster";

@@ -15,6 +15,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
+import { cacheReport, cacheVariants, formatCacheReport, runCacheOnce } from "./cache.mjs";
 import { CEILING_VARIANTS, fillCeilingKeys, measureCeiling } from "./ceiling.mjs";
 import { renderChart } from "./chart.mjs";
 import { CLIENTS, installedVersion, REDISCLUSTER_ENTRY } from "./clients.mjs";
@@ -263,6 +264,9 @@ async function main() {
   const clients = CLIENTS.filter((spec) => settings.clientIds.includes(spec.id));
   const workloads = WORKLOADS.filter((workload) => settings.sections.includes(workload.id));
   const withPubSub = settings.sections.includes("W10");
+  const withCache = settings.sections.includes("W7");
+  // W7 runs its own variants (cache on and off; --clients does not apply to it).
+  const cache = withCache ? await cacheVariants() : { variants: [], glideNote: "" };
   const withCeiling = settings.sections.includes("ceiling");
   const withMemory = settings.sections.includes("W6");
   if (globalThis.gc === undefined) process.stderr.write("note: run with --expose-gc for a GC between runs\n");
@@ -284,6 +288,7 @@ async function main() {
     const progress = new Progress(
       settings.rounds *
         ((workloads.length + (withPubSub ? 1 : 0)) * clients.length +
+          cache.variants.length +
           (withCeiling ? CEILING_VARIANTS.length : 0)) +
         memoryRuns,
     );
@@ -295,6 +300,8 @@ async function main() {
         new Map(clients.map((spec) => [spec.id, []])),
       ]),
     );
+    /** @type {Map<string, import("./cache.mjs").CacheRun[]>} */
+    const cacheRuns = new Map(cache.variants.map((variant) => [variant.id, []]));
     /** @type {Map<string, { lines: BenchmarkLine[], failures: string[] }>} */
     const ceiling = new Map(CEILING_VARIANTS.map((variant) => [variant.id, { lines: [], failures: [] }]));
     if (withCeiling) {
@@ -343,6 +350,22 @@ async function main() {
                   (run.suspect === undefined ? "" : ` SUSPECT: ${run.suspect}`),
           );
         }
+      }
+      for (let i = 0; i < cache.variants.length; i++) {
+        const variant = /** @type {import("./cache.mjs").CacheVariant} */ (
+          cache.variants[(i + round - 1) % cache.variants.length]
+        );
+        const label = `round ${round}  W7 ${variant.label}`;
+        progress.start(label);
+        const run = await runCacheOnce(variant, cluster.seeds, settings, round, readCounts, admin);
+        cacheRuns.get(variant.id)?.push(run);
+        progress.finish(
+          run.rate === null
+            ? `${label}: failed: ${run.failure}`
+            : `${label}: ${whole(run.rate)} ops/s, ${run.staleReads} stale reads` +
+                (run.errors > 0 ? ` (${run.errors} errors: ${run.firstError})` : "") +
+                (run.suspect === undefined ? "" : ` SUSPECT: ${run.suspect}`),
+        );
       }
       if (withPubSub) {
         for (let i = 0; i < clients.length; i++) {
@@ -450,9 +473,11 @@ async function main() {
           )
         : [],
       memory: withMemory ? memoryReport(settings.memoryGets, MEMORY_IN_FLIGHT, memoryEntries) : undefined,
+      cache: withCache ? cacheReport(cache.variants, cacheRuns, cache.glideNote) : undefined,
     };
 
     process.stdout.write(`\n${formatReport(report)}\n\n`);
+    if (report.cache !== undefined) process.stdout.write(`${formatCacheReport(report.cache)}\n\n`);
     mkdirSync(dirname(settings.jsonPath), { recursive: true });
     writeFileSync(settings.jsonPath, `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(settings.svgPath, renderChart(report));

@@ -1,5 +1,5 @@
 /**
- * Per-call options: `cluster.withOptions({ signal, timeoutMs, readFrom })` returns a view of
+ * Per-call options: `cluster.withOptions({ signal, timeoutMs, readFrom, cache })` returns a view of
  * the client whose commands — and the pipelines, transactions and WATCH sessions made from
  * it — carry those options. The view holds no connection and no state of its own: every
  * command it builds is an ordinary Command of the client, with
@@ -8,7 +8,8 @@
  *   and a blocking call's dedicated connection is closed (which is what unblocks it);
  * - `timeoutMs`: the command's whole budget, instead of `commandTimeout` (a blocking call's
  *   own wait still comes on top, as for any blocking call);
- * - `readFrom`: where its reads go, instead of the client's `readFrom`.
+ * - `readFrom`: where its reads go, instead of the client's `readFrom`;
+ * - `cache: false`: its reads bypass the client-side cache (neither answered from it nor kept).
  */
 import type { Pipeline } from "./batch/pipeline.js";
 import type { Transaction } from "./batch/transaction.js";
@@ -28,6 +29,8 @@ export interface CallOptions {
   timeoutMs?: number | undefined;
   /** Where the command's reads go, instead of the client's `readFrom`. */
   readFrom?: ReadFrom | undefined;
+  /** `false`: reads go to the server, neither answered from nor kept in the client-side cache. */
+  cache?: boolean | undefined;
 }
 
 const READ_FROM: ReadonlySet<string> = new Set([
@@ -42,9 +45,9 @@ const READ_FROM: ReadonlySet<string> = new Set([
 /** Checks options given to `withOptions()`; throws `ArgumentError` naming what is wrong. */
 export function checkCallOptions(options: CallOptions): Readonly<CallOptions> {
   if (options === null || typeof options !== "object") {
-    throw new ArgumentError("withOptions() takes { signal?, timeoutMs?, readFrom? }");
+    throw new ArgumentError("withOptions() takes { signal?, timeoutMs?, readFrom?, cache? }");
   }
-  const { signal, timeoutMs, readFrom } = options;
+  const { signal, timeoutMs, readFrom, cache } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new ArgumentError("withOptions(): signal must be an AbortSignal");
   }
@@ -59,13 +62,17 @@ export function checkCallOptions(options: CallOptions): Readonly<CallOptions> {
       `withOptions(): readFrom must be one of ${[...READ_FROM].map((value) => `"${value}"`).join(", ")}`,
     );
   }
-  return Object.freeze({ signal, timeoutMs, readFrom });
+  if (cache !== undefined && typeof cache !== "boolean") {
+    throw new ArgumentError("withOptions(): cache must be true or false");
+  }
+  return Object.freeze({ signal, timeoutMs, readFrom, cache });
 }
 
 /** Gives a command the options of its view: readFrom before it is described, the signal. */
 export function applyCallOptions(command: Command, options: Readonly<CallOptions> | undefined): void {
   if (options === undefined) return;
   if (options.readFrom !== undefined) command.readFrom = options.readFrom;
+  if (options.cache === false) command.cacheReads = false;
   if (options.signal !== undefined) command.listenTo(options.signal);
 }
 
@@ -162,6 +169,7 @@ class View implements CommandTarget {
       signal: more.signal ?? this.options.signal,
       timeoutMs: more.timeoutMs ?? this.options.timeoutMs,
       readFrom: more.readFrom ?? this.options.readFrom,
+      cache: more.cache ?? this.options.cache,
     });
   }
 

@@ -25,6 +25,7 @@ import {
   type WatchLease,
   type WatchOptions,
 } from "./batch/watch.js";
+import { type CacheStats, ClientCache } from "./cache/cache.js";
 import {
   applyCallOptions,
   type CallOptions,
@@ -157,6 +158,8 @@ export interface ClusterStats extends ExecutorStats, PubSubStats {
   unroutedPushes: number;
   /** Maintenance notifications acted on (each once, however many connections carried it). */
   maintenanceNotifications: number;
+  /** The client-side cache's counters; undefined without `clientCache`. */
+  cache: CacheStats | undefined;
 }
 
 /** `nodes()` roles, with the words ioredis users know (`master`, `slave`) as aliases. */
@@ -202,6 +205,8 @@ export class RedisCluster<R extends RespVersion = 2>
   /** Maintenance notifications (cluster/maintenance.ts), when asked for. */
   #maintenance: MaintenanceHandler | undefined;
   #pubsub: PubSub;
+  /** The client-side cache (`clientCache`), undefined when off: then nothing asks it anything. */
+  #cache: ClientCache | undefined;
   #healthSamplesRtt = false;
   #healthReadsZones = false;
   /** `defineCommand()` scripts by method name. */
@@ -216,6 +221,10 @@ export class RedisCluster<R extends RespVersion = 2>
     // Where connections may go (connectTo): checked by every connection before it opens.
     const allowList = new HostAllowList(o.connectTo, o.seeds);
     this.#pushes = new PushRouter((push) => this.#emitSafe("push", push));
+    const cache = o.clientCache === undefined ? undefined : new ClientCache(o.clientCache);
+    this.#cache = cache;
+    if (cache !== undefined)
+      this.#pushes.onInvalidate((keys, connection) => cache.onInvalidate(keys, connection));
     this.#registry = new NodeRegistry(
       {
         connectTimeoutMs: o.connectTimeoutMs,
@@ -233,10 +242,12 @@ export class RedisCluster<R extends RespVersion = 2>
         decoderLimits: o.decoderLimits,
         coalesceWrites: o.autoPipelining,
         maintenanceNotifications: o.maintenance?.endpointType,
+        tracking: o.clientCache?.trackingArgs,
         onPush: (frame, connection) => this.#pushes.route(frame, connection),
       },
       { perNode: o.maxBlockingConnections, maxWaiting: o.maxOfflineQueue },
-      (entry, error) => {
+      (entry, error, connection) => {
+        cache?.onDisconnect(connection);
         if (error === undefined) return;
         this.#emitSafe("nodeError", { address: entry.address, error });
         if (this.#state === "open") this.#executor.onConnectionLost(entry.address);
@@ -283,7 +294,10 @@ export class RedisCluster<R extends RespVersion = 2>
         retryMaxDelayMs: 500,
       },
       {
-        moved: (slot, from, to) => this.#emitSafe("moved", { slot, from, to }),
+        moved: (slot, from, to) => {
+          cache?.dropSlot(slot); // the slot changed hands: what its old node tracked is not news any more
+          this.#emitSafe("moved", { slot, from, to });
+        },
         ask: (slot, from, to) => this.#emitSafe("ask", { slot, from, to }),
       },
     );
@@ -666,6 +680,7 @@ export class RedisCluster<R extends RespVersion = 2>
       ...this.#pubsub.stats,
       unroutedPushes: this.#pushes.unrouted,
       maintenanceNotifications: this.#maintenance?.notifications ?? 0,
+      cache: this.#cache?.stats(),
     };
   }
 
@@ -708,6 +723,7 @@ export class RedisCluster<R extends RespVersion = 2>
     // Anything that would start a new attempt (a retry, a redirection, a command waiting
     // for the cluster) ends with ClosedError; the resty pipeline's queued calls too.
     this.#executor.closed = true;
+    this.#cache?.close();
     this.#discovery.close();
     this.#maintenance?.close();
     this.#resty.cancel(error);
@@ -985,17 +1001,19 @@ export class RedisCluster<R extends RespVersion = 2>
       command.completeError(error as Error);
       return;
     }
+    const cache = this.#cache;
     if (groups !== undefined) {
       const parts = splitBySlot(command, groups, this.#executor);
+      if (cache !== undefined) for (const part of parts) cache.describe(part, command.cacheReads);
       // Alone, the parts still wait for a first topology as one entry, like a pipeline.
       if (send === undefined) this.#executor.dispatchAll(parts);
       else for (const part of parts) send(part);
     } else if (command.slot === UNKNOWN_SLOT) {
       this.#locateKeysThenSend(command);
-    } else if (send === undefined) {
-      this.#executor.dispatch(command);
     } else {
-      send(command);
+      cache?.describe(command, true);
+      if (send === undefined) this.#executor.dispatch(command);
+      else send(command);
     }
   }
 
@@ -1033,6 +1051,9 @@ export class RedisCluster<R extends RespVersion = 2>
    */
   #describeOne(command: Command, internal: boolean): void {
     const groups = this.#describe(command, false, internal);
+    // A transaction's or a WATCH session's read must see the server (a cached value could be
+    // older than the WATCH): their writes only are noted.
+    if (groups === undefined) this.#cache?.describe(command, false);
     if (groups !== undefined) {
       throw new CrossSlotError(
         groups.map((group) => group.slot),
@@ -1188,6 +1209,7 @@ export class RedisCluster<R extends RespVersion = 2>
       command.completeError(error as Error);
       return command.promise;
     }
+    this.#cache?.describe(command, false); // a node's own answer is wanted; writes are noted
     this.#executor.dispatch(command);
     return command.promise;
   }
@@ -1196,6 +1218,7 @@ export class RedisCluster<R extends RespVersion = 2>
 
   #onTopology(topology: Topology, change: TopologyChange): void {
     if (this.#state !== "open") return;
+    this.#cache?.onTopology(topology); // before anything waiting for this topology is sent
     this.#executor.onTopology();
     this.#pubsub.onTopology(topology);
     // "nearest" needs round-trip times from the start; the periodic refresh keeps them fresh.

@@ -10,6 +10,8 @@
 export type { Pipeline } from "./batch/pipeline.js";
 export type { Transaction } from "./batch/transaction.js";
 export type { OptimisticOptions, WatchHandle, WatchOptions } from "./batch/watch.js";
+export type { CacheStats } from "./cache/cache.js";
+export type { ClientCacheOptions } from "./cache/options.js";
 export type { CallOptions, ClusterView } from "./call-options.js";
 export type {
   ClusterStats,

@@ -4,6 +4,11 @@
  * option names (resty-redis-cluster) are accepted as aliases, so that a port is mechanical.
  */
 import type { ConnectionOptions as TlsOptions } from "node:tls";
+import {
+  type ClientCacheOptions,
+  type NormalizedCacheOptions,
+  normalizeClientCache,
+} from "./cache/options.js";
 import type { ReadFrom } from "./cluster/router.js";
 import type { RespVersion } from "./command/types.js";
 import {
@@ -172,6 +177,17 @@ export interface RedisClusterCommonOptions<R extends RespVersion = 2> {
    * "sameAz"`: reads go to nodes that report the same zone (Valkey 8's `availability-zone`).
    */
   availabilityZone?: string;
+  /**
+   * Client-side caching: cacheable reads answered from memory until the server says their
+   * key changed (RESP3 `CLIENT TRACKING`). Off by default. It needs RESP3: `protocol: 2` is
+   * a `ConfigError`, and without `protocol` the client speaks RESP3 — so TypeScript takes
+   * `clientCache` only with `protocol: 3` (the replies are typed RESP3's way; without it the
+   * field's type is `never`). See the README's "Client-side caching".
+   *
+   * @example
+   * new RedisCluster({ nodes, protocol: 3, clientCache: { maxEntries: 10_000 } });
+   */
+  clientCache?: R extends 3 ? ClientCacheOptions : never;
 
   // resty-redis-cluster aliases (serv_list: see RedisClusterOptions)
   /** Alias of `connectTimeout` (resty-redis-cluster's own spelling). */
@@ -233,6 +249,7 @@ export interface NormalizedOptions {
   /** Maintenance notifications asked for (undefined: not). */
   maintenance: { relaxedTimeoutMs: number; endpointType: MovingEndpointType | "auto" } | undefined;
   availabilityZone: string | undefined;
+  clientCache: NormalizedCacheOptions | undefined;
 }
 
 const KNOWN_OPTIONS = new Set<string>([
@@ -263,6 +280,7 @@ const KNOWN_OPTIONS = new Set<string>([
   "name",
   "maintenanceNotifications",
   "availabilityZone",
+  "clientCache",
   "serv_list",
   "connection_timout",
   "connection_timeout",
@@ -290,7 +308,9 @@ export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undef
   integer(o, "keepalive_cons", 1, 1);
   const seeds = seedsOption(o);
   const credentials = credentialsOption(o, seeds.credentials);
+  const keyPrefix = optionalString(o, "keyPrefix");
   const protocol = protocolOption(o.protocol);
+  const clientCache = normalizeClientCache(o.clientCache, o.protocol, keyPrefix);
   const availabilityZone = availabilityZoneOption(o.availabilityZone);
   if (readFrom === "sameAz" && availabilityZone === undefined) {
     throw new ConfigError(
@@ -313,7 +333,8 @@ export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undef
     connectTo: connectToOption(o.connectTo, seeds.addresses),
     tls: tlsOption(o.tls, seeds.tls),
     mapAddress: natMapOption(o.natMap),
-    protocol,
+    // The cache's invalidations come as RESP3 pushes (normalizeClientCache refuses an explicit 2).
+    protocol: clientCache === undefined ? protocol : 3,
     clientName: clientNameOption(o.clientName),
     maxRedirections: integer(o, "maxRedirections", 16, 0),
     retryUnsafeWrites: boolean(o, "retryUnsafeWrites", false),
@@ -327,11 +348,12 @@ export function normalizeOptions(input: RedisClusterOptions<RespVersion> | undef
       o.minRefreshInterval === undefined
         ? undefined
         : duration("minRefreshInterval", o.minRefreshInterval, 0, nonNegativeMs),
-    keyPrefix: optionalString(o, "keyPrefix"),
+    keyPrefix,
     decoderLimits: replyLimitsOption(o.maxReplyLimits),
     name: optionalString(o, "name"),
-    maintenance: maintenanceOption(o.maintenanceNotifications, protocol),
+    maintenance: maintenanceOption(o.maintenanceNotifications, clientCache === undefined ? protocol : 3),
     availabilityZone,
+    clientCache,
   };
 }
 

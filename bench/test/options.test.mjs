@@ -12,7 +12,7 @@ describe("parseOptions", () => {
       durationMs: 2_000,
       warmupMs: 500,
       memoryGets: 1_000_000,
-      sections: ["W1", "W2", "W3", "W4", "W5", "W8", "W9", "W10", "W6", "ceiling"],
+      sections: ["W1", "W2", "W3", "W4", "W5", "W7", "W8", "W9", "W10", "W6", "ceiling"],
       clientIds: ["rediscluster", "ioredis", "ioredis-auto", "node-redis"],
       seeds: undefined,
       quick: false,
@@ -66,7 +66,7 @@ describe("parseOptions", () => {
   });
 
   it.each([
-    [["--only", "W7"], /--only: unknown "w7"/],
+    [["--only", "W11"], /--only: unknown "w11"/],
     [["--clients", "jedis"], /--clients: unknown "jedis"/],
     [["--rounds", "0"], /--rounds must be an integer ≥ 1/],
     [["--duration", "1.5"], /--duration must be an integer/],

@@ -25,6 +25,7 @@
  * either runs whole on the node that has its keys or is refused again: it applies once or
  * not at all.
  */
+import { WriteNotice } from "../cache/cache.js";
 import {
   Command,
   type CommandOwner,
@@ -273,6 +274,8 @@ export class TransactionCommand extends PromiseCommand {
     this.parts = parts;
     this.slot = slot;
     this.unitReadOnly = parts.every((part) => ((part.info?.flags ?? 0) & CommandFlag.READONLY) !== 0);
+    // The client-side cache forgets the keys its commands write (they are never routed alone).
+    this.cacheHook = WriteNotice.of(parts);
     this.unit = {
       sendables: () => this.#sendables(),
       readOnly: this.unitReadOnly,

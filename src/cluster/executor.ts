@@ -249,6 +249,9 @@ export class Executor {
       command.completeError(new ClosedError());
       return;
     }
+    // Client-side caching (src/cache): a read it holds is answered here, before any routing;
+    // a write tells it which keys to forget.
+    if (command.cacheHook?.route(command)) return;
     const pinnedConnection = command.pinnedConnection;
     if (pinnedConnection !== undefined) {
       if (command.attempts > 0 && performance.now() >= command.deadlineAt) {
@@ -373,8 +376,12 @@ export class Executor {
       this.#sendDedicated(entry, command, asking);
       return;
     }
-    if (asking) entry.connection.sendAsking(command);
-    else entry.connection.send(command);
+    const connection = entry.connection;
+    // A cacheable read notes where it went; in OPTIN mode `CLIENT CACHING YES` goes right before it.
+    const first = command.cacheHook?.sending(connection, asking);
+    if (first !== undefined) connection.sendUnit([first, command], asking);
+    else if (asking) connection.sendAsking(command);
+    else connection.send(command);
   }
 
   /** A WATCH session's command (or transaction), on the session's own connection. */

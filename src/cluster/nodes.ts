@@ -192,14 +192,14 @@ export class NodeRegistry {
   #entries = new Map<string, NodeEntry>();
   #shared: SharedConnectionOptions;
   #dedicatedLimits: DedicatedLimits;
-  #onDisconnect: (entry: NodeEntry, error: RedisClusterError | undefined) => void;
+  #onDisconnect: (entry: NodeEntry, error: RedisClusterError | undefined, connection: Connection) => void;
   /** Set by closeAll/destroyAll: connections asked for later are born closed. */
   #closed = false;
 
   constructor(
     shared: SharedConnectionOptions,
     dedicatedLimits: DedicatedLimits,
-    onDisconnect: (entry: NodeEntry, error: RedisClusterError | undefined) => void,
+    onDisconnect: (entry: NodeEntry, error: RedisClusterError | undefined, connection: Connection) => void,
   ) {
     this.#shared = shared;
     this.#dedicatedLimits = dedicatedLimits;
@@ -261,8 +261,12 @@ export class NodeRegistry {
     this.#entries.clear();
   }
 
-  /** @internal Used by NodeEntry. */
-  openConnection(entry: NodeEntry): Connection {
+  /**
+   * @internal Used by NodeEntry: the node's shared connection, or (`dedicated`) one for its
+   * pool — which never tracks keys for the client-side cache: only shared connections' reads
+   * are cached.
+   */
+  openConnection(entry: NodeEntry, dedicated = false): Connection {
     const endpoint = entry.endpoint;
     const connection: Connection = new Connection({
       ...this.#shared,
@@ -273,11 +277,12 @@ export class NodeRegistry {
       // A moved endpoint is named by itself (its certificate names it), not by the old hostname.
       servername: endpoint === undefined ? entry.hostname : undefined,
       readOnly: entry.role === "replica",
+      tracking: dedicated ? undefined : this.#shared.tracking,
       onDisconnect: (error) => {
         // A hand-off that could not connect leaves the node as it was: not a node failure.
         if (entry.isHandOffAttempt(connection)) return;
         if (error !== undefined) entry.scripts.clear();
-        this.#onDisconnect(entry, error);
+        this.#onDisconnect(entry, error, connection);
       },
     });
     if (this.#closed) connection.destroy(new ClosedError());
@@ -301,6 +306,7 @@ export class NodeRegistry {
       port,
       idleTimeoutMs: 0,
       readOnly: false,
+      tracking: undefined,
       onPush: undefined,
       // Maintenance is followed on command connections; a subscription dropped by it is
       // placed again like after any lost connection.
@@ -313,7 +319,12 @@ export class NodeRegistry {
   /** @internal Used by NodeEntry. */
   openDedicatedPool(entry: NodeEntry): DedicatedPool {
     const { perNode, maxWaiting } = this.#dedicatedLimits;
-    const pool = new DedicatedPool(entry.address, () => this.openConnection(entry), perNode, maxWaiting);
+    const pool = new DedicatedPool(
+      entry.address,
+      () => this.openConnection(entry, true),
+      perNode,
+      maxWaiting,
+    );
     if (this.#closed) pool.close();
     return pool;
   }

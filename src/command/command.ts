@@ -63,6 +63,24 @@ export interface ScriptSource {
   readonly readOnly: boolean;
 }
 
+/**
+ * The client-side cache's part in one command (src/cache): a read it may answer or fill, or
+ * a write whose keys it must forget. The executor asks `route` before routing and calls
+ * `sending` when the command goes out on a node's shared connection; the command reports
+ * its outcome through `settled`.
+ */
+export interface CacheHook {
+  /** Before routing: true when the cache answered (the command is settled). */
+  route(command: Command): boolean;
+  /**
+   * Being sent on a node's shared connection (`asking`: after ASK). Returns what must go
+   * right before it, as one unit (`CLIENT CACHING YES` in OPTIN mode), if anything.
+   */
+  sending(connection: Connection, asking: boolean): Sendable | undefined;
+  /** The command settled: with `value`, or failed (`failed`, value undefined). */
+  settled(value: unknown, failed: boolean): void;
+}
+
 /** Told when a command that keeps its dedicated connection (WATCH) got its answer there. */
 export interface ConnectionKeeper {
   /** The connection is the caller's until `release` (clean: back to the pool; dirty: destroyed). */
@@ -93,6 +111,8 @@ class CommandExtras {
   signal: AbortSignal | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
   trace: CommandTrace | undefined = undefined;
+  cacheReads = true;
+  cacheHook: CacheHook | undefined = undefined;
 }
 
 export abstract class Command implements Sendable {
@@ -276,6 +296,22 @@ export abstract class Command implements Sendable {
     if (value || this.#extras !== undefined) this.#more().unanswered = value;
   }
 
+  /** False for a call that must not be answered from, nor fill, the client-side cache (`withOptions({ cache: false })`). */
+  get cacheReads(): boolean {
+    return this.#extras?.cacheReads ?? true;
+  }
+  set cacheReads(value: boolean) {
+    if (!value || this.#extras !== undefined) this.#more().cacheReads = value;
+  }
+
+  /** The client-side cache's part in this command, when caching is on (see CacheHook). */
+  get cacheHook(): CacheHook | undefined {
+    return this.#extras?.cacheHook;
+  }
+  set cacheHook(value: CacheHook | undefined) {
+    if (value !== undefined || this.#extras !== undefined) this.#more().cacheHook = value;
+  }
+
   /** Its `rediscluster:command` trace, when someone listened at its first dispatch (observe/). */
   get trace(): CommandTrace | undefined {
     return this.#extras?.trace;
@@ -317,6 +353,7 @@ export abstract class Command implements Sendable {
     this.settled = true;
     if (this.#extras?.signal !== undefined) this.#stopListening();
     if (this.trace !== undefined) this.trace.settled(this, undefined);
+    if (this.cacheHook !== undefined) this.cacheHook.settled(value, false);
     this.deliver(value);
     if (this.slotGate !== undefined) this.slotGate.onSettled(this);
   }
@@ -327,6 +364,7 @@ export abstract class Command implements Sendable {
     this.settled = true;
     if (this.#extras?.signal !== undefined) this.#stopListening();
     if (this.trace !== undefined) this.trace.settled(this, error);
+    if (this.cacheHook !== undefined) this.cacheHook.settled(undefined, true);
     this.deliverError(error);
     if (this.slotGate !== undefined) this.slotGate.onSettled(this);
   }

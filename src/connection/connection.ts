@@ -126,6 +126,8 @@ export class Connection {
 
   #state: ConnectionState = "idle";
   #socket: Socket | undefined;
+  /** Changes whenever a socket is attached or detached: see `socketEpoch`. */
+  #socketEpoch = 0;
   #decoder: RespDecoder;
   #writer = new CommandWriter();
   #inFlight = new Queue<Sendable>(64);
@@ -193,6 +195,15 @@ export class Connection {
   /** Where the connection is in its life: `idle` (not opened yet, or reopening on demand), `connecting`, `ready`, `closing`, `closed`. */
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /**
+   * Changes whenever a socket is opened or goes away: two equal readings mean the same socket
+   * was open throughout. What the server keeps per connection (the keys `CLIENT TRACKING`
+   * tracks for the client-side cache) lives exactly that long.
+   */
+  get socketEpoch(): number {
+    return this.#socketEpoch;
   }
 
   /** Commands written or about to be, awaiting replies. */
@@ -338,6 +349,7 @@ export class Connection {
     this.#state = "closed";
     const socket = this.#socket;
     this.#socket = undefined; // its 'close' event is ours, not a failure to report
+    this.#socketEpoch++;
     this.#teardown(error, error);
     socket?.destroy();
     if (socket !== undefined) this.#publishClosedByUs(error);
@@ -405,6 +417,7 @@ export class Connection {
     // A close() requested while waiting to reconnect still connects, to drain what waits.
     if (this.#state !== "closing") this.#state = "connecting";
     this.#socket = socket;
+    this.#socketEpoch++;
     // Quiet from now, when the first command waiting for this socket asked for it — not from
     // the end of the connect: a node that accepts and then says nothing is stalled from the
     // start (counting from the connect, its first commands' deadlines came just too early).
@@ -518,7 +531,7 @@ export class Connection {
 
   /** `[name, args, carries credentials, optional]` of each handshake step. */
   #handshakeSteps(credentials: Credentials | undefined): Array<[string, RedisArg[], boolean, boolean?]> {
-    const { protocol, clientName, readOnly, maintenanceNotifications } = this.#options;
+    const { protocol, clientName, readOnly, maintenanceNotifications, tracking } = this.#options;
     const steps: Array<[string, RedisArg[], boolean, boolean?]> = [];
     if (protocol === 3 && !this.#helloUnsupported) {
       const hello: RedisArg[] = ["3"];
@@ -538,6 +551,7 @@ export class Connection {
       }
       if (clientName !== undefined) steps.push(["CLIENT", ["SETNAME", clientName], false]);
     }
+    if (tracking !== undefined) steps.push(["CLIENT", ["TRACKING", ...tracking], false]);
     if (readOnly) steps.push(["READONLY", [], false]);
     return steps;
   }
@@ -546,6 +560,17 @@ export class Connection {
   handshakeReply(step: HandshakeStep, value: RespValue): void {
     if (step.generation !== this.#handshakeGeneration) return; // a step of a restarted handshake
     if (value instanceof ReplyError && !step.optional) {
+      if (step.name === "HELLO" && this.#options.tracking !== undefined && lacksHello(value)) {
+        // Tracking without RESP3 pushes would never tell us of a change: no cache on RESP2.
+        this.#failHandshake(
+          new ConnectionError(
+            `${this.address} does not speak RESP3 (${value.code} to HELLO 3); clientCache needs Redis 6 or later`,
+            this.address,
+            { cause: value },
+          ),
+        );
+        return;
+      }
       if (step.name === "HELLO" && !this.#helloUnsupported && lacksHello(value)) {
         // Redis < 6 (or HELLO renamed away): authenticate with AUTH, speak RESP2. The steps
         // already sent after HELLO answer too; their replies belong to the old generation.
@@ -608,6 +633,7 @@ export class Connection {
     if (socket !== this.#socket || this.#inFlight.length > 0 || this.#waiting.length > 0) return;
     // Expected close: no error, no backoff; the next command reconnects.
     this.#socket = undefined;
+    this.#socketEpoch++;
     this.#state = "idle";
     socket.end();
     publishConnectionClosed(this.host, this.port, this.address, "idle", undefined);
@@ -801,6 +827,7 @@ export class Connection {
 
   #onSocketClosed(error: RedisClusterError): void {
     this.#socket = undefined;
+    this.#socketEpoch++;
     clearTimeout(this.#connectTimer);
     const wasClosing = this.#state === "closing";
     if (this.#state === "connecting" || this.#state === "ready") this.#backOff(error);
@@ -875,6 +902,7 @@ export class Connection {
     for (let i = 0; i < this.#inFlight.length; i++) if (this.#inFlight.at(i) !== TOMBSTONE) return false;
     const socket = this.#socket;
     this.#socket = undefined; // its 'close' event is no longer ours
+    this.#socketEpoch++;
     this.#inFlight.drain();
     this.#decoder.reset();
     if (socket !== undefined) {
@@ -953,8 +981,9 @@ function handshakeFailure(step: HandshakeStep, reply: ReplyError, address: strin
       },
     );
   }
+  const shown = step.args[0] === "TRACKING" ? "CLIENT TRACKING (clientCache needs it)" : step.name;
   return new ConnectionError(
-    `${step.name} failed during the handshake with ${address}: ${reply.message}`,
+    `${shown} failed during the handshake with ${address}: ${reply.message}`,
     address,
     { cause },
   );

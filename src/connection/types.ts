@@ -98,6 +98,12 @@ export interface ConnectionOptions {
    * refuses it and the connection goes on without. Not sent over RESP2.
    */
   maintenanceNotifications?: MovingEndpointType | "auto" | undefined;
+  /**
+   * Send `CLIENT TRACKING` with these arguments (e.g. `["ON"]`, `["ON", "BCAST", "PREFIX", "a:"]`)
+   * after connecting, for the client-side cache; needs `protocol: 3` (a server without RESP3
+   * fails the connection rather than track without pushes).
+   */
+  tracking?: readonly RedisArg[] | undefined;
   /** Send `READONLY` after connecting: this connection serves reads from a replica. */
   readOnly?: boolean;
   /** Close the socket after this long without traffic and no command pending; 0 = never. Default 0. */
