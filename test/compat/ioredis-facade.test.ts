@@ -44,9 +44,10 @@ describe("rediscluster/ioredis Cluster", () => {
     await cluster.connect();
     expect(cluster.status).toBe("ready");
     expect(await (cluster as unknown as { echoKey(key: string): Promise<unknown> }).echoKey("k")).toBe("k");
-    // Subscribed again before "ready": the first message after connect() arrives.
+    // Subscribed again before "ready": the first message after connect() arrives. (PUBLISH's
+    // count is of the receiving node's subscribers only, so it says nothing in a cluster.)
     const heard = once(cluster, "message");
-    expect(await publisher.publish(channel, "again")).toBe(1);
+    await publisher.publish(channel, "again");
     expect(await heard).toEqual([channel, "again"]);
   });
 
