@@ -55,9 +55,11 @@ export class IoredisBatch {
       Object.defineProperty(this, `${name}Buffer`, { configurable: true, value: queue(true) });
     }
     for (const [name, ...args] of calls ?? []) {
-      const method = (this as unknown as Record<string, unknown>)[name];
-      if (typeof method !== "function") throw new TypeError(`pipeline(): ${name} is not a command`);
-      (method as (...values: unknown[]) => unknown).apply(this, args);
+      // A command the facade has a method for (defined commands too), else by name.
+      const methods = this as unknown as Record<string, unknown>;
+      const method = methods[name] ?? methods[String(name).toLowerCase()];
+      if (typeof method === "function") (method as (...values: unknown[]) => unknown).apply(this, args);
+      else this.call(String(name), ...args);
     }
   }
 

@@ -142,21 +142,23 @@ export class Cluster extends EventEmitter {
 
   /**
    * Reads the topology; resolves once commands can flow (`ready` is emitted). After
-   * `quit()`/`disconnect()`, connects again with a new native client, channels and
-   * defined commands kept.
+   * `quit()`/`disconnect()`, connects again with a new native client, defined commands
+   * kept and channels subscribed again before `ready`.
    */
   connect(): Promise<void> {
     if (this.status === "connecting" || this.status === "connect" || this.status === "ready") {
       return this.#connecting ?? Promise.resolve();
     }
+    let resubscribing: Promise<void> = Promise.resolve();
     if (this.status !== "wait") {
-      // Ended, or closing (BullMQ calls disconnect() then connect() at once): a new native client.
+      // Ended, or closing (BullMQ calls disconnect() then connect() at once): a new native
+      // client, with the channels placed again before `ready` (a channel it refuses is dropped).
       this.#native = this.#createNative();
-      this.#channels.resubscribe(this.#native).catch(() => {});
+      resubscribing = this.#channels.resubscribe(this.#native).catch(() => {});
     }
     const native = this.#native;
     this.status = "connecting";
-    const connecting = native.connect().then(
+    const connecting = Promise.all([native.connect(), resubscribing]).then(
       () => {
         if (this.#native !== native || this.status !== "connecting") return;
         this.status = "connect";
