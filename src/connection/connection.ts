@@ -192,7 +192,7 @@ export class Connection {
     this.#decoder = new RespDecoder(handler, options.decoderLimits);
   }
 
-  /** Where the connection is in its life: `idle` (not opened yet, or reopening on demand), `connecting`, `ready`, `closing`, `closed`. */
+  /** Where the connection is in its life: `idle` (no socket: not opened yet, closed after `idleTimeoutMs`, or lost; the next command opens one), `connecting`, `ready`, `closing`, `closed`. */
   get state(): ConnectionState {
     return this.#state;
   }
