@@ -115,6 +115,7 @@ class CommandExtras {
   cacheHook: CacheHook | undefined = undefined;
 }
 
+/** One command on its way: what it is, where it goes, how far it got, and who gets the result. */
 export abstract class Command implements Sendable {
   /** First token as sent, upper case: `"GET"`, `"CLUSTER"` (a script switches EVALSHA ↔ EVAL). */
   name: string;
