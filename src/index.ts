@@ -22,7 +22,7 @@ export type {
 } from "./client.js";
 export { RedisCluster } from "./client.js";
 export type { ViewRejection } from "./cluster/discovery.js";
-export type { MaintenanceEvent } from "./cluster/maintenance.js";
+export type { MaintenanceEvent, MaintenanceSlotMove } from "./cluster/maintenance.js";
 export type { ReadFrom } from "./cluster/router.js";
 export type {
   ClusterNode,
@@ -75,6 +75,7 @@ export {
   WatchConflictError,
 } from "./errors.js";
 export {
+  type BatchTraceContext,
   CHANNELS,
   type CommandTraceContext,
   type ConnectionClosedMessage,

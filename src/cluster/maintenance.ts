@@ -53,7 +53,17 @@ export interface MaintenanceEvent {
   /** MOVING: where the node's endpoint goes (after natMap); undefined for `null` (same address). */
   target: string | undefined;
   /** SMIGRATED: slots moved, per new owner (after natMap). */
-  moved: Array<{ from: string; to: string; slots: number }> | undefined;
+  moved: MaintenanceSlotMove[] | undefined;
+}
+
+/** One move of a `SMIGRATED` notification, in a {@link MaintenanceEvent}. */
+export interface MaintenanceSlotMove {
+  /** `host:port` the slots left. */
+  from: string;
+  /** `host:port` that owns them now. */
+  to: string;
+  /** How many slots moved. */
+  slots: number;
 }
 
 /** What the handler needs from the client. */

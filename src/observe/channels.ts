@@ -30,6 +30,7 @@
  * The context of a command is made only when a subscriber exists at its first dispatch.
  */
 import { channel, type TracingChannel, tracingChannel } from "node:diagnostics_channel";
+import type { RoleChange } from "../cluster/topology.js";
 import type { RedisClusterError } from "../errors.js";
 
 /** The names of every channel this client publishes on. */
@@ -92,6 +93,7 @@ export interface CommandTraceContext {
  * unit on one node, not traced on `rediscluster:command`).
  */
 export interface BatchTraceContext {
+  /** `"PIPELINE"` for `cluster.pipeline()`, `"MULTI"` for a transaction. */
   batchMode: "PIPELINE" | "MULTI";
   /** Commands in it (a transaction's, MULTI and EXEC not counted). */
   batchSize: number;
@@ -99,11 +101,13 @@ export interface BatchTraceContext {
   database: number;
   /** A transaction: the node it was (last) sent to. A pipeline: undefined (it spans nodes). */
   serverAddress: string | undefined;
+  /** A transaction: the port of that node. A pipeline: undefined. */
   serverPort: number | undefined;
   /** A transaction: the slot of its keys. */
   slot: number | undefined;
-  /** A transaction: times it was sent, and MOVED/ASK redirections followed. */
+  /** A transaction: times it was sent. */
   attempts: number;
+  /** A transaction: MOVED/ASK redirections followed. */
   redirections: number;
   /**
    * A transaction: why it failed (`EXECABORT`, a `WatchConflictError`, a timeout...). A
@@ -116,9 +120,11 @@ export interface BatchTraceContext {
 export interface ConnectTraceContext {
   /** Host connected to (after `natMap`). */
   serverAddress: string;
+  /** Port connected to (after `natMap`). */
   serverPort: number;
   /** `host:port` (IPv6 in brackets), as events and errors name the node. */
   address: string;
+  /** Whether the connection uses TLS. */
   tls: boolean;
   /** Why the connection failed; set before `error` is published. */
   error?: RedisClusterError;
@@ -126,26 +132,37 @@ export interface ConnectTraceContext {
 
 /** Message of `rediscluster:connection:ready`. */
 export interface ConnectionReadyMessage {
+  /** Host of the node (after `natMap`). */
   serverAddress: string;
+  /** Port of the node (after `natMap`). */
   serverPort: number;
+  /** `host:port` (IPv6 in brackets), as events and errors name the node. */
   address: string;
 }
 
 /** Message of `rediscluster:connection:closed`. */
 export interface ConnectionClosedMessage {
+  /** Host of the node (after `natMap`). */
   serverAddress: string;
+  /** Port of the node (after `natMap`). */
   serverPort: number;
+  /** `host:port` (IPv6 in brackets), as events and errors name the node. */
   address: string;
   /** `"closed"`: the client closed it; `"idle"`: `idleTimeout`; `"error"`: it failed (see `error`). */
   reason: "closed" | "idle" | "error";
+  /** Why it failed (`reason: "error"`); undefined otherwise. */
   error: RedisClusterError | undefined;
 }
 
 /** Message of `rediscluster:connection:error`. */
 export interface ConnectionErrorMessage {
+  /** Host of the node (after `natMap`). */
   serverAddress: string;
+  /** Port of the node (after `natMap`). */
   serverPort: number;
+  /** `host:port` (IPv6 in brackets), as events and errors name the node. */
   address: string;
+  /** What failed: the connection attempt, the handshake, or the socket. */
   error: RedisClusterError;
 }
 
@@ -153,13 +170,18 @@ export interface ConnectionErrorMessage {
 export interface TopologyMessage {
   /** True for the client's first topology (the `ready` event). */
   initial: boolean;
+  /** Shards (primaries with their replicas) in the new topology. */
   shards: number;
+  /** Nodes, primaries and replicas, in the new topology. */
   nodes: number;
   /** Slots whose primary changed (or became served / unserved). */
   slotsMoved: number;
+  /** `host:port` of the nodes that joined. */
   nodesAdded: readonly string[];
+  /** `host:port` of the nodes that left. */
   nodesRemoved: readonly string[];
-  rolesChanged: ReadonlyArray<{ address: string; from: string; to: string }>;
+  /** Nodes whose role changed (a failover: `"replica"` → `"primary"`, and back for the old one). */
+  rolesChanged: readonly RoleChange[];
 }
 
 const commandTracing = tracingChannel<CommandTraceContext>(CHANNELS.command);
