@@ -23,6 +23,34 @@ const METHODS: ReadonlySet<string> = new Set([...COMMAND_METHOD_NAMES, "mset"]);
 export const COMMAND_METHODS: readonly string[] = [...METHODS];
 
 /**
+ * Puts a method for every command (and its `...Buffer` twin) on `prototype`, where it has
+ * none of that name: each calls `send(this, name, args, buffers)`. The facades' classes call
+ * it from a static block, with a `send` that reaches their private sender.
+ */
+export function defineCommandMethods<T extends object>(
+  prototype: T,
+  send: (self: T, name: string, given: unknown[], buffers: boolean) => unknown,
+): void {
+  for (const name of COMMAND_METHODS) {
+    if (name in prototype) continue;
+    Object.defineProperty(prototype, name, {
+      configurable: true,
+      writable: true,
+      value(this: T, ...given: unknown[]) {
+        return send(this, name, given, false);
+      },
+    });
+    Object.defineProperty(prototype, `${name}Buffer`, {
+      configurable: true,
+      writable: true,
+      value(this: T, ...given: unknown[]) {
+        return send(this, name, given, true);
+      },
+    });
+  }
+}
+
+/**
  * Sends `name` with `args` through `target`: its method `name` (or `nameBuffer`) when it
  * has one, else `call`/`callBuffer`. Returns what that returns (a promise for the client,
  * the batch itself for a pipeline or transaction).

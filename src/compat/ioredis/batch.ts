@@ -18,7 +18,7 @@ import type { Transaction } from "../../batch/transaction.js";
 import type { CommandMethods } from "../../command/methods.generated.js";
 import type { RedisArg } from "../../resp/types.js";
 import type { Script } from "../../scripting.js";
-import { COMMAND_METHODS, invoke } from "../invoke.js";
+import { defineCommandMethods, invoke } from "../invoke.js";
 import { asIoredisError, type Callback, ioredisArgs, withCallback } from "./args.js";
 
 /** One entry of `exec()`'s result: the command's error, or its result. */
@@ -111,23 +111,9 @@ export class IoredisBatch {
   }
 
   static {
-    for (const name of COMMAND_METHODS) {
-      if (name in IoredisBatch.prototype) continue;
-      Object.defineProperty(IoredisBatch.prototype, name, {
-        configurable: true,
-        writable: true,
-        value(this: IoredisBatch, ...given: unknown[]) {
-          return this.#queue(name, given, false);
-        },
-      });
-      Object.defineProperty(IoredisBatch.prototype, `${name}Buffer`, {
-        configurable: true,
-        writable: true,
-        value(this: IoredisBatch, ...given: unknown[]) {
-          return this.#queue(name, given, true);
-        },
-      });
-    }
+    defineCommandMethods(IoredisBatch.prototype, (self, name, given, buffers) =>
+      self.#queue(name, given, buffers),
+    );
   }
 }
 

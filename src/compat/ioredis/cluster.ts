@@ -29,7 +29,7 @@ import type { Family } from "../../pubsub/frames.js";
 import type { RedisArg } from "../../resp/types.js";
 import type { Script } from "../../scripting.js";
 import { ChannelTable } from "../channels.js";
-import { COMMAND_METHODS, invoke } from "../invoke.js";
+import { defineCommandMethods, invoke } from "../invoke.js";
 import { asIoredisError, type Callback, ioredisArgs, withCallback } from "./args.js";
 import { IoredisBatch, type QueuedCall } from "./batch.js";
 import { ClusterNode } from "./node.js";
@@ -409,23 +409,7 @@ export class Cluster extends EventEmitter {
   }
 
   static {
-    for (const name of COMMAND_METHODS) {
-      if (name in Cluster.prototype) continue;
-      Object.defineProperty(Cluster.prototype, name, {
-        configurable: true,
-        writable: true,
-        value(this: Cluster, ...given: unknown[]) {
-          return this.#send(name, given, false);
-        },
-      });
-      Object.defineProperty(Cluster.prototype, `${name}Buffer`, {
-        configurable: true,
-        writable: true,
-        value(this: Cluster, ...given: unknown[]) {
-          return this.#send(name, given, true);
-        },
-      });
-    }
+    defineCommandMethods(Cluster.prototype, (self, name, given, buffers) => self.#send(name, given, buffers));
   }
 }
 

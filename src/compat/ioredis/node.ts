@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import type { NodeHandle } from "../../cluster/node-handle.js";
 import type { CommandMethods } from "../../command/methods.generated.js";
 import type { RedisArg } from "../../resp/types.js";
-import { COMMAND_METHODS, invoke } from "../invoke.js";
+import { defineCommandMethods, invoke } from "../invoke.js";
 import { asIoredisError, type Callback, ioredisArgs, withCallback } from "./args.js";
 
 /** One node of the cluster, with ioredis's command methods. */
@@ -72,23 +72,9 @@ export class ClusterNode {
   }
 
   static {
-    for (const name of COMMAND_METHODS) {
-      if (name in ClusterNode.prototype) continue;
-      Object.defineProperty(ClusterNode.prototype, name, {
-        configurable: true,
-        writable: true,
-        value(this: ClusterNode, ...given: unknown[]) {
-          return this.#send(name, given, false);
-        },
-      });
-      Object.defineProperty(ClusterNode.prototype, `${name}Buffer`, {
-        configurable: true,
-        writable: true,
-        value(this: ClusterNode, ...given: unknown[]) {
-          return this.#send(name, given, true);
-        },
-      });
-    }
+    defineCommandMethods(ClusterNode.prototype, (self, name, given, buffers) =>
+      self.#send(name, given, buffers),
+    );
   }
 }
 
