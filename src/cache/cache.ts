@@ -56,7 +56,7 @@ export interface CacheStats {
   flushes: number;
   /** Replies pushed out to stay within `maxEntries` / `maxBytes`. */
   evictions: number;
-  /** Replies found older than `ttlMs` when asked for. */
+  /** Replies found older than `ttl` when asked for. */
   expirations: number;
   /** Replies cached now. */
   entries: number;
@@ -236,7 +236,7 @@ export class ClientCache {
 
   /**
    * @internal A copy of the reply named `name`, or MISS: absent, learned through a socket
-   * that is gone, or older than `ttlMs`. Counts nothing (the caller does).
+   * that is gone, or older than `ttl`. Counts nothing (the caller does).
    */
   lookup(name: string): unknown {
     const entry = this.#store.get(name);

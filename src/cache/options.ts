@@ -11,7 +11,7 @@ import { keyName } from "./values.js";
  * commands are answered from memory until the server says their key changed.
  *
  * @example
- * new RedisCluster({ nodes, protocol: 3, clientCache: { maxEntries: 10_000, ttlMs: 60_000 } });
+ * new RedisCluster({ nodes, protocol: 3, clientCache: { maxEntries: 10_000, ttl: 60_000 } });
  */
 export interface ClientCacheOptions {
   /** Replies kept at most; past it the least recently used go. Required. */
@@ -27,7 +27,7 @@ export interface ClientCacheOptions {
    * invalidations (e.g. for a key that expires, which the server invalidates when it
    * removes it). Default: none.
    */
-  ttlMs?: number;
+  ttl?: number;
   /**
    * How the server tracks: `"default"` (each connection's reads), `"optin"` (only the reads
    * the cache will keep: `CLIENT CACHING YES` goes before each), `"bcast"` (every change of
@@ -57,7 +57,7 @@ export interface NormalizedCacheOptions {
 
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
-const FIELDS = new Set(["maxEntries", "maxBytes", "ttlMs", "mode", "prefixes"]);
+const FIELDS = new Set(["maxEntries", "maxBytes", "ttl", "mode", "prefixes"]);
 const MODES = ["default", "optin", "bcast"] as const;
 const MAX_DURATION_MS = 2 ** 31 - 1;
 
@@ -76,7 +76,7 @@ export function normalizeClientCache(
 ): NormalizedCacheOptions | undefined {
   if (value === undefined) return undefined;
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new ConfigError("clientCache", "expected { maxEntries, maxBytes?, ttlMs?, mode?, prefixes? }");
+    throw new ConfigError("clientCache", "expected { maxEntries, maxBytes?, ttl?, mode?, prefixes? }");
   }
   for (const field of Object.keys(value)) {
     if (!FIELDS.has(field)) {
@@ -93,14 +93,14 @@ export function normalizeClientCache(
   const maxEntries = positiveInteger("maxEntries", o.maxEntries, undefined);
   const maxBytes = positiveInteger("maxBytes", o.maxBytes, DEFAULT_MAX_BYTES);
   let ttlMs = 0;
-  if (o.ttlMs !== undefined) {
-    if (typeof o.ttlMs !== "number" || !Number.isFinite(o.ttlMs) || o.ttlMs <= 0) {
-      throw new ConfigError("clientCache.ttlMs", "expected a positive number of milliseconds");
+  if (o.ttl !== undefined) {
+    if (typeof o.ttl !== "number" || !Number.isFinite(o.ttl) || o.ttl <= 0) {
+      throw new ConfigError("clientCache.ttl", "expected a positive number of milliseconds");
     }
-    if (o.ttlMs > MAX_DURATION_MS) {
-      throw new ConfigError("clientCache.ttlMs", `at most ${MAX_DURATION_MS} ms (about 24.8 days)`);
+    if (o.ttl > MAX_DURATION_MS) {
+      throw new ConfigError("clientCache.ttl", `at most ${MAX_DURATION_MS} ms (about 24.8 days)`);
     }
-    ttlMs = o.ttlMs;
+    ttlMs = o.ttl;
   }
   const mode = o.mode ?? "default";
   if (!MODES.includes(mode as (typeof MODES)[number])) {

@@ -67,7 +67,7 @@ export class CacheEntry {
     readonly value: unknown,
     readonly bytes: number,
     readonly tracker: Tracker,
-    /** `performance.now()` past which it is not served (`ttlMs`); Infinity without one. */
+    /** `performance.now()` past which it is not served (`ttl`); Infinity without one. */
     readonly expiresAt: number,
   ) {}
 }

@@ -40,7 +40,7 @@ function key(label: string): string {
   return name;
 }
 
-function cached(maxEntries = 1000, more: { maxBytes?: number; ttlMs?: number } = {}) {
+function cached(maxEntries = 1000, more: { maxBytes?: number; ttl?: number } = {}) {
   return clients.create<3>({ nodes: dev.seeds, protocol: 3, clientCache: { maxEntries, ...more } });
 }
 
@@ -337,11 +337,11 @@ describe("client-side caching on the real cluster", () => {
     expect(cacheStats(reader).misses).toBe(4);
   });
 
-  it("ttlMs: a reply older than it is fetched again", async () => {
+  it("ttl: a reply older than it is fetched again", async () => {
     const k = key("ttl");
     const writer = plain();
     await writer.set(k, "v");
-    const reader = cached(100, { ttlMs: 50 });
+    const reader = cached(100, { ttl: 50 });
     await reader.get(k);
     await reader.get(k);
     expect(cacheStats(reader).hits).toBe(1);
