@@ -2,8 +2,8 @@
 //
 // Starts a throwaway local Redis Cluster (3 primaries + 3 replicas on 127.0.0.1, from the
 // redis-server on PATH) and walks through what rediscluster does against it — commands,
-// binary values, pipelines, cross-slot commands, replica reads, a transaction, a script, a
-// live reshard, a sharded subscription that follows its slot, and a failover under load
+// binary values, pipelines, cross-slot commands, replica reads, a transaction, a script,
+// client-side caching, a live reshard, a sharded subscription that follows its slot, and a failover under load
 // (the script keeps running through it) — printing what happens. Everything it starts, it
 // stops.
 //
@@ -145,6 +145,31 @@ try {
     numberOfKeys: 1,
   });
   say(`stamp("stamped", "hello") → ${await stamp("stamped", "hello")} (the length it wrote)`);
+
+  section("client-side caching: reads from memory until the server says the key changed");
+  const cachedReader = new RedisCluster({
+    nodes: seeds,
+    keyPrefix,
+    protocol: 3,
+    clientCache: { maxEntries: 10_000 },
+  });
+  try {
+    await cluster.set("config:flags", "v1");
+    for (let i = 0; i < 1000; i++) await cachedReader.get("config:flags");
+    const before = cachedReader.stats().cache;
+    say(
+      `1,000 GETs of one key: ${before.hits} from memory, ${before.misses} from the server (hit ratio ${((before.hits / 1000) * 100).toFixed(1)}%)`,
+    );
+    await cluster.set("config:flags", "v2"); // another client's write: the server pushes an invalidation
+    const wroteAt = performance.now();
+    let seen = await cachedReader.get("config:flags");
+    while (seen !== "v2" && performance.now() - wroteAt < 5000) seen = await cachedReader.get("config:flags");
+    say(
+      `another client wrote "v2": the server's invalidation dropped the entry, the next reads got "${seen}" (invalidations: ${cachedReader.stats().cache.invalidations})`,
+    );
+  } finally {
+    await cachedReader.close();
+  }
 
   // What follows changes the cluster: only on the demo's own.
   if (dev !== undefined) await reshardAndFailover();
