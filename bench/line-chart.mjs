@@ -105,10 +105,14 @@ export function renderLineChart(chart) {
     `<text x="16" y="${(PLOT.top + plotHeight / 2).toFixed(1)}" text-anchor="middle" transform="rotate(-90 16 ${(PLOT.top + plotHeight / 2).toFixed(1)})">${escapeXml(chart.yLabel)}</text>`,
   );
   for (const marker of chart.markers ?? []) {
-    const x = px(marker.x).toFixed(1);
+    const at = px(marker.x);
+    const x = at.toFixed(1);
+    // Near an edge the label runs inwards, so that it is not cut off.
+    const share = (at - PLOT.left) / plotWidth;
+    const anchor = share < 0.15 ? "start" : share > 0.85 ? "end" : "middle";
     parts.push(
       `<line x1="${x}" y1="${PLOT.top}" x2="${x}" y2="${bottom}" stroke="#6b7280" stroke-dasharray="4 4"/>`,
-      `<text x="${x}" y="${PLOT.top - 6}" text-anchor="middle" fill="#374151" font-size="11">${escapeXml(marker.label)}</text>`,
+      `<text x="${x}" y="${PLOT.top - 6}" text-anchor="${anchor}" fill="#374151" font-size="11">${escapeXml(marker.label)}</text>`,
     );
   }
   chart.series.forEach((series, index) => {

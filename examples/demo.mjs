@@ -12,7 +12,11 @@
 // runs only the part that changes nothing but keys of its own (all under the prefix
 // "rediscluster-demo:", deleted at the end) against an existing cluster: no reshard, no
 // failover.
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { renderLineChart } from "../bench/line-chart.mjs";
 import { startDevCluster } from "../dist/esm/dev/index.js";
 import { keySlot, RedisCluster, ReplyError } from "../dist/esm/index.js";
 
@@ -52,6 +56,78 @@ function progress(describe) {
     }
   };
 }
+
+/**
+ * The load phases over time, for a picture next to the text: every 100 ms, the completed
+ * commands, failed operations and MOVED/ASK redirections (per second) of the clients in
+ * `sources`, and markers where something happened.
+ */
+const timeline = {
+  startedAt: 0,
+  sources: [],
+  failed: 0,
+  samples: [],
+  markers: [],
+  timer: undefined,
+  start() {
+    this.startedAt = performance.now();
+    this.timer = setInterval(() => this.sample(), 100);
+  },
+  totals() {
+    const sum = { commands: 0, moved: 0, ask: 0 };
+    for (const client of this.sources) {
+      const stats = client.stats();
+      sum.commands += stats.commands;
+      sum.moved += stats.moved;
+      sum.ask += stats.ask;
+    }
+    return { ...sum, failed: this.failed };
+  },
+  sample() {
+    this.samples.push({ at: (performance.now() - this.startedAt) / 1000, ...this.totals() });
+  },
+  mark(label) {
+    this.markers.push({ x: (performance.now() - this.startedAt) / 1000, label });
+  },
+  /** Markers closer than an eighth of the run share one label (theirs would overlap). */
+  mergedMarkers() {
+    const span = Math.max(1, this.samples.at(-1)?.at ?? 1);
+    const merged = [];
+    for (const marker of this.markers) {
+      const last = merged.at(-1);
+      if (last !== undefined && marker.x - last.x < span / 8) last.label += ` · ${marker.label}`;
+      else merged.push({ ...marker });
+    }
+    return merged;
+  },
+  /** Stops sampling and writes the SVG; returns its path. */
+  write() {
+    clearInterval(this.timer);
+    const rate = (field) =>
+      this.samples.slice(1).map((sample, i) => {
+        const previous = this.samples[i];
+        return [sample.at, (sample[field] - previous[field]) / (sample.at - previous.at)];
+      });
+    const file = join(tmpdir(), "rediscluster-demo-timeline.svg");
+    writeFileSync(
+      file,
+      renderLineChart({
+        title: "rediscluster demo: a live reshard and a failover under load",
+        xLabel: "s since the reshard began",
+        yLabel: "per second",
+        series: [
+          { label: "commands completed", points: rate("commands") },
+          { label: "failed operations", points: rate("failed") },
+          { label: "MOVED", points: rate("moved") },
+          { label: "ASK", points: rate("ask") },
+        ],
+        markers: this.mergedMarkers(),
+        caption: ["sampled every 100 ms from cluster.stats() of the demo's clients"],
+      }),
+    );
+    return file;
+  },
+};
 
 let dev;
 let seeds = existingSeeds;
@@ -194,6 +270,16 @@ try {
 
 /** The reshard (with a sharded subscription following its slot) and the failover. */
 async function reshardAndFailover() {
+  timeline.sources.push(cluster);
+  timeline.start();
+  try {
+    await reshardAndFailoverSteps();
+  } finally {
+    say(`timeline picture (ops/s, failures, MOVED/ASK): ${timeline.write()}`);
+  }
+}
+
+async function reshardAndFailoverSteps() {
   section("live resharding under load");
   const [from, to] = dev.nodes.filter((node) => node.role === "primary");
   const [start] = from.slots[0];
@@ -215,6 +301,7 @@ async function reshardAndFailover() {
         written.set(key, `${worker}:${i}`);
       } catch {
         failed++;
+        timeline.failed++;
       }
     }
   };
@@ -225,8 +312,10 @@ async function reshardAndFailover() {
     return `${now.commands - before.commands} commands, MOVED ${now.moved - before.moved}, ASK ${now.ask - before.ask}, ${failed} failed`;
   });
   const t = performance.now();
+  timeline.mark("reshard starts");
   await dev.migrateSlots(from.port, to.port, moving);
   const moveMs = performance.now() - t;
+  timeline.mark("reshard done");
   await new Promise((resolve) => setTimeout(resolve, 200)); // a little more load on the new owner
   stop = true;
   await Promise.all(workers);
@@ -277,6 +366,7 @@ async function reshardAndFailover() {
     if (victim.slots.some(([a, b]) => slot >= a && slot <= b)) victimKeys.push(`fo:${i}`);
   }
   const failoverClient = new RedisCluster({ nodes: dev.seeds, commandTimeout: 1000 });
+  timeline.sources.push(failoverClient);
   await failoverClient.mset(...victimKeys.flatMap((key) => [key, "before"]));
   // Half the writers run a script: the new primary has never seen it (scripts are cached
   // per node), so its first EVALSHA there gets NOSCRIPT and the client sends EVAL instead.
@@ -304,10 +394,12 @@ async function reshardAndFailover() {
         if (promotedAt !== undefined) firstSuccessAfterPromotion ??= performance.now();
       } catch (e) {
         errors.set(e.name, (errors.get(e.name) ?? 0) + 1);
+        timeline.failed++;
       }
     }
   };
   const killedAt = performance.now();
+  timeline.mark("kill -9 primary");
   await dev.killNode(victim.port);
   const writers = Array.from({ length: 8 }, (_, w) => writer(w));
   const stopFailoverProgress = progress(() => {
@@ -317,8 +409,10 @@ async function reshardAndFailover() {
   });
   while (promotedAt === undefined && performance.now() - killedAt < 30000) {
     const role = await dev.command(heir.port, "ROLE");
-    if (Array.isArray(role) && role[0] === "master") promotedAt = performance.now();
-    else await new Promise((resolve) => setTimeout(resolve, 10));
+    if (Array.isArray(role) && role[0] === "master") {
+      promotedAt = performance.now();
+      timeline.mark("replica promoted");
+    } else await new Promise((resolve) => setTimeout(resolve, 10));
   }
   while (firstSuccessAfterPromotion === undefined && performance.now() - killedAt < 30000) {
     await new Promise((resolve) => setTimeout(resolve, 10));

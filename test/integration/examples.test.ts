@@ -57,12 +57,19 @@ function codeBlocks(markdown: string): Block[] {
 function localize(code: string, seeds: readonly string[]): string {
   const ports = seeds.map((seed) => seed.slice(seed.lastIndexOf(":") + 1));
   const source = (path: string) => JSON.stringify(pathToFileURL(join(root, path)).href);
-  return code
-    .replace(/\b700([0-5])\b/g, (match, index: string) => ports[Number(index)] ?? match)
-    .replace(/from "rediscluster\/dev"/g, `from ${source("src/dev/index.ts")}`)
-    .replace(/from "rediscluster"/g, `from ${source("src/index.ts")}`)
-    .replace(/from "\.\.\/dist\/esm\/dev\/index\.js"/g, `from ${source("src/dev/index.ts")}`)
-    .replace(/from "\.\.\/dist\/esm\/index\.js"/g, `from ${source("src/index.ts")}`);
+  return (
+    code
+      .replace(/\b700([0-5])\b/g, (match, index: string) => ports[Number(index)] ?? match)
+      .replace(/from "rediscluster\/dev"/g, `from ${source("src/dev/index.ts")}`)
+      .replace(/from "rediscluster"/g, `from ${source("src/index.ts")}`)
+      .replace(/from "\.\.\/dist\/esm\/dev\/index\.js"/g, `from ${source("src/dev/index.ts")}`)
+      .replace(/from "\.\.\/dist\/esm\/index\.js"/g, `from ${source("src/index.ts")}`)
+      // An example's helpers from the repository (the demo draws its timeline with the bench's chart).
+      .replace(
+        /from "\.\.\/bench\/([\w-]+\.mjs)"/g,
+        (_match, file: string) => `from ${source(`bench/${file}`)}`,
+      )
+  );
 }
 
 /** Runs a file with tsx (from this repository), as `node --import tsx file args`. */
