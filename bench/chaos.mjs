@@ -255,7 +255,8 @@ async function main() {
   mkdirSync(dirname(settings.jsonPath), { recursive: true });
   writeFileSync(
     settings.jsonPath,
-    `${JSON.stringify({ startedAt, machine, settings, phases, ok: failures.length === 0, failures }, null, 2)}\n`,
+    // Where the file went is this machine's business: the results name no path.
+    `${JSON.stringify({ startedAt, machine, settings: { ...settings, jsonPath: undefined }, phases, ok: failures.length === 0, failures }, null, 2)}\n`,
   );
   const shown = (/** @type {string} */ path) =>
     path.startsWith(process.cwd()) ? relative(process.cwd(), path) : path;
