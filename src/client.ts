@@ -1025,7 +1025,7 @@ export class RedisCluster<R extends RespVersion = 2>
   #describe(command: Command, pinned: boolean, internal: boolean): SlotGroup[] | undefined {
     const info = command.info;
     const args = command.args;
-    checkArgs(command.displayName, args);
+    checkArgs(command, args);
     // WATCH/UNWATCH the client sends itself, on a WATCH session's own connection.
     if (!internal) refuseConnectionState(command.name, args);
     if (info === undefined) return undefined; // a command nobody knows, not even the server: any node answers

@@ -7,8 +7,15 @@ import { numberText } from "../resp/encoder.js";
 import type { RedisArg } from "../resp/types.js";
 import { argEquals } from "./args.js";
 
-/** Throws `ArgumentError` for an argument that cannot be sent (undefined, null, NaN, objects...). */
-export function checkArgs(command: string, args: readonly unknown[]): asserts args is RedisArg[] {
+/**
+ * Throws `ArgumentError` for an argument that cannot be sent (undefined, null, NaN, objects...).
+ * `command` names the command in the error: a name, or a Command whose `displayName` is only
+ * worked out when there is an error (every command is checked; few fail).
+ */
+export function checkArgs(
+  command: string | { readonly displayName: string },
+  args: readonly unknown[],
+): asserts args is RedisArg[] {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const type = typeof arg;
@@ -17,7 +24,7 @@ export function checkArgs(command: string, args: readonly unknown[]): asserts ar
     if (arg instanceof Uint8Array) continue;
     throw new ArgumentError(
       `argument ${i + 1} is ${describe(arg)}; pass a string, Buffer, number or bigint`,
-      command,
+      typeof command === "string" ? command : command.displayName,
     );
   }
 }
