@@ -13,6 +13,7 @@ import { maxAttemptsWithin, pressFor } from "../helpers/attempts.js";
 import { useClients } from "../helpers/client.js";
 import { withDevCluster } from "../helpers/cluster.js";
 import { keyInSlot } from "../helpers/keys.js";
+import { commandCalls } from "../helpers/node-stats.js";
 import { waitFor } from "../helpers/wait.js";
 
 const APP_PASSWORD = "app-Pw-7f3a9c-never-shown";
@@ -88,11 +89,6 @@ async function failedAuths(dev: DevCluster, username: string): Promise<Map<numbe
     counts.set(node.port, total);
   }
   return counts;
-}
-
-async function getCalls(dev: DevCluster, port: number): Promise<number> {
-  const info = String(await dev.command(port, "INFO", "commandstats"));
-  return Number(/cmdstat_get:calls=(\d+)/.exec(info)?.[1] ?? 0);
 }
 
 async function onEveryNode(dev: DevCluster, ...command: string[]): Promise<void> {
@@ -391,12 +387,12 @@ describe("a user with only the permissions the README lists", () => {
     });
     const keys = keyPerPrimary(dev, `acl-minimal-${protocol}`);
     const replicas = dev.nodes.filter((node) => node.role === "replica");
-    const getsBefore = await Promise.all(replicas.map((node) => getCalls(dev, node.port)));
+    const getsBefore = await Promise.all(replicas.map((node) => commandCalls(dev, node.port, "get")));
     await client.mset(Object.fromEntries(keys.map((key) => [key, "m"])));
     for (const key of keys)
       await waitFor(`a replica to serve ${key}`, 10_000, async () => (await client.get(key)) === "m");
     // Replicas served the reads: READONLY and their health check (INFO) were allowed.
-    const getsAfter = await Promise.all(replicas.map((node) => getCalls(dev, node.port)));
+    const getsAfter = await Promise.all(replicas.map((node) => commandCalls(dev, node.port, "get")));
     for (const [i, calls] of getsAfter.entries()) {
       expect(calls, `GETs on ${replicas[i]!.address}`).toBeGreaterThan(getsBefore[i]!);
     }

@@ -12,6 +12,7 @@ import { ConnectionError, type RedisCluster } from "../../src/index.js";
 import { useClients } from "../helpers/client.js";
 import { withDevCluster } from "../helpers/cluster.js";
 import { keyInSlot } from "../helpers/keys.js";
+import { commandCalls } from "../helpers/node-stats.js";
 import { waitFor } from "../helpers/wait.js";
 
 const clients = useClients();
@@ -79,11 +80,6 @@ async function redirectThrough(dev: DevCluster, client: RedisCluster, key: strin
   }
   await client.del(key);
   return { ...seen, slot, source: source!, target: target! };
-}
-
-async function getCalls(dev: DevCluster, port: number): Promise<number> {
-  const info = String(await dev.command(port, "INFO", "commandstats"));
-  return Number(/cmdstat_get:calls=(\d+)/.exec(info)?.[1] ?? 0);
 }
 
 describe("nodes that announce ports nobody can reach", () => {
@@ -233,13 +229,13 @@ describe("hostnames only natMap can resolve (Kubernetes-style), with replicas", 
     const [owner] = primaries(dev);
     const replica = dev.nodes.find((node) => node.primaryId === owner!.id)!;
     await client.set(key!, "from-replica");
-    const getsBefore = await getCalls(dev, replica.port);
+    const getsBefore = await commandCalls(dev, replica.port, "get");
     await waitFor(
       "the replica to serve the value",
       10_000,
       async () => (await client.get(key!)) === "from-replica",
     );
-    expect(await getCalls(dev, replica.port)).toBeGreaterThan(getsBefore);
+    expect(await commandCalls(dev, replica.port, "get")).toBeGreaterThan(getsBefore);
     expect(
       client
         .nodes("replica")

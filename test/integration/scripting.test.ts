@@ -7,11 +7,11 @@
  * FLUSH, FUNCTION FLUSH) is in test/chaos/scripts-failover.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { keySlot } from "../../src/command/slot.js";
 import type { DevCluster } from "../../src/dev/index.js";
 import { ArgumentError, type RedisCluster, type RedisClusterOptions } from "../../src/index.js";
 import { useClients } from "../helpers/client.js";
 import { sharedDevCluster } from "../helpers/cluster.js";
+import { commandCalls, primaryPortOf } from "../helpers/node-stats.js";
 
 const clients = useClients();
 
@@ -28,20 +28,6 @@ async function open(
   const redis = clients.create({ nodes: dev.seeds, ...options });
   await redis.connect();
   return { dev, redis };
-}
-
-async function primaryOf(dev: DevCluster, key: string): Promise<number> {
-  const slot = keySlot(key);
-  const nodes = await dev.refresh();
-  return nodes.find((node) => node.role === "primary" && node.slots.some(([s, e]) => slot >= s && slot <= e))!
-    .port;
-}
-
-/** `calls` of a command on one node, from INFO commandstats (`evalsha`, `eval_ro`, ...). */
-async function calls(dev: DevCluster, port: number, command: string): Promise<number> {
-  const info = String(await dev.command(port, "INFO", "commandstats"));
-  const match = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info);
-  return match ? Number(match[1]) : 0;
 }
 
 /** A script body unique to this run, so that no node has it cached yet. */
@@ -69,9 +55,9 @@ describe("EVAL, EVALSHA, FCALL", () => {
   it("a keyless script runs on one primary", async () => {
     const { dev, redis } = await open();
     const nodes = await dev.refresh();
-    const before = await Promise.all(nodes.map((node) => calls(dev, node.port, "eval")));
+    const before = await Promise.all(nodes.map((node) => commandCalls(dev, node.port, "eval")));
     expect(await redis.eval("return 'hello from ' .. ARGV[1]", 0, "lua")).toBe("hello from lua");
-    const after = await Promise.all(nodes.map((node) => calls(dev, node.port, "eval")));
+    const after = await Promise.all(nodes.map((node) => commandCalls(dev, node.port, "eval")));
     const ranOn = nodes.filter((_, i) => after[i]! > before[i]!);
     expect(ranOn.map((node) => node.role)).toEqual(["primary"]);
   });
@@ -120,14 +106,14 @@ describe("defineScript()", () => {
       numberOfKeys: 1,
     });
     const key = keysOf("define")("n");
-    const port = await primaryOf(dev, key);
-    const evalsBefore = await calls(dev, port, "eval");
-    const evalshasBefore = await calls(dev, port, "evalsha");
+    const port = await primaryPortOf(dev, key);
+    const evalsBefore = await commandCalls(dev, port, "eval");
+    const evalshasBefore = await commandCalls(dev, port, "evalsha");
     expect(await incrBy(key, 5)).toBe(5);
     expect(await incrBy(key, 5)).toBe(10);
     expect(await incrBy(key, 5)).toBe(15);
-    expect((await calls(dev, port, "eval")) - evalsBefore).toBe(1);
-    expect((await calls(dev, port, "evalsha")) - evalshasBefore).toBe(2);
+    expect((await commandCalls(dev, port, "eval")) - evalsBefore).toBe(1);
+    expect((await commandCalls(dev, port, "evalsha")) - evalshasBefore).toBe(2);
     expect(incrBy.sha).toBe(await redis.nodes("primary")[0]!.script("LOAD", incrBy.lua));
   });
 
@@ -165,12 +151,12 @@ describe("defineScript()", () => {
     const key = keysOf("ro")("k");
     await redis.set(key, "replicated");
     const replicas = (await dev.refresh()).filter((node) => node.role === "replica").map((node) => node.port);
-    const before = await Promise.all(replicas.map((port) => calls(dev, port, "eval_ro")));
+    const before = await Promise.all(replicas.map((port) => commandCalls(dev, port, "eval_ro")));
     let value: unknown;
     // The write reaches the replica shortly after it reached the primary.
     for (let i = 0; i < 50 && value !== "replicated"; i++) value = await read(key);
     expect(value).toBe("replicated");
-    const after = await Promise.all(replicas.map((port) => calls(dev, port, "eval_ro")));
+    const after = await Promise.all(replicas.map((port) => commandCalls(dev, port, "eval_ro")));
     expect(after.reduce((sum, n) => sum + n, 0)).toBeGreaterThan(before.reduce((sum, n) => sum + n, 0));
   });
 

@@ -13,6 +13,7 @@ import { countLogLines, difference, maxAttemptsWithin, pressFor } from "../helpe
 import { useClients } from "../helpers/client.js";
 import { withDevCluster } from "../helpers/cluster.js";
 import { keyInSlot } from "../helpers/keys.js";
+import { commandCalls } from "../helpers/node-stats.js";
 import { waitFor } from "../helpers/wait.js";
 
 const clients = useClients();
@@ -143,14 +144,14 @@ describe("a TLS cluster", () => {
     const [owner] = primaries(dev);
     const replica = dev.nodes.find((node) => node.primaryId === owner!.id)!;
     await client.set(key!, "replicated");
-    const getsBefore = await getCalls(dev, replica.port);
+    const getsBefore = await commandCalls(dev, replica.port, "get");
     // The replica may not have the write yet: read until it has, each read going to the replica.
     await waitFor(
       "the replica to serve the value",
       10_000,
       async () => (await client.get(key!)) === "replicated",
     );
-    expect(await getCalls(dev, replica.port)).toBeGreaterThan(getsBefore);
+    expect(await commandCalls(dev, replica.port, "get")).toBeGreaterThan(getsBefore);
     await client.del(key!);
   });
 
@@ -327,11 +328,6 @@ describe("a mutual-TLS cluster", () => {
     await expectRefused(client, /does not trust the CA of the client certificate/);
   });
 });
-
-async function getCalls(dev: DevCluster, port: number): Promise<number> {
-  const info = String(await dev.command(port, "INFO", "commandstats"));
-  return Number(/cmdstat_get:calls=(\d+)/.exec(info)?.[1] ?? 0);
-}
 
 function pairs(flat: readonly string[]): Record<string, string> {
   const record: Record<string, string> = {};

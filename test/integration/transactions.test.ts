@@ -20,6 +20,7 @@ import {
 } from "../../src/index.js";
 import { useClients } from "../helpers/client.js";
 import { sharedDevCluster } from "../helpers/cluster.js";
+import { commandCalls, primaryPortOf } from "../helpers/node-stats.js";
 
 const clients = useClients();
 
@@ -37,21 +38,6 @@ async function open(
   const redis = clients.create({ nodes: dev.seeds, ...options });
   await redis.connect();
   return { dev, redis };
-}
-
-/** The port of the primary serving `key`. */
-async function primaryOf(dev: DevCluster, key: string): Promise<number> {
-  const slot = keySlot(key);
-  const nodes = await dev.refresh();
-  return nodes.find((node) => node.role === "primary" && node.slots.some(([s, e]) => slot >= s && slot <= e))!
-    .port;
-}
-
-/** Calls of `command` (INFO commandstats name) on one node. */
-async function calls(dev: DevCluster, port: number, command: string): Promise<number> {
-  const info = String(await dev.command(port, "INFO", "commandstats"));
-  const match = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info);
-  return match ? Number(match[1]) : 0;
 }
 
 async function connectionsReceived(dev: DevCluster, port: number): Promise<number> {
@@ -121,15 +107,15 @@ describe("multi()", () => {
     const first = keysOf("cross-a")("k");
     const second = keysOf("cross-b")("k");
     expect(keySlot(first)).not.toBe(keySlot(second));
-    const port = await primaryOf(dev, first);
-    const multisBefore = await calls(dev, port, "multi");
+    const port = await primaryPortOf(dev, first);
+    const multisBefore = await commandCalls(dev, port, "multi");
     const error = await rejection(redis.multi().set(first, "1").set(second, "2").exec());
     expect(error).toBeInstanceOf(CrossSlotError);
     expect([...(error as CrossSlotError).slots].sort()).toEqual([keySlot(first), keySlot(second)].sort());
     // A split-able command across slots is refused too: it would no longer be one transaction.
     expect(await rejection(redis.multi().mget(first, second).exec())).toBeInstanceOf(CrossSlotError);
     expect(await redis.exists(first, second)).toBe(0);
-    expect(await calls(dev, port, "multi")).toBe(multisBefore);
+    expect(await commandCalls(dev, port, "multi")).toBe(multisBefore);
   });
 
   it("keyless commands run on the slot's primary with the rest; a keyless transaction on any primary", async () => {
@@ -159,7 +145,7 @@ describe("multi()", () => {
     const { dev, redis } = await open({ clientName: "tx-shared" });
     const key = keysOf("shared");
     await redis.set(key("plain"), "p");
-    const port = await primaryOf(dev, key("plain"));
+    const port = await primaryPortOf(dev, key("plain"));
     const work: Array<Promise<unknown>> = [];
     const expected: unknown[] = [];
     for (let i = 0; i < 200; i++) {
@@ -261,7 +247,7 @@ describe("watch() and optimistic()", () => {
   it("sessions share the dedicated pool with blocking calls: 6 concurrent sessions under a cap of 2 all commit, 2 connections at most", async () => {
     const { dev, redis } = await open({ clientName: "tx-capped", maxBlockingConnections: 2 });
     const key = keysOf("capped");
-    const port = await primaryOf(dev, key("n"));
+    const port = await primaryPortOf(dev, key("n"));
     await redis.get(key("n")); // the shared connection
     let most = 0;
     const sessions = Array.from({ length: 6 }, (_, i) =>
@@ -284,8 +270,8 @@ describe("watch() and optimistic()", () => {
     const { dev, redis } = await open({ maxBlockingConnections: 1 });
     const other = clients.create({ nodes: dev.seeds });
     const key = keysOf("throws");
-    const port = await primaryOf(dev, key("a"));
-    const unwatchesBefore = await calls(dev, port, "unwatch");
+    const port = await primaryPortOf(dev, key("a"));
+    const unwatchesBefore = await commandCalls(dev, port, "unwatch");
     const thrown = new Error("application failure");
     const error = await rejection(
       redis.watch(key("a"), async (tx) => {
@@ -300,7 +286,7 @@ describe("watch() and optimistic()", () => {
     const connectionsBefore = await connectionsReceived(dev, port);
     const committed = await redis.watch(key("b"), async (tx) => tx.multi().set(key("b"), "1").exec());
     expect(committed).toEqual(["OK"]);
-    expect(await calls(dev, port, "unwatch")).toBeGreaterThan(unwatchesBefore);
+    expect(await commandCalls(dev, port, "unwatch")).toBeGreaterThan(unwatchesBefore);
     // The pool gave the same connection back: no new one was opened (our own INFO calls aside).
     expect((await connectionsReceived(dev, port)) - connectionsBefore).toBeLessThanOrEqual(1);
   });
