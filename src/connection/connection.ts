@@ -79,6 +79,15 @@ const FLUSH_THRESHOLD_BYTES = 64 * 1024;
  */
 export const EXPIRED_REPLY_MAX_BYTES = 1024 * 1024;
 
+/**
+ * What every plain TCP socket of the process reads into (`onread`), instead of a fresh
+ * ArrayBuffer per read. Sharing one is safe: Node runs a socket's read callback
+ * synchronously after each read, one at a time, and the decoder copies what it keeps past
+ * the callback. Besides the allocation, this spares V8 the external-memory growth that
+ * forced full collections (issue 18: new space then doubled, +12 MB RSS over 1M GETs).
+ */
+const SHARED_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+
 /** The longest delay a Node timer takes; longer ones fire after 1 ms, with a warning. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
@@ -394,6 +403,14 @@ export class Connection {
   #openSocket(): RedisClusterError | undefined {
     const { host, port, tls, connectTimeoutMs, servername } = this.#options;
     let socket: Socket;
+    // Plain TCP reads into the one buffer all connections share (see SHARED_READ_BUFFER);
+    // TLS sockets have no `onread` and hand out fresh chunks as 'data' events.
+    const onRead = (bytes: number): boolean => {
+      const chunk =
+        bytes === SHARED_READ_BUFFER.length ? SHARED_READ_BUFFER : SHARED_READ_BUFFER.subarray(0, bytes);
+      this.#onBytes(socket, chunk, true);
+      return true; // keep reading
+    };
     try {
       socket = tls
         ? tlsConnect({
@@ -403,7 +420,7 @@ export class Connection {
             servername: [servername, host].find((name) => name !== undefined && !isIp(name)),
             ...(tls === true ? {} : tls),
           })
-        : netConnect({ host, port });
+        : netConnect({ host, port, onread: { buffer: SHARED_READ_BUFFER, callback: onRead } });
     } catch (error) {
       // A configuration error (e.g. tls.ca of the wrong type): it will not get better.
       const failure = new ConnectionError(
@@ -441,24 +458,7 @@ export class Connection {
     socket.once(tls ? "secureConnect" : "connect", () => {
       if (socket === this.#socket) this.#startHandshake(socket);
     });
-    socket.on("data", (chunk: Buffer) => {
-      if (socket !== this.#socket) return;
-      this.#lastReadAt = performance.now();
-      if (!this.#socketAnswered) {
-        this.#socketAnswered = true;
-        if (this.#state === "ready") this.#connectFailures = 0;
-      }
-      try {
-        this.#decoder.feed(chunk);
-      } catch (error) {
-        // Done with this socket now, not at its 'close' event: a command sent meanwhile must
-        // not be queued behind the broken stream (and later counted as written).
-        if (socket === this.#socket) this.#onSocketClosed(this.#asProtocolError(error));
-        socket.destroy();
-        return;
-      }
-      if (this.#inFlight.peek() === TOMBSTONE) this.#dropExpiredReplyIfLarge();
-    });
+    if (tls) socket.on("data", (chunk: Buffer) => this.#onBytes(socket, chunk, false));
     socket.on("error", (error: NodeJS.ErrnoException) => {
       const context = { tls: tls !== undefined && tls !== false, answered: this.#socketAnswered };
       failure ??= new ConnectionError(describeSocketError(error, this.address, context), this.address, {
@@ -472,6 +472,29 @@ export class Connection {
         failure ?? new ConnectionError(`connection to ${this.address} closed by the server`, this.address),
       );
     });
+  }
+
+  /**
+   * Bytes read from `socket`. `transient`: they are in the shared read buffer, which the next
+   * read on any connection overwrites, so the decoder copies whatever it keeps.
+   */
+  #onBytes(socket: Socket, chunk: Buffer, transient: boolean): void {
+    if (socket !== this.#socket) return;
+    this.#lastReadAt = performance.now();
+    if (!this.#socketAnswered) {
+      this.#socketAnswered = true;
+      if (this.#state === "ready") this.#connectFailures = 0;
+    }
+    try {
+      this.#decoder.feed(chunk, transient);
+    } catch (error) {
+      // Done with this socket now, not at its 'close' event: a command sent meanwhile must
+      // not be queued behind the broken stream (and later counted as written).
+      if (socket === this.#socket) this.#onSocketClosed(this.#asProtocolError(error));
+      socket.destroy();
+      return;
+    }
+    if (this.#inFlight.peek() === TOMBSTONE) this.#dropExpiredReplyIfLarge();
   }
 
   /** Sends the handshake on a socket just connected (asking the credentials provider first). */

@@ -110,6 +110,12 @@ export class RespDecoder {
   #partialBytes = 0;
   /** Bumped by reset(), so that a feed() interrupted by a handler calling reset() stops. */
   #epoch = 0;
+  /**
+   * The chunk being fed is the caller's to reuse once feed() returns (a socket's `onread`
+   * buffer): whatever of it must outlive the call (a line or bulk payload cut by the chunk's
+   * end) is copied rather than kept as a view.
+   */
+  #transient = false;
 
   /** Start of a line whose CRLF has not arrived yet (the first byte is its type). */
   #pending: Buffer[] = [];
@@ -171,8 +177,11 @@ export class RespDecoder {
   /**
    * Decodes `chunk`, calling the handler for every reply it completes.
    *
-   * The decoder may keep views of `chunk` until the reply they belong to is complete, so
-   * the caller must not reuse the chunk's memory (a socket's `data` chunks are fresh).
+   * Unless `transient`, the decoder may keep views of `chunk` until the reply they belong
+   * to is complete, so the caller must not reuse the chunk's memory (a socket's `data`
+   * chunks are fresh). With `transient`, it keeps copies of what it needs past the call, and
+   * the caller may overwrite `chunk` as soon as feed() returns (one read buffer for every
+   * socket: no allocation per read).
    * Buffer values never share memory with `chunk`; small ones share a private copy of at
    * most 8 KiB with their neighbours, like Buffers from Node's own pool.
    * Throws {@link ProtocolError} on bytes that are not valid RESP; the decoder then
@@ -182,7 +191,7 @@ export class RespDecoder {
    * decoder.feed(Buffer.from("*2\r\n$1\r\na\r\n:1")); // nothing yet
    * decoder.feed(Buffer.from("\r\n"));                // onReply(["a", 1])
    */
-  feed(chunk: Buffer): void {
+  feed(chunk: Buffer, transient = false): void {
     if (this.#dead) {
       throw new ProtocolError(
         "the RESP decoder stopped after a protocol error; reset it with a new connection",
@@ -191,6 +200,7 @@ export class RespDecoder {
     if (chunk.length === 0) return;
     const epoch = this.#epoch;
     const delivered = this.#delivered;
+    this.#transient = transient;
     try {
       this.#consume(chunk, false, epoch);
       if (this.#epoch !== epoch) return;
@@ -347,7 +357,7 @@ export class RespDecoder {
   }
 
   #keepPending(part: Buffer): void {
-    this.#pending.push(part);
+    this.#pending.push(this.#transient ? Buffer.from(part) : part);
     this.#pendingBytes += part.length;
     if (this.#pendingBytes > this.#maxBulkLength) {
       throw new ProtocolError(`RESP line longer than ${this.#maxBulkLength} bytes without a CRLF`);
@@ -664,7 +674,8 @@ export class RespDecoder {
       const available = end - pos;
       const taken = Math.min(available, this.#bulkRemaining);
       if (taken > 0) {
-        this.#bulkParts.push(buf.subarray(pos, pos + taken));
+        const part = buf.subarray(pos, pos + taken);
+        this.#bulkParts.push(this.#transient ? Buffer.from(part) : part);
         this.#bulkBytes += taken;
         this.#bulkRemaining -= taken;
         pos += taken;

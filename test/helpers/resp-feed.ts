@@ -49,14 +49,29 @@ export function collectingDecoder(
   return { decoder, out };
 }
 
-/** Decodes `bytes` cut by `split` with a fresh decoder. */
+/**
+ * Decodes `bytes` cut by `split` with a fresh decoder. With `transient`, every chunk goes
+ * through one scratch buffer that is overwritten with garbage after each feed, as a
+ * socket's shared `onread` buffer is by the next read: a decoder keeping a view of it would
+ * return the garbage.
+ */
 export function decode(
   bytes: Buffer | string,
-  options: { buffers?: boolean; split?: Split; limits?: Partial<DecoderLimits> } = {},
+  options: { buffers?: boolean; split?: Split; limits?: Partial<DecoderLimits>; transient?: boolean } = {},
 ): Decoded {
   const { decoder, out } = collectingDecoder(options.buffers ?? false, options.limits);
   const data = typeof bytes === "string" ? Buffer.from(bytes, "latin1") : bytes;
-  for (const chunk of cut(data, options.split ?? "whole")) decoder.feed(chunk);
+  const chunks = cut(data, options.split ?? "whole");
+  if (options.transient) {
+    const scratch = Buffer.alloc(Math.max(1, ...chunks.map((chunk) => chunk.length)));
+    for (const chunk of chunks) {
+      chunk.copy(scratch);
+      decoder.feed(scratch.subarray(0, chunk.length), true);
+      scratch.fill(0xee);
+    }
+  } else {
+    for (const chunk of chunks) decoder.feed(chunk);
+  }
   if (decoder.bufferedBytes !== 0) throw new Error(`${decoder.bufferedBytes} bytes left undecoded`);
   return out;
 }

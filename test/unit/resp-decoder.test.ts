@@ -24,17 +24,23 @@ const SPLITS: ReadonlyArray<[string, (length: number) => Split]> = [
   ["random chunks (seed 7)", (length) => randomSplits(length, 7)],
 ];
 
-/** Decodes `wire` every way it can be cut and expects the same replies each time. */
+/**
+ * Decodes `wire` every way it can be cut, from fresh chunks and from one reused read buffer
+ * (`transient`), and expects the same replies each time.
+ */
 function expectDecodes(
   wire: string | Buffer,
   expected: RespValue[],
   options: { buffers?: boolean; pushes?: RespValue[][] } = {},
 ): void {
   const bytes = typeof wire === "string" ? Buffer.from(wire, "utf8") : wire;
-  for (const [name, split] of SPLITS) {
-    const out = decode(bytes, { buffers: options.buffers ?? false, split: split(bytes.length) });
-    expect(out.replies, name).toEqual(expected);
-    expect(out.pushes, name).toEqual(options.pushes ?? []);
+  for (const transient of [false, true]) {
+    for (const [name, split] of SPLITS) {
+      const label = `${name}${transient ? ", reused read buffer" : ""}`;
+      const out = decode(bytes, { buffers: options.buffers ?? false, split: split(bytes.length), transient });
+      expect(out.replies, label).toEqual(expected);
+      expect(out.pushes, label).toEqual(options.pushes ?? []);
+    }
   }
 }
 
