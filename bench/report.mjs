@@ -98,6 +98,8 @@ import { summarize } from "./stats.mjs";
  * @property {MachineInfo} machine
  * @property {{ rounds: number, durationMs: number, warmupMs: number, quick: boolean, cluster: string, keys: number, valueBytes: number, batchPrimaries: { min: number, of: number } | null }} settings
  * @property {Array<{ id: string, label: string, packageName: string, version: string, options: string }>} clients
+ * @property {Array<{ id: string, label: string, note: string }>} [leftOut] clients asked for that
+ *   this machine cannot run (their package does not load), each with why
  * @property {WorkloadReport[]} workloads
  * @property {CeilingReport[]} ceiling
  * @property {MemoryReport | undefined} memory
@@ -326,6 +328,7 @@ export function formatReport(report) {
     const { min, of } = settings.batchPrimaries;
     out.push(`W4/W5 batches: 100 distinct keys each; the narrowest spans ${min} of ${of} primaries`);
   }
+  for (const { note } of report.leftOut ?? []) out.push(note);
   out.push("");
   for (const workload of report.workloads) {
     const hasLatency = report.clients.some((client) => workload.clients[client.id]?.p50Ms !== undefined);
