@@ -365,15 +365,16 @@ const GLIDE_INFLIGHT_LIMIT = 1_024;
 /** @typedef {typeof import("@valkey/valkey-glide")} GlideModule */
 
 /**
- * `@valkey/valkey-glide`, its core logging only errors: at its default level (warn) it writes
- * expected events (the NOSCRIPT that precedes the first SCRIPT LOAD of W9, a subscription
- * still being set up when a client closes) into the bench's output.
+ * `@valkey/valkey-glide`, its core's log off: at its default level (warn) it writes expected
+ * events into the bench's output (the NOSCRIPT that precedes W9's first SCRIPT LOAD, and even
+ * at "error" a subscriber's closing: "Failed to subscribe Sharded channels: Internal client has
+ * been dropped"). Failures still reach the bench as rejected commands.
  *
  * @returns {Promise<GlideModule>}
  */
 async function importGlide() {
   const glide = await import("@valkey/valkey-glide");
-  glide.Logger.setLoggerConfig("error");
+  glide.Logger.setLoggerConfig("off");
   return glide;
 }
 
