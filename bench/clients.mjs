@@ -550,7 +550,9 @@ export function installedVersion(packageName) {
         const { name, version } = JSON.parse(readFileSync(manifest, "utf8"));
         if (name === packageName) return version;
       }
-    } catch {}
+    } catch {
+      // Not resolvable or not readable: the version stays unknown.
+    }
     return "unknown";
   }
 }
