@@ -95,6 +95,9 @@ export function renderChart(report) {
   const one = y(1);
   const groupWidth = plotWidth / Math.max(1, groups.length);
   const barWidth = Math.min(44, (groupWidth * 0.78) / Math.max(1, others.length));
+  // A ratio's label ("1.85") is about 2.2 font sizes wide: with four or more clients the bars
+  // get narrower than that at 11 px, and neighbouring labels would overlap.
+  const labelSize = Math.max(8, Math.min(11, Math.floor(barWidth / 2.2)));
 
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
@@ -137,7 +140,7 @@ export function renderChart(report) {
       const wins = value >= 1;
       parts.push(
         `<rect x="${(x + 2).toFixed(1)}" y="${Math.min(end, one).toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${Math.max(1, Math.abs(one - end)).toFixed(1)}" fill="${COLORS[clientIndex % COLORS.length]}"><title>${escapeXml(`${group.label} vs ${client?.label ?? ""}: ${value.toFixed(2)}×`)}</title></rect>`,
-        `<text x="${centre}" y="${(wins ? end - 5 : end + 14).toFixed(1)}" text-anchor="middle" font-size="11">${value.toFixed(2)}</text>`,
+        `<text x="${centre}" y="${(wins ? end - 5 : end + 14).toFixed(1)}" text-anchor="middle" font-size="${labelSize}">${value.toFixed(2)}</text>`,
       );
       if (client?.id === "ioredis") {
         const markY = y(group.target).toFixed(1);

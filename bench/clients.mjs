@@ -1,10 +1,12 @@
 // @ts-check
 /**
- * The four contenders behind one small interface, each used the way its own users use it
+ * The five contenders behind one small interface, each used the way its own users use it
  * (default options unless named), so that the workloads are the same code for everyone.
  *
  * Every client module is imported lazily, inside `connect`: the memory workload runs one
- * client per fresh process and must not load the other three.
+ * client per fresh process and must not load the others. GLIDE (`@valkey/valkey-glide`, a
+ * Rust core with a native binary per platform) is optional: where it does not load, the bench
+ * leaves it out with a note (`loadableClients`).
  *
  * Where a client cannot do a workload itself, the adapter does what that client's users do,
  * and says so in `pipelineNote` / `mgetNote` (printed by the bench and kept in its JSON):
@@ -15,11 +17,14 @@
  *     sent together with Promise.all.
  *   - node-redis has no cross-node pipeline: its users send the GETs with Promise.all, which
  *     node-redis writes per node in one batch (it queues commands until the next tick).
+ *   - GLIDE needs no emulation: its non-atomic ClusterBatch is routed per key and its mget is
+ *     split per slot by the client itself.
  * Results always come back in key order, as the user asked for them.
  */
 import { once } from "node:events";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { W9_SCRIPT } from "./workloads.mjs";
 
 const require = createRequire(import.meta.url);
@@ -52,6 +57,8 @@ const require = createRequire(import.meta.url);
  * @property {string} subscribeNote how W10 subscribes with it
  * @property {(seeds: readonly string[]) => Promise<ShardedSubscriber>} connectSubscriber W10: a
  *   client set up for sharded Pub/Sub, the way that client's users do it
+ * @property {() => Promise<unknown>} [probe] for a client that may not install everywhere (a
+ *   native binary): loads its package, and rejects where it does not load
  */
 
 /**
@@ -348,8 +355,179 @@ const nodeRedis = {
   },
 };
 
-/** Every contender, rediscluster first (the ratios are rediscluster ÷ each other client). */
-export const CLIENTS = [rediscluster, ioredisSpec(false), ioredisSpec(true), nodeRedis];
+/**
+ * GLIDE's concurrency cap is 1,000 requests in flight per client by default (beyond it,
+ * commands fail at once with "Reached maximum inflight requests"); W3 keeps 1,024 in flight,
+ * so the cap is raised to that: what a GLIDE user running that many requests at once does.
+ */
+const GLIDE_INFLIGHT_LIMIT = 1_024;
+
+/** @typedef {typeof import("@valkey/valkey-glide")} GlideModule */
+
+/**
+ * `@valkey/valkey-glide`, its core's log off: at its default level (warn) it writes expected
+ * events into the bench's output (the NOSCRIPT that precedes W9's first SCRIPT LOAD, and even
+ * at "error" a subscriber's closing: "Failed to subscribe Sharded channels: Internal client has
+ * been dropped"). Failures still reach the bench as rejected commands.
+ *
+ * @returns {Promise<GlideModule>}
+ */
+async function importGlide() {
+  const glide = await import("@valkey/valkey-glide");
+  glide.Logger.setLoggerConfig("off");
+  return glide;
+}
+
+/**
+ * GLIDE's own configuration for the bench's cluster: the seeds, RESP3 (its default protocol,
+ * named so that the JSON says which), string replies (its default decoder) and W3's cap.
+ *
+ * @param {GlideModule} glide
+ * @param {readonly string[]} seeds
+ * @returns {import("@valkey/valkey-glide").GlideClusterClientConfiguration}
+ */
+function glideConfiguration(glide, seeds) {
+  return {
+    addresses: seeds.map(parseAddress),
+    protocol: glide.ProtocolVersion.RESP3,
+    inflightRequestsLimit: GLIDE_INFLIGHT_LIMIT,
+  };
+}
+
+/**
+ * A reply as text: GLIDE's default decoder answers strings, but a GlideString may also be a
+ * Buffer.
+ *
+ * @param {unknown} value
+ */
+const glideText = (value) => (Buffer.isBuffer(value) ? value.toString() : value);
+
+/** How often a fresh GLIDE subscriber's state is read while its subscriptions are set up. */
+const GLIDE_SUBSCRIBE_POLL_MS = 5;
+/** How long a fresh GLIDE subscriber may take to have every channel subscribed. */
+const GLIDE_SUBSCRIBE_TIMEOUT_MS = 10_000;
+
+/**
+ * Valkey GLIDE's cluster client (`GlideClusterClient`, Rust core behind a Node binding),
+ * each workload done with GLIDE's own API: its non-atomic `ClusterBatch` pipelines across
+ * nodes, its `mget` splits across slots, `Script` + `invokeScript` for W9; W10's
+ * subscriptions are part of the subscriber's configuration, as GLIDE's docs set them up.
+ *
+ * @type {ClientSpec}
+ */
+const glideSpec = {
+  id: "glide",
+  label: "GLIDE",
+  packageName: "@valkey/valkey-glide",
+  options: `GlideClusterClient.createClient: defaults (RESP3, its default; string decoder) + { inflightRequestsLimit: ${GLIDE_INFLIGHT_LIMIT} } (default 1,000, below W3's 1,024 in flight)`,
+  pipelineNote:
+    "new ClusterBatch(false) with 100 GETs, client.exec(batch, true) (split per node by the client)",
+  mgetNote: "client.mget(100 keys) (split per slot by the client)",
+  probe: () => importGlide(),
+  async connect(seeds) {
+    const glide = await importGlide();
+    const client = await glide.GlideClusterClient.createClient(glideConfiguration(glide, seeds));
+    const getScript = new glide.Script(W9_SCRIPT);
+    return {
+      get: (key) => client.get(key),
+      set: (key, value) => client.set(key, value),
+      async pipelineGet(keys) {
+        const batch = new glide.ClusterBatch(false);
+        for (const key of keys) batch.get(key);
+        return (await client.exec(batch, true)) ?? [];
+      },
+      mget: (keys) => client.mget([...keys]),
+      spublish: (channel, message) => client.publish(message, channel, true),
+      // GLIDE answers EXPIRE with a boolean, in a batch too; the bench compares EXPIRE's 1.
+      async transaction(key) {
+        const batch = new glide.ClusterBatch(true).incr(key).expire(key, 3600);
+        const replies = await client.exec(batch, true);
+        return replies === null
+          ? []
+          : replies.map((reply) => (typeof reply === "boolean" ? Number(reply) : reply));
+      },
+      script: (key) => client.invokeScript(getScript, { keys: [key] }),
+      async close() {
+        client.close();
+        getScript.release();
+      },
+      stats: () => ({}),
+    };
+  },
+  subscribeNote:
+    "a client created with pubsubSubscriptions { Sharded: channels, callback } (GLIDE subscribes at connection, per shard); ready once getSubscriptions() shows them all",
+  async connectSubscriber(seeds) {
+    const glide = await importGlide();
+    /** @type {import("@valkey/valkey-glide").GlideClusterClient | undefined} */
+    let client;
+    return {
+      async ssubscribe(channels, onMessage) {
+        const sharded = glide.GlideClusterClientConfiguration.PubSubChannelModes.Sharded;
+        client = await glide.GlideClusterClient.createClient({
+          ...glideConfiguration(glide, seeds),
+          pubsubSubscriptions: {
+            channelsAndPatterns: { [sharded]: new Set(channels) },
+            callback: (message) =>
+              onMessage(String(glideText(message.channel)), String(glideText(message.message))),
+          },
+        });
+        // createClient may resolve before every shard has confirmed; its state says when it has.
+        const deadline = performance.now() + GLIDE_SUBSCRIBE_TIMEOUT_MS;
+        for (;;) {
+          const actual = (await client.getSubscriptions()).actualSubscriptions[sharded];
+          const missing = channels.filter((channel) => actual?.has(channel) !== true).length;
+          if (missing === 0) return;
+          if (performance.now() > deadline) {
+            throw new Error(
+              `GLIDE: ${missing} channels still not subscribed after ${GLIDE_SUBSCRIBE_TIMEOUT_MS} ms`,
+            );
+          }
+          await new Promise((resolve) => setTimeout(resolve, GLIDE_SUBSCRIBE_POLL_MS));
+        }
+      },
+      async close() {
+        client?.close();
+      },
+    };
+  },
+};
+
+/**
+ * Every contender, rediscluster first (the ratios are rediscluster ÷ each other client).
+ * GLIDE is in the list whether or not it loads here (`--clients glide` is always valid);
+ * `loadableClients` leaves it out of a run where its native core does not load.
+ */
+export const CLIENTS = [rediscluster, ioredisSpec(false), ioredisSpec(true), nodeRedis, glideSpec];
+
+/** @param {unknown} error */
+const errorText = (error) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+
+/**
+ * The clients of a run that load on this machine, and a one-line note for each one left out
+ * (a client with a `probe` whose package does not load: GLIDE without its native binary).
+ *
+ * @param {readonly ClientSpec[]} specs
+ * @returns {Promise<{ clients: ClientSpec[], leftOut: Array<{ id: string, label: string, note: string }> }>}
+ */
+export async function loadableClients(specs) {
+  /** @type {ClientSpec[]} */
+  const clients = [];
+  /** @type {Array<{ id: string, label: string, note: string }>} */
+  const leftOut = [];
+  for (const spec of specs) {
+    try {
+      await spec.probe?.();
+      clients.push(spec);
+    } catch (error) {
+      leftOut.push({
+        id: spec.id,
+        label: spec.label,
+        note: `${spec.label} left out: ${spec.packageName} does not load here (${errorText(error)})`,
+      });
+    }
+  }
+  return { clients, leftOut };
+}
 
 /**
  * The installed version of a package, read from its package.json.
@@ -364,6 +542,17 @@ export function installedVersion(packageName) {
   try {
     return /** @type {{ version: string }} */ (require(`${packageName}/package.json`)).version;
   } catch {
+    // A package whose `exports` hide its package.json (GLIDE's): found above its entry point.
+    try {
+      for (let dir = dirname(require.resolve(packageName)); dir !== dirname(dir); dir = dirname(dir)) {
+        const manifest = join(dir, "package.json");
+        if (!existsSync(manifest)) continue;
+        const { name, version } = JSON.parse(readFileSync(manifest, "utf8"));
+        if (name === packageName) return version;
+      }
+    } catch {
+      // Not resolvable or not readable: the version stays unknown.
+    }
     return "unknown";
   }
 }

@@ -56,6 +56,8 @@ import { summarize } from "./stats.mjs";
  * @property {Record<string, string>} method how each client does it, where that differs
  * @property {Record<string, ClientWorkloadResult>} clients
  * @property {Record<string, number | null>} ratios rediscluster ÷ client, by client id
+ * @property {{ id: string, ratio: number } | null} best rediscluster ÷ the fastest other client
+ *   that ran (issue 18's measure); null while one that ran has no rate, or none ran
  * @property {{ vs: string, ratio: number, met: boolean | null }} target issue 6's bar (vs ioredis), or
  *   issue 11's (W10: vs the best other client)
  */
@@ -98,6 +100,8 @@ import { summarize } from "./stats.mjs";
  * @property {MachineInfo} machine
  * @property {{ rounds: number, durationMs: number, warmupMs: number, quick: boolean, cluster: string, keys: number, valueBytes: number, batchPrimaries: { min: number, of: number } | null }} settings
  * @property {Array<{ id: string, label: string, packageName: string, version: string, options: string }>} clients
+ * @property {Array<{ id: string, label: string, note: string }>} [leftOut] clients asked for that
+ *   this machine cannot run (their package does not load), each with why
  * @property {WorkloadReport[]} workloads
  * @property {CeilingReport[]} ceiling
  * @property {MemoryReport | undefined} memory
@@ -168,17 +172,17 @@ export function workloadReport(workload, clients, runsByClient) {
     if (workload.id === "W10") method[spec.id] = spec.subscribeNote;
   }
   const against = workload.targetVs ?? "ioredis";
-  // "best": the ratio to the fastest other client that ran is the smallest ratio; unknown
-  // while a client that ran has no rate (that one might have been the best).
-  const others = Object.entries(ratios)
-    .filter(([id]) => runsByClient.has(id))
-    .map(([, value]) => value);
-  const vsTarget =
-    against === "best"
-      ? others.length === 0 || others.some((value) => typeof value !== "number")
-        ? null
-        : Math.min(.../** @type {number[]} */ (others))
-      : (ratios.ioredis ?? null);
+  // The ratio to the fastest other client that ran is the smallest ratio; unknown while a
+  // client that ran has no rate (that one might have been the best).
+  const others = Object.entries(ratios).filter(([id]) => runsByClient.has(id));
+  /** @type {{ id: string, ratio: number } | null} */
+  let best = null;
+  if (others.every(([, value]) => typeof value === "number")) {
+    for (const [id, value] of /** @type {Array<[string, number]>} */ (others)) {
+      if (best === null || value < best.ratio) best = { id, ratio: value };
+    }
+  }
+  const vsTarget = against === "best" ? (best?.ratio ?? null) : (ratios.ioredis ?? null);
   let met = vsTarget === null ? null : vsTarget >= workload.targetVsIoredis;
   // W1's bar has a second half: p99 no worse than ioredis's.
   const ourP99 = results[BASE_CLIENT]?.p99Ms?.median;
@@ -192,6 +196,7 @@ export function workloadReport(workload, clients, runsByClient) {
     method,
     clients: results,
     ratios,
+    best,
     target: { vs: against, ratio: workload.targetVsIoredis, met },
   };
 }
@@ -326,6 +331,7 @@ export function formatReport(report) {
     const { min, of } = settings.batchPrimaries;
     out.push(`W4/W5 batches: 100 distinct keys each; the narrowest spans ${min} of ${of} primaries`);
   }
+  for (const { note } of report.leftOut ?? []) out.push(note);
   out.push("");
   for (const workload of report.workloads) {
     const hasLatency = report.clients.some((client) => workload.clients[client.id]?.p50Ms !== undefined);
@@ -461,9 +467,10 @@ function formatMemory(memory) {
  */
 function formatSummary(report, others) {
   const out = [
-    "Summary: rediscluster ÷ each client (above 1: rediscluster is better); issue 6's bar is vs ioredis, W8's (issue 10) and W10's (issue 11) vs the best of them",
-    `    ${left("", 10)}${others.map((client) => right(client.label, 14)).join("")}${right("bar", 13)}   verdict`,
+    "Summary: rediscluster ÷ each client (above 1: rediscluster is better), and ÷ the best of them; issue 6's bar is vs ioredis, W8's (issue 10) and W10's (issue 11) vs the best",
+    `    ${left("", 10)}${others.map((client) => right(client.label, 14)).join("")}${right("÷ best", 22)}${right("bar", 13)}   verdict`,
   ];
+  const labelOf = (/** @type {string} */ id) => others.find((client) => client.id === id)?.label ?? id;
   for (const workload of report.workloads) {
     const known = others
       .map((client) => workload.ratios[client.id])
@@ -471,6 +478,10 @@ function formatSummary(report, others) {
     const beatsAll = known.length < others.length || known.every((value) => value > 1);
     out.push(
       `    ${left(workload.id, 10)}${others.map((client) => right(times(workload.ratios[client.id]), 14)).join("")}` +
+        right(
+          workload.best === null ? "—" : `${times(workload.best.ratio)} ${labelOf(workload.best.id)}`,
+          22,
+        ) +
         `${right(`≥ ${workload.target.ratio.toFixed(1)}${workload.target.vs === "best" ? " best" : ""}`, 13)}   ${verdict(workload.target.met)}` +
         (beatsAll ? "" : " · does not beat every client"),
     );
@@ -479,9 +490,9 @@ function formatSummary(report, others) {
   if (memory !== undefined) {
     out.push(
       `    ${left("W6 RSS", 10)}${others.map((client) => right(times(memory.rssRatios[client.id]), 14)).join("")}` +
-        `${right("≥ 1.0", 13)}   ${verdict(memory.targets.rssNotAboveIoredis)}`,
+        `${right("", 22)}${right("≥ 1.0", 13)}   ${verdict(memory.targets.rssNotAboveIoredis)}`,
       `    ${left("W6 heap", 10)}${others.map((client) => right(times(memory.heapRatios[client.id]), 14)).join("")}` +
-        `${right("", 13)}   heap flat through the reshard (≤ +${HEAP_GROWTH_LIMIT * 100}%): ${verdict(memory.targets.heapFlatThroughReshard)}`,
+        `${right("", 22)}${right("", 13)}   heap flat through the reshard (≤ +${HEAP_GROWTH_LIMIT * 100}%): ${verdict(memory.targets.heapFlatThroughReshard)}`,
     );
   }
   return out;

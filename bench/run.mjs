@@ -1,7 +1,8 @@
 // @ts-check
 /**
- * `npm run bench`: rediscluster against ioredis (default and auto-pipelining) and
- * node-redis on one cluster, in one run (issue 6, SPEC section 6). See bench/README.md.
+ * `npm run bench`: rediscluster against ioredis (default and auto-pipelining), node-redis
+ * and Valkey GLIDE (where it loads) on one cluster, in one run (issue 6, SPEC section 6).
+ * See bench/README.md.
  *
  *   cluster (dev 3+3, or --seeds) ─► prefill 10,000 keys
  *     ─► rounds: ceiling (redis-benchmark -c 1; -c 50 -P 1; -c 50 -P 16), then W1..W5, W8, W9 and W10 (sharded
@@ -18,7 +19,7 @@ import { dirname, relative } from "node:path";
 import { cacheReport, cacheVariants, formatCacheReport, runCacheOnce } from "./cache.mjs";
 import { CEILING_VARIANTS, fillCeilingKeys, measureCeiling } from "./ceiling.mjs";
 import { renderChart } from "./chart.mjs";
-import { CLIENTS, installedVersion, REDISCLUSTER_ENTRY } from "./clients.mjs";
+import { CLIENTS, installedVersion, loadableClients, REDISCLUSTER_ENTRY } from "./clients.mjs";
 import { BATCH_SIZE, buildBenchData, KEY_COUNT, VALUE_BYTES } from "./keys.mjs";
 import { describeMachine, redisVersionFromInfo } from "./machine.mjs";
 import { measureMemory } from "./memory.mjs";
@@ -261,7 +262,11 @@ async function main() {
     return;
   }
   const startedAt = new Date();
-  const clients = CLIENTS.filter((spec) => settings.clientIds.includes(spec.id));
+  // A client whose package does not load here (GLIDE without its native binary) is left out.
+  const { clients, leftOut } = await loadableClients(
+    CLIENTS.filter((spec) => settings.clientIds.includes(spec.id)),
+  );
+  for (const { note } of leftOut) process.stderr.write(`note: ${note}\n`);
   const workloads = WORKLOADS.filter((workload) => settings.sections.includes(workload.id));
   const withPubSub = settings.sections.includes("W10");
   const withCache = settings.sections.includes("W7");
@@ -458,6 +463,7 @@ async function main() {
         version: installedVersion(spec.packageName),
         options: spec.options,
       })),
+      leftOut,
       workloads: [
         ...workloads.map((workload) => workloadReport(workload, clients, runs.get(workload.id) ?? new Map())),
         ...(withPubSub ? [workloadReport(PUBSUB_WORKLOAD, clients, runs.get("W10") ?? new Map())] : []),

@@ -35,11 +35,12 @@ describe("renderChart", () => {
   });
 
   it("draws one bar per known ratio (rediscluster ÷ each other client) and n/a for the rest", () => {
-    // W1: 3 ratios; W3: 2 (node-redis failed); W6 RSS: 2 (node-redis failed).
-    expect(svg.match(/<rect [^>]*><title>/g)).toHaveLength(7);
+    // W1: 4 ratios; W3: 3 (node-redis failed); W6 RSS: 3 (node-redis failed).
+    expect(svg.match(/<rect [^>]*><title>/g)).toHaveLength(10);
     expect(svg.match(/>n\/a</g)).toHaveLength(2);
     expect(svg).toContain("<title>W1 vs node-redis: 0.84×</title>");
     expect(svg).toContain("<title>W6 RSS vs ioredis: 1.50×</title>");
+    expect(svg).toContain("<title>W3 vs GLIDE: 7.14×</title>");
   });
 
   it("marks issue 6's bar on every ioredis bar", () => {
@@ -47,7 +48,9 @@ describe("renderChart", () => {
   });
 
   it("names the versions, the machine and the settings the numbers came from", () => {
-    expect(svg).toContain("rediscluster 1.0.0 · ioredis 1.0.0 · redis 1.0.0 · commit abc1234");
+    expect(svg).toContain(
+      "rediscluster 1.0.0 · ioredis 1.0.0 · redis 1.0.0 · @valkey/valkey-glide 1.0.0 · commit abc1234",
+    );
     expect(svg).toContain("Redis 7.0.15");
     expect(svg).toContain("medians of 3 interleaved round(s) × 2000 ms · 2025-01-02");
   });

@@ -1,6 +1,13 @@
 // @ts-check
 import { describe, expect, it } from "vitest";
-import { CLIENTS, groupPositions, parseAddress, scatterGather } from "../clients.mjs";
+import {
+  CLIENTS,
+  groupPositions,
+  installedVersion,
+  loadableClients,
+  parseAddress,
+  scatterGather,
+} from "../clients.mjs";
 
 describe("parseAddress", () => {
   it("splits host and port at the last colon", () => {
@@ -59,5 +66,51 @@ describe("CLIENTS", () => {
   it("lists rediscluster first (ratios are taken against it) and has unique ids", () => {
     expect(CLIENTS[0]?.id).toBe("rediscluster");
     expect(new Set(CLIENTS.map((spec) => spec.id)).size).toBe(CLIENTS.length);
+  });
+
+  it("has GLIDE as the fifth, optional contender (a probe that loads its package), and reads its version", () => {
+    expect(CLIENTS.map((spec) => spec.id)).toEqual([
+      "rediscluster",
+      "ioredis",
+      "ioredis-auto",
+      "node-redis",
+      "glide",
+    ]);
+    const glide = CLIENTS.find((spec) => spec.id === "glide");
+    expect(glide?.probe).toBeTypeOf("function");
+    expect(CLIENTS.filter((spec) => spec.probe !== undefined).map((spec) => spec.id)).toEqual(["glide"]);
+    // Its package.json is not exported: the version is read next to its entry point.
+    expect(installedVersion("@valkey/valkey-glide")).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe("loadableClients", () => {
+  it("keeps the clients that load, in order, and leaves out one whose package does not, with a one-line note", async () => {
+    const [rediscluster, ioredis] = CLIENTS;
+    const missing = {
+      .../** @type {import("../clients.mjs").ClientSpec} */ (CLIENTS.find((spec) => spec.id === "glide")),
+      probe: async () => {
+        throw new Error("Cannot find module '@valkey/valkey-glide-linux-arm64'");
+      },
+    };
+    const { clients, leftOut } = await loadableClients([
+      /** @type {import("../clients.mjs").ClientSpec} */ (rediscluster),
+      missing,
+      /** @type {import("../clients.mjs").ClientSpec} */ (ioredis),
+    ]);
+    expect(clients.map((spec) => spec.id)).toEqual(["rediscluster", "ioredis"]);
+    expect(leftOut).toEqual([
+      {
+        id: "glide",
+        label: "GLIDE",
+        note: "GLIDE left out: @valkey/valkey-glide does not load here (Error: Cannot find module '@valkey/valkey-glide-linux-arm64')",
+      },
+    ]);
+  });
+
+  it("keeps GLIDE where it loads (here: it is a devDependency)", async () => {
+    const { clients, leftOut } = await loadableClients(CLIENTS);
+    expect(leftOut).toEqual([]);
+    expect(clients).toEqual(CLIENTS);
   });
 });

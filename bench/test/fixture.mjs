@@ -68,7 +68,7 @@ export function sampleReport() {
       os: "linux test",
       node: "v20.0.0",
       redisServer: "7.0.15",
-      clients: { rediscluster: "0.1.0", ioredis: "6.0.0", redis: "6.3.1" },
+      clients: { rediscluster: "0.1.0", ioredis: "6.0.0", redis: "6.3.1", "@valkey/valkey-glide": "2.5.2" },
       commit: "abc1234",
     },
     settings: {
@@ -97,6 +97,7 @@ export function sampleReport() {
           ["ioredis", runs([18_000, 19_000, 20_000], { p50Ms: 0.05, p99Ms: 0.2 })],
           ["ioredis-auto", runs([17_000, 17_500, 18_000], { p50Ms: 0.05, p99Ms: 0.2 })],
           ["node-redis", runs([25_000, 24_000, 26_000], { p50Ms: 0.03, p99Ms: 0.09 })],
+          ["glide", runs([15_000, 16_000, 14_000], { p50Ms: 0.06, p99Ms: 0.3 })],
         ]),
       ),
       workloadReport(
@@ -107,6 +108,7 @@ export function sampleReport() {
           ["ioredis", runs([50_000, 60_000, 55_000])],
           ["ioredis-auto", runs([100_000, 90_000, 80_000])],
           ["node-redis", [{ round: 1, rate: null, operations: 0, errors: 0, failure: "Error: boom" }]],
+          ["glide", runs([40_000, 45_000, 42_000])],
         ]),
       ),
     ],
@@ -135,6 +137,7 @@ export function sampleReport() {
       { id: "ioredis", label: "ioredis", result: memoryResult(6, 6.5, 90) },
       { id: "ioredis-auto", label: "ioredis auto", result: memoryResult(6, 6.6, 96) },
       { id: "node-redis", label: "node-redis", failure: "failed: the child exited (1) without a result" },
+      { id: "glide", label: "GLIDE", result: memoryResult(4, 4.1, 110) },
       { id: RESHARD_ENTRY, label: "rediscluster + reshard", result: memoryResult(5, 5.3, 61) },
     ]),
   };

@@ -13,7 +13,7 @@ describe("parseOptions", () => {
       warmupMs: 500,
       memoryGets: 1_000_000,
       sections: ["W1", "W2", "W3", "W4", "W5", "W7", "W8", "W9", "W10", "W6", "ceiling"],
-      clientIds: ["rediscluster", "ioredis", "ioredis-auto", "node-redis"],
+      clientIds: ["rediscluster", "ioredis", "ioredis-auto", "node-redis", "glide"],
       seeds: undefined,
       quick: false,
     });
@@ -41,9 +41,9 @@ describe("parseOptions", () => {
   });
 
   it("--only and --clients select, case-insensitively, in run order; a partial run does not overwrite latest.*", () => {
-    const settings = parseOptions(["--only", "w3,ceiling,W1", "--clients", "node-redis,rediscluster"]);
+    const settings = parseOptions(["--only", "w3,ceiling,W1", "--clients", "GLIDE,node-redis,rediscluster"]);
     expect(settings.sections).toEqual(["W1", "W3", "ceiling"]);
-    expect(settings.clientIds).toEqual(["rediscluster", "node-redis"]);
+    expect(settings.clientIds).toEqual(["rediscluster", "node-redis", "glide"]);
     expect(settings.jsonPath.startsWith(tmpdir())).toBe(true);
   });
 

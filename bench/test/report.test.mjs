@@ -98,6 +98,32 @@ describe("workloadReport", () => {
     rates.set("node-redis", []);
     expect(workloadReport(PUBSUB_WORKLOAD, CLIENTS, rates).target.met).toBeNull(); // not measured: no verdict
     expect(w10.method.ioredis).toMatch(/shardedSubscribers/);
+    // GLIDE counts as one more other client: the fastest of them sets the verdict.
+    rates.set("node-redis", runs([100_000]));
+    rates.set("glide", runs([200_000]));
+    expect(workloadReport(PUBSUB_WORKLOAD, CLIENTS, rates).target).toEqual({
+      vs: "best",
+      ratio: 2,
+      met: false,
+    });
+  });
+
+  it("names the fastest other client and rediscluster's ratio to it, GLIDE included", () => {
+    const [w1, w3] = sampleReport().workloads;
+    expect(w1?.best).toEqual({ id: "node-redis", ratio: 21_000 / 25_000 });
+    expect(w3?.best).toBeNull(); // node-redis ran and failed: it might have been the best
+    const glideFastest = workloadReport(
+      workload("W4"),
+      CLIENTS,
+      new Map([
+        ["rediscluster", runs([200_000])],
+        ["ioredis", runs([60_000])],
+        ["node-redis", runs([20_000])],
+        ["glide", runs([100_000])],
+      ]),
+    );
+    expect(glideFastest.best).toEqual({ id: "glide", ratio: 2 });
+    expect(workloadReport(workload("W4"), CLIENTS, new Map([["rediscluster", runs([1])]])).best).toBeNull();
   });
 
   it("notes how W4 and W5 are done by each client", () => {
@@ -105,6 +131,7 @@ describe("workloadReport", () => {
     expect(w4.method.ioredis).toMatch(/pipeline\(\) per node/);
     expect(w4.method["node-redis"]).toMatch(/Promise.all/);
     expect(workloadReport(workload("W5"), CLIENTS, new Map()).method.ioredis).toMatch(/grouped by slot/);
+    expect(w4.method.glide).toMatch(/ClusterBatch\(false\)/);
   });
 });
 
@@ -152,6 +179,13 @@ describe("formatReport", () => {
     expect(text).toMatch(/^ {4}node-redis +failed +— +— +! 1 failed runs: Error: boom$/m);
   });
 
+  it("says which clients this machine could not run", () => {
+    const note = "GLIDE left out: @valkey/valkey-glide does not load here (Error: no binary)";
+    const report = { ...sampleReport(), leftOut: [{ id: "glide", label: "GLIDE", note }] };
+    expect(formatReport(report).split("\n").slice(0, 4)).toContain(note);
+    expect(text).not.toContain("left out");
+  });
+
   it("judges W1 against the C client at one connection, in the same run", () => {
     // 21,000 GET/s ÷ 20,000 = 105%, but p99 0.100 ms > 0.080 ms: not met.
     expect(text).toContain(
@@ -168,8 +202,12 @@ describe("formatReport", () => {
       /^ {4}rediscluster \+ reshard +5\.0 → 5\.3 +\+6\.0% +61\.0 +16\.0 .*moved 12, ask 30, refreshes 3$/m,
     );
     expect(text).toMatch(/^ {4}node-redis +failed: the child exited/m);
-    expect(text).toMatch(/^ {4}W1 +1\.11× +1\.20× +0\.84× +≥ 1\.0 +met · does not beat every client$/m);
-    expect(text).toMatch(/^ {4}W3 +5\.45× +3\.33× +— +≥ 2\.9 +met$/m);
+    expect(text).toMatch(
+      /^ {4}W1 +1\.11× +1\.20× +0\.84× +1\.40× +0\.84× node-redis +≥ 1\.0 +met · does not beat every client$/m,
+    );
+    // node-redis failed W3: it might have been the best, so there is no "÷ best".
+    expect(text).toMatch(/^ {4}W3 +5\.45× +3\.33× +— +7\.14× +— +≥ 2\.9 +met$/m);
+    expect(text).toMatch(/^ {4}GLIDE +4\.0 → 4\.1 .* 1\.83×$/m);
     expect(text).toMatch(/^ {4}W6 RSS .*≥ 1\.0 +met$/m);
     expect(text).toMatch(/heap flat through the reshard \(≤ \+10%\): met$/m);
   });
