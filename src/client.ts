@@ -1039,7 +1039,7 @@ export class RedisCluster<R extends RespVersion = 2>
     if (blocking !== undefined) {
       // The server may rightly hold it that long; the command's own budget comes on top.
       command.blocking = blocking;
-      command.deadlineAt += blocking.timeoutMs;
+      command.deadlineAt = Math.ceil(command.deadlineAt + blocking.timeoutMs);
     }
     return groups;
   }

@@ -30,6 +30,11 @@ export const UNKNOWN_SLOT = -3;
 
 let nextSequence = 0;
 
+// The bits of Command#flags.
+const WANTS_BUFFERS = 1;
+const REPLICA_READABLE = 2;
+const SETTLED = 4;
+
 /** What the executor does with a command's non-happy outcomes. */
 export interface CommandOwner {
   onErrorReply(command: Command, error: ReplyError, connection: Connection): void;
@@ -124,12 +129,14 @@ export abstract class Command implements Sendable {
   info: CommandInfo | undefined;
   /** Hash slot of the keys, or NO_SLOT / MULTI_SLOT / UNKNOWN_SLOT. */
   slot: number;
-  readonly wantsBuffers: boolean;
   /** The whole budget of this command, across every attempt, in ms. */
   readonly timeoutMs: number;
+  /**
+   * When it expires, on the `performance.now()` clock, rounded up to a whole millisecond:
+   * an integer fits in the record, where a fraction would be one more heap number per
+   * command (issue 18). Keep every write integral (see `relaxDeadline`).
+   */
   deadlineAt: number;
-  /** May be sent to a replica (a read-only command, and the client reads from replicas). */
-  replicaReadable = false;
   /** Times handed to a connection. */
   attempts = 0;
   /** MOVED/ASK redirections followed. */
@@ -139,8 +146,8 @@ export abstract class Command implements Sendable {
   owner: CommandOwner;
   /** Issue order, across the client: keeps a slot's commands in order through retries. */
   readonly sequence = nextSequence++;
-  /** Set by the first complete/completeError: a command settles once, whatever else comes. */
-  settled = false;
+  /** WANTS_BUFFERS, REPLICA_READABLE and SETTLED: three booleans in one field of the record. */
+  #flags: number;
   #extras: CommandExtras | undefined = undefined;
 
   constructor(
@@ -156,9 +163,27 @@ export abstract class Command implements Sendable {
     this.args = args;
     this.info = info;
     this.slot = NO_SLOT;
-    this.wantsBuffers = wantsBuffers;
+    this.#flags = wantsBuffers ? WANTS_BUFFERS : 0;
     this.timeoutMs = timeoutMs;
-    this.deadlineAt = performance.now() + timeoutMs;
+    this.deadlineAt = Math.ceil(performance.now() + timeoutMs);
+  }
+
+  /** Its reply's strings come as Buffers (the `…Buffer` methods). */
+  get wantsBuffers(): boolean {
+    return (this.#flags & WANTS_BUFFERS) !== 0;
+  }
+
+  /** May be sent to a replica (a read-only command, and the client reads from replicas). */
+  get replicaReadable(): boolean {
+    return (this.#flags & REPLICA_READABLE) !== 0;
+  }
+  set replicaReadable(value: boolean) {
+    this.#flags = value ? this.#flags | REPLICA_READABLE : this.#flags & ~REPLICA_READABLE;
+  }
+
+  /** Set by the first complete/completeError: a command settles once, whatever else comes. */
+  get settled(): boolean {
+    return (this.#flags & SETTLED) !== 0;
   }
 
   /** The rarely used state, allocated on first write. */
@@ -345,13 +370,13 @@ export abstract class Command implements Sendable {
    * if that is later. Only ever later: a relaxed command never loses time it had.
    */
   relaxDeadline(atLeast: number): void {
-    if (atLeast > this.deadlineAt) this.deadlineAt = atLeast;
+    if (atLeast > this.deadlineAt) this.deadlineAt = Math.ceil(atLeast);
   }
 
   /** The final reply. Only the first of complete/completeError counts. */
   complete(value: unknown): void {
     if (this.settled) return;
-    this.settled = true;
+    this.#flags |= SETTLED;
     if (this.#extras?.signal !== undefined) this.#stopListening();
     if (this.trace !== undefined) this.trace.settled(this, undefined);
     if (this.cacheHook !== undefined) this.cacheHook.settled(value, false);
@@ -362,7 +387,7 @@ export abstract class Command implements Sendable {
   /** The final error. Only the first of complete/completeError counts. */
   completeError(error: Error): void {
     if (this.settled) return;
-    this.settled = true;
+    this.#flags |= SETTLED;
     if (this.#extras?.signal !== undefined) this.#stopListening();
     if (this.trace !== undefined) this.trace.settled(this, error);
     if (this.cacheHook !== undefined) this.cacheHook.settled(undefined, true);
