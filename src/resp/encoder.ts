@@ -30,8 +30,12 @@ const ZERO_COPY_MIN_BYTES = 16 * 1024;
 /** Room for `*` or `$`, the 16 digits of any safe integer, and CRLF. */
 const HEADER_MAX_BYTES = 1 + 16 + 2;
 
-/** Strings up to this many code units are tried as ASCII first. */
-const ASCII_FAST_PATH_MAX = 256;
+/**
+ * Strings up to this many code units are copied by a loop in JavaScript; longer ones by
+ * one native call, which costs more to call but less per byte. Measured on Node 20 (issue
+ * 18): 14 units 54 vs 134 ns, 32 units 120 vs 129 ns, 100 units 268 vs 140 ns.
+ */
+const ASCII_FAST_PATH_MAX = 40;
 
 /** The bytes of the protocol that the encoder writes. */
 enum Byte {
@@ -205,7 +209,10 @@ export class CommandWriter {
     this.#ensure(HEADER_MAX_BYTES + byteLength + 2);
     const chunk = this.#chunk!;
     let offset = writeHeader(chunk, this.#offset, Byte.DOLLAR, byteLength);
-    if (byteLength > 0) offset += chunk.write(value, offset, "utf8");
+    // As many UTF-8 bytes as code units means every unit is ASCII (any other takes two or
+    // more): Latin-1 then writes the same bytes, without the UTF-8 encoder's work.
+    if (byteLength === length) offset += chunk.write(value, offset, length, "latin1");
+    else offset += chunk.write(value, offset, "utf8");
     chunk[offset] = Byte.CR;
     chunk[offset + 1] = Byte.LF;
     this.#offset = offset + 2;

@@ -75,6 +75,14 @@ describe("encodeCommand", () => {
       "é",
       "a\u0080",
       "a\u{1F431}b",
+      // Around the length where the JavaScript copy gives way to the native one.
+      "a".repeat(40),
+      "a".repeat(41),
+      `${"a".repeat(40)}é`,
+      `${"é".repeat(41)}`,
+      `${"a".repeat(60)}\u{1F431}`,
+      `${"a".repeat(60)}\ud800`, // a lone surrogate: EF BF BD, as Buffer.from writes it
+      `${"a".repeat(99)}\u00ff`,
     ]) {
       const bytes = Buffer.from(text, "utf8");
       expect(
