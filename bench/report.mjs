@@ -382,9 +382,15 @@ export function formatReport(report) {
   return out.join("\n");
 }
 
+/** Issue 18's bar for W2, W4 and W5: rediscluster ÷ the fastest other client that ran. */
+const BEST_CLIENT_BAR = 3.5;
+/** Issue 18's bars for W6: RSS growth since connected, and RSS at the end (MB). */
+const RSS_GROWTH_BAR_MB = 20;
+const RSS_END_BAR_MB = 80;
+
 /**
- * Issue 18's bars against the C client in the same run: W3 as a share of `-c 50 -P 16`,
- * W1's rate and p99 against `-c 1`.
+ * Issue 18's bars: W3 as a share of the C client's `-c 50 -P 16` and W1's rate and p99
+ * against its `-c 1`, in the same run; W2, W4 and W5 against the best other client.
  *
  * @param {BenchReport} report
  * @returns {string[]}
@@ -409,6 +415,14 @@ export function formatCeilingShares(report) {
     const p99 = w1.p99Ms?.median ?? Number.NaN;
     out.push(
       `         W1 rediscluster = ${share(fraction)} of -c 1, p99 ${ms(p99)} vs ${ms(c1.p99Ms.median)} ms (bar: rate ≥ 100% and p99 ≤): ${verdict(fraction >= 1 && p99 <= c1.p99Ms.median)}`,
+    );
+  }
+  for (const id of ["W2", "W4", "W5"]) {
+    const best = report.workloads.find((entry) => entry.id === id)?.best;
+    if (best === undefined || best === null) continue;
+    const label = report.clients.find((client) => client.id === best.id)?.label ?? best.id;
+    out.push(
+      `         ${id} rediscluster = ${times(best.ratio)} the best other client, ${label} (bar ≥ ${BEST_CLIENT_BAR}×): ${verdict(best.ratio >= BEST_CLIENT_BAR)}`,
     );
   }
   return out;
@@ -454,9 +468,17 @@ function formatMemory(memory) {
     );
   }
   out.push(
-    "    RSS + = RSS at the end − RSS once connected (issue 18: ≤ 20 MB, and RSS end ≤ 80 MB)",
+    `    RSS + = RSS at the end − RSS once connected (issue 18: ≤ ${RSS_GROWTH_BAR_MB} MB, and RSS end ≤ ${RSS_END_BAR_MB} MB)`,
     "    ratio = the client's RSS at the end ÷ rediscluster's (above 1: rediscluster is smaller)",
   );
+  const ours = memory.clients[BASE_CLIENT]?.result;
+  if (ours?.afterConnect !== undefined) {
+    const growth = (ours.end.rssBytes - ours.afterConnect.rssBytes) / 1_048_576;
+    const end = ours.end.rssBytes / 1_048_576;
+    out.push(
+      `    rediscluster: RSS + ${mb(ours.end.rssBytes - ours.afterConnect.rssBytes)}, RSS end ${mb(ours.end.rssBytes)} (issue 18's bars): ${verdict(growth <= RSS_GROWTH_BAR_MB && end <= RSS_END_BAR_MB)}`,
+    );
+  }
   return out;
 }
 

@@ -195,6 +195,20 @@ describe("formatReport", () => {
     expect(text).not.toContain("of -c 50 -P 16");
   });
 
+  it("judges W2, W4 and W5 against the best other client, and W6 against the RSS bars", () => {
+    const report = sampleReport();
+    const w1 = report.workloads.find((workload) => workload.id === "W1");
+    if (w1 === undefined) throw new Error("the fixture has no W1");
+    const withW2 = { ...report, workloads: [...report.workloads, { ...w1, id: "W2" }] };
+    // The W1 data as W2: node-redis is the fastest other client there, at 0.84×.
+    expect(formatReport(withW2)).toContain(
+      "W2 rediscluster = 0.84× the best other client, node-redis (bar ≥ 3.5×): NOT met",
+    );
+    expect(text).not.toContain("W4 rediscluster =");
+    // 60 MB at the end, 45 MB once connected.
+    expect(text).toContain("rediscluster: RSS + 15.0, RSS end 60.0 (issue 18's bars): met");
+  });
+
   it("prints the ceiling, the memory table and the summary with verdicts", () => {
     expect(text).toContain("-c 50 -P 1 (C client): 80,000 (80,000–80,000) GET/s");
     expect(text).toContain("-c 50 -P 16 (C client): failed: redis-benchmark exited with 1");
