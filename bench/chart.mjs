@@ -17,7 +17,7 @@ import { BASE_CLIENT } from "./report.mjs";
 
 /** @typedef {import("./report.mjs").BenchReport} BenchReport */
 
-const WIDTH = 900;
+const WIDTH = 1100;
 const HEIGHT = 470;
 const PLOT = { left: 64, right: 24, top: 78, bottom: 110 };
 const COLORS = ["#d97706", "#2563eb", "#059669", "#9333ea", "#dc2626"];
@@ -95,9 +95,10 @@ export function renderChart(report) {
   const one = y(1);
   const groupWidth = plotWidth / Math.max(1, groups.length);
   const barWidth = Math.min(44, (groupWidth * 0.78) / Math.max(1, others.length));
-  // A ratio's label ("1.85") is about 2.2 font sizes wide: with four or more clients the bars
-  // get narrower than that at 11 px, and neighbouring labels would overlap.
-  const labelSize = Math.max(8, Math.min(11, Math.floor(barWidth / 2.2)));
+  // A ratio's label ("1.85") is up to 2.6 font sizes wide (a fallback font's digits are wider
+  // than Helvetica's): with four or more clients the bars get narrower than that at 11 px,
+  // and neighbouring labels would overlap.
+  const labelSize = Math.max(8, Math.min(11, Math.floor(barWidth / 2.6)));
 
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
@@ -161,7 +162,8 @@ export function renderChart(report) {
   const { machine, settings } = report;
   const versions = [...new Set(report.clients.map((client) => `${client.packageName} ${client.version}`))];
   const caption = [
-    `W1 GET ×1 · W2 GET/SET ×64 · W3 GET ×1,024 · W4 pipeline of 100 GETs · W5 MGET of 100 keys · W8 MULTI…EXEC ×64 · W9 EVALSHA ×64 · W10 sharded Pub/Sub msgs · W6 RSS after ${memory?.gets.toLocaleString("en-US") ?? "?"} GETs (×64)`,
+    "W1 GET ×1 · W2 GET/SET ×64 · W3 GET ×1,024 · W4 pipeline of 100 GETs · W5 MGET of 100 keys",
+    `W8 MULTI…EXEC ×64 · W9 EVALSHA ×64 · W10 sharded Pub/Sub msgs · W6 RSS after ${memory?.gets.toLocaleString("en-US") ?? "?"} GETs (×64)`,
     `${versions.join(" · ")} · commit ${machine.commit} · Node ${machine.node} · Redis ${machine.redisServer}`,
     `${settings.cluster} · ${machine.cpuModel} × ${machine.cores} · medians of ${settings.rounds} interleaved round(s) × ${settings.durationMs} ms · ${report.startedAt.slice(0, 10)}`,
   ];
