@@ -35,6 +35,7 @@ import { type Command, NO_SLOT } from "../command/command.js";
 import { Gather, GatherPart } from "../command/gather.js";
 import { CommandFlag, isIdempotentCall } from "../command/table.js";
 import { formatAddress, type HostPort } from "../connection/address.js";
+import { isAllowListRefusal } from "../connection/allow-list.js";
 import { type Connection, isPermanentFailure } from "../connection/connection.js";
 import {
   ArgumentError,
@@ -664,6 +665,12 @@ export class Executor {
     }
     if (isPermanent(error)) {
       command.completeError(error); // wrong credentials or TLS setup do not get better with retries
+      return;
+    }
+    if (isAllowListRefusal(error) && isAllowListRefusal(command.retryCause)) {
+      // Refused again after the refresh the first refusal started (retries after a connection
+      // failure wait for it): the topology does not name that host, and waiting will not help.
+      command.completeError(error);
       return;
     }
     if (command.pinnedConnection !== undefined) {

@@ -32,6 +32,18 @@ export interface ConnectToList {
   cidrs?: string[];
 }
 
+/** The errors `refusal()` made: told apart from other connection failures by the executor. */
+const REFUSALS = new WeakSet<Error>();
+
+/**
+ * Whether `error` is a refusal of the `connectTo` allow-list (nothing was sent): the executor
+ * retries such a command once, after the topology refresh it starts, since a refresh may name
+ * the host (a node just added), and then gives up rather than retrying until the deadline.
+ */
+export function isAllowListRefusal(error: unknown): boolean {
+  return error instanceof Error && REFUSALS.has(error);
+}
+
 /**
  * Decides whether a connection may be opened to a host.
  *
@@ -87,10 +99,12 @@ export class HostAllowList {
       this.#mode === "cluster"
         ? "it is neither a seed nor a node that the cluster's topology names"
         : "it is outside the connectTo option";
-    return new ConnectionError(
+    const refusal = new ConnectionError(
       `refused to connect to ${address}: ${why} (see the connectTo option; nothing, credentials included, was sent there)`,
       address,
     );
+    REFUSALS.add(refusal);
+    return refusal;
   }
 
   /** A topology reply read from an allowed node names `host` as a member ("cluster" mode). */

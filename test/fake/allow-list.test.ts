@@ -72,6 +72,18 @@ describe('connectTo: "cluster" (the default)', () => {
     expect(outside.connections).toHaveLength(0);
   });
 
+  it("a refusal stands once a topology refresh has not named the host: one retry, not retries until the deadline", async () => {
+    const { cluster } = await redirectingCluster();
+    // A deadline far away: the old behaviour retried the refused target until it passed.
+    const redis = client(cluster.seeds, { commandTimeout: 20_000 });
+    const failure = await rejection(redis.get("k"));
+    expect(failure, describeError(failure)).toBeInstanceOf(ConnectionError);
+    expect(failure.message).toMatch(/^refused to connect to 127\.0\.0\.2:\d+/);
+    // MOVED (a retry), refused, one retry after the refresh that started, MOVED again (a
+    // retry), refused: final. Before, it went round until maxRedirections (16) ran out.
+    expect(redis.stats().retries).toBe(3);
+  });
+
   it("a host that the topology names is part of the cluster: connected to", async () => {
     const cluster = await FakeCluster.start(2);
     const [, b] = cluster.nodes as [FakeServer, FakeServer];
