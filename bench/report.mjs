@@ -378,7 +378,8 @@ export function formatReport(report) {
   out.push(...formatCeilingShares(report));
   if (report.ceiling.length > 0) out.push("");
   if (report.memory !== undefined) out.push(...formatMemory(report.memory), "");
-  out.push(...formatSummary(report, others));
+  // A run of W7 alone has nothing to summarise: W7 prints its own verdict, after this.
+  if (report.workloads.length > 0 || report.memory !== undefined) out.push(...formatSummary(report, others));
   return out.join("\n");
 }
 

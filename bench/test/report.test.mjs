@@ -209,6 +209,12 @@ describe("formatReport", () => {
     expect(text).toContain("rediscluster: RSS + 15.0, RSS end 60.0 (issue 18's bars): met");
   });
 
+  it("prints no summary when no workload but W7 ran (W7 has its own verdict)", () => {
+    const onlyW7 = { ...sampleReport(), workloads: [], memory: undefined, ceiling: [] };
+    expect(formatReport(onlyW7)).not.toContain("Summary:");
+    expect(text).toContain("Summary:");
+  });
+
   it("prints the ceiling, the memory table and the summary with verdicts", () => {
     expect(text).toContain("-c 50 -P 1 (C client): 80,000 (80,000–80,000) GET/s");
     expect(text).toContain("-c 50 -P 16 (C client): failed: redis-benchmark exited with 1");
