@@ -242,6 +242,7 @@ export class RedisCluster<R extends RespVersion = 2>
         decoderLimits: o.decoderLimits,
         coalesceWrites: o.autoPipelining,
         maintenanceNotifications: o.maintenance?.endpointType,
+        maintenanceRefusedBy: o.maintenance === undefined ? undefined : new Set<string>(),
         tracking: o.clientCache?.trackingArgs,
         onPush: (frame, connection) => this.#pushes.route(frame, connection),
       },

@@ -555,7 +555,8 @@ export class Connection {
 
   /** `[name, args, carries credentials, optional]` of each handshake step. */
   #handshakeSteps(credentials: Credentials | undefined): Array<[string, RedisArg[], boolean, boolean?]> {
-    const { protocol, clientName, readOnly, maintenanceNotifications, tracking } = this.#options;
+    const { protocol, clientName, readOnly, maintenanceNotifications, maintenanceRefusedBy, tracking } =
+      this.#options;
     const steps: Array<[string, RedisArg[], boolean, boolean?]> = [];
     if (protocol === 3 && !this.#helloUnsupported) {
       const hello: RedisArg[] = ["3"];
@@ -563,7 +564,7 @@ export class Connection {
         hello.push("AUTH", credentials.username ?? "default", credentials.password);
       if (clientName !== undefined) hello.push("SETNAME", clientName);
       steps.push(["HELLO", hello, credentials !== undefined]);
-      if (maintenanceNotifications !== undefined) {
+      if (maintenanceNotifications !== undefined && maintenanceRefusedBy?.has(this.address) !== true) {
         // Optional: servers without it (open-source Redis < 8, Valkey) say ERR, and that is fine.
         const type = maintenanceNotifications === "auto" ? this.#endpointType() : maintenanceNotifications;
         steps.push(["CLIENT", ["MAINT_NOTIFICATIONS", "ON", "moving-endpoint-type", type], false, true]);
@@ -583,6 +584,8 @@ export class Connection {
   /** @internal Called by HandshakeStep with each handshake reply. */
   handshakeReply(step: HandshakeStep, value: RespValue): void {
     if (step.generation !== this.#handshakeGeneration) return; // a step of a restarted handshake
+    // The one optional step is CLIENT MAINT_NOTIFICATIONS: refused, it is not asked again here.
+    if (value instanceof ReplyError && step.optional) this.#options.maintenanceRefusedBy?.add(this.address);
     if (value instanceof ReplyError && !step.optional) {
       if (step.name === "HELLO" && this.#options.tracking !== undefined && lacksHello(value)) {
         // Tracking without RESP3 pushes would never tell us of a change: no cache on RESP2.

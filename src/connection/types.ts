@@ -99,6 +99,12 @@ export interface ConnectionOptions {
    */
   maintenanceNotifications?: MovingEndpointType | "auto" | undefined;
   /**
+   * Addresses whose server refused `CLIENT MAINT_NOTIFICATIONS`, shared by a client's
+   * connections: their later connections (reconnects, dedicated ones) do not ask again, so
+   * that a server without the command does not log an error per connection.
+   */
+  maintenanceRefusedBy?: Set<string> | undefined;
+  /**
    * Send `CLIENT TRACKING` with these arguments (e.g. `["ON"]`, `["ON", "BCAST", "PREFIX", "a:"]`)
    * after connecting, for the client-side cache; needs `protocol: 3` (a server without RESP3
    * fails the connection rather than track without pushes).

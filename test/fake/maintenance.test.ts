@@ -105,6 +105,17 @@ describe("the handshake", () => {
     const redis = client(cluster.seeds);
     expect(await redis.set("k", "v")).toBe("OK");
     expect(await redis.get("k")).toBe("v");
+    // Refused once, not asked again by this client: its reconnect goes without.
+    const node = cluster.nodes[0]!;
+    const asked = node.count("CLIENT");
+    expect(asked).toBeGreaterThan(0);
+    for (const connection of node.connections) connection.destroy();
+    // The client reconnects when it next has something to send.
+    const reconnected = node.nextConnection();
+    expect(await redis.get("k")).toBe("v");
+    await reconnected;
+    expect(node.connections.length).toBeGreaterThan(1);
+    expect(node.count("CLIENT")).toBe(asked);
   });
 
   it("the endpoint type asked for can be chosen; false or RESP2 asks nothing; RESP2 + true is a ConfigError", async () => {
