@@ -90,6 +90,10 @@ export class Topology {
   readonly slotToShard: Uint16Array;
   /** Every node by address. */
   readonly nodes: Map<string, ClusterNode>;
+  /** What `patchSlot` overwrote, as the refresh read it: slot → shard index. */
+  #slotsBeforePatch: Map<number, number> | undefined = undefined;
+  /** What `patchSlot` overwrote: address → the node's entry, undefined if it had none. */
+  #nodesBeforePatch: Map<string, ClusterNode | undefined> | undefined = undefined;
 
   constructor(shards: Shard[]) {
     this.shards = shards;
@@ -132,9 +136,35 @@ export class Topology {
       if (this.shards.length >= NO_SHARD) return;
       index = this.shards.length;
       this.shards.push({ primary: node, replicas: [], ranges: [] });
+      this.#nodesBeforePatch ??= new Map();
+      if (!this.#nodesBeforePatch.has(node.address))
+        this.#nodesBeforePatch.set(node.address, this.nodes.get(node.address));
       this.nodes.set(node.address, node);
     }
+    this.#slotsBeforePatch ??= new Map();
+    if (!this.#slotsBeforePatch.has(slot)) this.#slotsBeforePatch.set(slot, this.slotToShard[slot]!);
     this.slotToShard[slot] = index;
+  }
+
+  /**
+   * The primary of `slot` as the refresh read it, before any `patchSlot`: what the next
+   * refresh is compared with, so that a failover or a move that MOVED patched in first is
+   * still reported when the refresh confirms it.
+   */
+  refreshedPrimaryOf(slot: number): string | undefined {
+    const index = this.#slotsBeforePatch?.get(slot) ?? this.slotToShard[slot]!;
+    return index === NO_SHARD ? undefined : this.shards[index]?.primary.address;
+  }
+
+  /** A node's entry as the refresh read it, before any `patchSlot` (see refreshedPrimaryOf). */
+  refreshedNode(address: string): ClusterNode | undefined {
+    const before = this.#nodesBeforePatch;
+    return before?.has(address) ? before.get(address) : this.nodes.get(address);
+  }
+
+  /** The addresses of the nodes the refresh read (not those `patchSlot` added). */
+  refreshedAddresses(): string[] {
+    return [...this.nodes.keys()].filter((address) => this.refreshedNode(address) !== undefined);
   }
 
   /**
@@ -158,21 +188,25 @@ export class Topology {
   }
 }
 
-/** The differences between two snapshots, for the `topology` event. */
+/**
+ * The differences between two snapshots, for the `topology` event. `before` counts as its
+ * refresh read it: what MOVED patched into it since is news the refresh confirms, not
+ * something already known.
+ */
 export function diffTopology(before: Topology | undefined, after: Topology): TopologyChange {
   const change: TopologyChange = { slotsMoved: 0, nodesAdded: [], nodesRemoved: [], rolesChanged: [] };
   for (let slot = 0; slot < SLOT_COUNT; slot++) {
-    const was = before?.shardOf(slot)?.primary.address;
+    const was = before?.refreshedPrimaryOf(slot);
     const is = after.shardOf(slot)?.primary.address;
     if (was !== is) change.slotsMoved++;
   }
   for (const [address, node] of after.nodes) {
-    const old = before?.nodes.get(address);
+    const old = before?.refreshedNode(address);
     if (old === undefined) change.nodesAdded.push(address);
     else if (old.role !== node.role) change.rolesChanged.push({ address, from: old.role, to: node.role });
   }
   if (before)
-    for (const address of before.nodes.keys())
+    for (const address of before.refreshedAddresses())
       if (!after.nodes.has(address)) change.nodesRemoved.push(address);
   return change;
 }

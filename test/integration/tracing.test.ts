@@ -5,14 +5,14 @@
  * never an argument or a reply; `rediscluster:connect` and the connection channels for each
  * socket; `rediscluster:topology` for the first topology.
  */
-import { channel, tracingChannel } from "node:diagnostics_channel";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { keySlot } from "../../src/command/slot.js";
 import type { DevCluster, DevNode } from "../../src/dev/index.js";
 import { ArgumentError, CHANNELS, ReplyError } from "../../src/index.js";
 import { useClients } from "../helpers/client.js";
 import { sharedDevCluster } from "../helpers/cluster.js";
 import { keyInSlot } from "../helpers/keys.js";
+import { recordChannel, recordTracing, traces } from "../helpers/tracing.js";
 
 let dev: DevCluster;
 beforeAll(async () => {
@@ -23,59 +23,6 @@ const clients = useClients();
 /** Argument and reply values the tests use: none may show in any published context. */
 const SECRET_KEY = "trace-key-5a1f";
 const SECRET_VALUE = "trace-value-c93e";
-
-type Event = "start" | "end" | "asyncStart" | "asyncEnd" | "error";
-const EVENTS: readonly Event[] = ["start", "end", "asyncStart", "asyncEnd", "error"];
-
-interface Recorded {
-  /** Order of publication, across every recorder. */
-  seq: number;
-  event: Event;
-  context: object;
-  /** The context's fields when the event was published (it is one object, filled in as it goes). */
-  snapshot: Record<string, unknown>;
-}
-
-let sequence = 0;
-
-/** Subscribes to every event of a tracing channel until the test ends. */
-function recordTracing(name: string): Recorded[] {
-  const recorded: Recorded[] = [];
-  const traced = tracingChannel(name);
-  const handlers = Object.fromEntries(
-    EVENTS.map((event) => [
-      event,
-      (context: object) => recorded.push({ seq: sequence++, event, context, snapshot: { ...context } }),
-    ]),
-  ) as unknown as Parameters<typeof traced.subscribe>[0];
-  traced.subscribe(handlers);
-  unsubscribers.push(() => traced.unsubscribe(handlers));
-  return recorded;
-}
-
-function recordChannel(name: string): unknown[] {
-  const messages: unknown[] = [];
-  const onMessage = (message: unknown) => messages.push(message);
-  channel(name).subscribe(onMessage);
-  unsubscribers.push(() => channel(name).unsubscribe(onMessage));
-  return messages;
-}
-
-const unsubscribers: Array<() => void> = [];
-afterEach(() => {
-  for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
-});
-
-/** The traces in `recorded`, one array of events per context, in first-event order. */
-function traces(recorded: Recorded[]): Recorded[][] {
-  const byContext = new Map<object, Recorded[]>();
-  for (const entry of recorded) {
-    const list = byContext.get(entry.context) ?? [];
-    list.push(entry);
-    byContext.set(entry.context, list);
-  }
-  return [...byContext.values()];
-}
 
 function ownerOf(slot: number): DevNode {
   const owner = dev.nodes.find(

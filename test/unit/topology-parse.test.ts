@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { type ClusterNode, diffTopology, Topology } from "../../src/cluster/topology.js";
 import { parseClusterShards } from "../../src/cluster/topology-parse.js";
 import type { RespValue } from "../../src/resp/types.js";
 
@@ -52,4 +53,44 @@ describe("parseClusterShards", () => {
       expect(only!.replicas.map((replica) => replica.address)).toEqual(["127.0.0.1:7001"]);
     });
   }
+});
+
+describe("diffTopology", () => {
+  const node = (port: number, role: "primary" | "replica"): ClusterNode => ({
+    id: `node-${port}`,
+    host: "127.0.0.1",
+    port,
+    address: `127.0.0.1:${port}`,
+    role,
+    health: "online",
+    replicationOffset: 0,
+    hostname: undefined,
+  });
+  const view = (primary: number, replica: number) =>
+    new Topology([
+      { primary: node(primary, "primary"), replicas: [node(replica, "replica")], ranges: [[0, 16383]] },
+    ]);
+
+  it("reports a failover that a MOVED patched in before the refresh confirmed it", () => {
+    const before = view(7000, 7001);
+    // The MOVED after the failover: slot 5 now answered by 7001, patched in at once.
+    before.patchSlot(5, node(7001, "primary"));
+    const after = view(7001, 7000);
+    const change = diffTopology(before, after);
+    expect(change.rolesChanged).toEqual([
+      { address: "127.0.0.1:7001", from: "replica", to: "primary" },
+      { address: "127.0.0.1:7000", from: "primary", to: "replica" },
+    ]);
+    expect(change.slotsMoved).toBe(16384);
+    expect(change.nodesAdded).toEqual([]);
+    expect(change.nodesRemoved).toEqual([]);
+  });
+
+  it("a node only a MOVED named, and the refresh does not, is not reported as removed", () => {
+    const before = view(7000, 7001);
+    before.patchSlot(5, node(7009, "primary"));
+    const change = diffTopology(before, view(7000, 7001));
+    expect(change.nodesRemoved).toEqual([]);
+    expect(change.slotsMoved).toBe(0);
+  });
 });
