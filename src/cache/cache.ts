@@ -342,64 +342,83 @@ const FRESH = 0;
 const SERVED = 1;
 const MISSED = 2;
 
-/** A cacheable read with one reply (GET, HGETALL, ZRANGE, ...): one entry. */
-class ReplyRead implements CacheHook {
-  readonly #cache: ClientCache;
-  readonly #name: string;
-  readonly #key: RedisArg;
-  readonly #slot: number;
-  #state = FRESH;
-  #keyName: string | undefined = undefined;
-  /** The shared connection of the last attempt; undefined when it may not be stored. */
-  #connection: Connection | undefined = undefined;
-  #sentEpoch = 0;
+/**
+ * What every cacheable read's hook does the same way: its state, and the attempt whose reply
+ * may be kept — the shared connection it went out on (none after ASK: the slot is moving, the
+ * reply is served, not kept) and the cache's epoch then.
+ */
+abstract class CachedRead implements CacheHook {
+  protected readonly cache: ClientCache;
+  protected readonly slot: number;
+  protected state = FRESH;
+  /** The shared connection of the last attempt; undefined when its reply may not be stored. */
+  protected connection: Connection | undefined = undefined;
+  protected sentEpoch = 0;
 
   constructor(cache: ClientCache, command: Command) {
-    this.#cache = cache;
-    this.#name = replyName(command.info!.name, command.wantsBuffers, command.args);
-    this.#key = command.args[0]!;
-    this.#slot = command.slot;
+    this.cache = cache;
+    this.slot = command.slot;
   }
 
-  route(command: Command): boolean {
-    if (this.#state !== FRESH) return false;
-    const value = this.#cache.lookup(this.#name);
-    if (value === MISS) {
-      this.#state = MISSED;
-      this.#cache.count(0, 1);
-      return false;
-    }
-    this.#state = SERVED;
-    this.#cache.count(1, 0);
-    command.complete(value);
-    return true;
-  }
+  abstract route(command: Command): boolean;
+  abstract settled(value: unknown, failed: boolean): void;
+  /** Tells the cache which keys are being fetched, the first time the read is sent. */
+  protected abstract startFetch(): void;
 
   sending(connection: Connection, asking: boolean): Sendable | undefined {
-    if (this.#state !== MISSED) return undefined;
-    if (this.#keyName === undefined) {
-      this.#keyName = keyName(this.#key);
-      this.#cache.fetching(this.#keyName);
-    }
-    // After ASK the slot is moving: the reply is served, not kept.
-    this.#connection = asking ? undefined : connection;
-    this.#sentEpoch = this.#cache.epoch;
-    return this.#connection !== undefined && this.#cache.optin ? new CachingYes(this) : undefined;
+    if (this.state !== MISSED) return undefined;
+    this.startFetch();
+    this.connection = asking ? undefined : connection;
+    this.sentEpoch = this.cache.epoch;
+    return this.connection !== undefined && this.cache.optin ? new CachingYes(this) : undefined;
   }
 
   /** OPTIN: the server refused `CLIENT CACHING YES`, so it does not track this read. */
   untracked(): void {
-    this.#connection = undefined;
+    this.connection = undefined;
+  }
+}
+
+/** A cacheable read with one reply (GET, HGETALL, ZRANGE, ...): one entry. */
+class ReplyRead extends CachedRead {
+  readonly #name: string;
+  readonly #key: RedisArg;
+  #keyName: string | undefined = undefined;
+
+  constructor(cache: ClientCache, command: Command) {
+    super(cache, command);
+    this.#name = replyName(command.info!.name, command.wantsBuffers, command.args);
+    this.#key = command.args[0]!;
+  }
+
+  route(command: Command): boolean {
+    if (this.state !== FRESH) return false;
+    const value = this.cache.lookup(this.#name);
+    if (value === MISS) {
+      this.state = MISSED;
+      this.cache.count(0, 1);
+      return false;
+    }
+    this.state = SERVED;
+    this.cache.count(1, 0);
+    command.complete(value);
+    return true;
+  }
+
+  protected startFetch(): void {
+    if (this.#keyName !== undefined) return;
+    this.#keyName = keyName(this.#key);
+    this.cache.fetching(this.#keyName);
   }
 
   settled(value: unknown, failed: boolean): void {
     const key = this.#keyName;
     if (key === undefined) return; // never sent (a hit, or refused before sending)
-    const connection = this.#connection;
+    const connection = this.connection;
     if (!failed && connection !== undefined) {
-      this.#cache.store(this.#name, key, this.#slot, value, connection, this.#sentEpoch);
+      this.cache.store(this.#name, key, this.slot, value, connection, this.sentEpoch);
     }
-    this.#cache.fetched(key);
+    this.cache.fetched(key);
   }
 }
 
@@ -409,40 +428,34 @@ class ReplyRead implements CacheHook {
  * another type, is kept under MGET's own name. Keys found are answered from memory, the
  * others fetched with one MGET, and the two merged in the caller's order.
  */
-class KeysRead implements CacheHook {
-  readonly #cache: ClientCache;
+class KeysRead extends CachedRead {
   readonly #keys: readonly RedisArg[];
   readonly #wantsBuffers: boolean;
-  readonly #slot: number;
-  #state = FRESH;
   /** Positions (in `#keys`) of the keys fetched from the server. */
   #fetched: number[] = [];
   #keyNames: string[] | undefined = undefined;
-  #connection: Connection | undefined = undefined;
-  #sentEpoch = 0;
 
   constructor(cache: ClientCache, command: Command) {
-    this.#cache = cache;
+    super(cache, command);
     this.#keys = command.args.slice();
     this.#wantsBuffers = command.wantsBuffers;
-    this.#slot = command.slot;
   }
 
   route(command: Command): boolean {
-    if (this.#state !== FRESH) return false;
-    this.#state = MISSED;
+    if (this.state !== FRESH) return false;
+    this.state = MISSED;
     const keys = this.#keys;
     const values: unknown[] = new Array(keys.length);
     const fetched: number[] = [];
     for (let i = 0; i < keys.length; i++) {
-      let value = this.#cache.lookup(replyName("get", this.#wantsBuffers, [keys[i]!]));
-      if (value === MISS) value = this.#cache.lookup(replyName("mget", this.#wantsBuffers, [keys[i]!]));
+      let value = this.cache.lookup(replyName("get", this.#wantsBuffers, [keys[i]!]));
+      if (value === MISS) value = this.cache.lookup(replyName("mget", this.#wantsBuffers, [keys[i]!]));
       if (value === MISS) fetched.push(i);
       else values[i] = value;
     }
-    this.#cache.count(keys.length - fetched.length, fetched.length);
+    this.cache.count(keys.length - fetched.length, fetched.length);
     if (fetched.length === 0) {
-      this.#state = SERVED;
+      this.state = SERVED;
       command.complete(values);
       return true;
     }
@@ -458,35 +471,26 @@ class KeysRead implements CacheHook {
     return false;
   }
 
-  sending(connection: Connection, asking: boolean): Sendable | undefined {
-    if (this.#state !== MISSED) return undefined;
-    if (this.#keyNames === undefined) {
-      this.#keyNames = this.#fetched.map((position) => keyName(this.#keys[position]!));
-      for (const key of this.#keyNames) this.#cache.fetching(key);
-    }
-    this.#connection = asking ? undefined : connection;
-    this.#sentEpoch = this.#cache.epoch;
-    return this.#connection !== undefined && this.#cache.optin ? new CachingYes(this) : undefined;
-  }
-
-  untracked(): void {
-    this.#connection = undefined;
+  protected startFetch(): void {
+    if (this.#keyNames !== undefined) return;
+    this.#keyNames = this.#fetched.map((position) => keyName(this.#keys[position]!));
+    for (const key of this.#keyNames) this.cache.fetching(key);
   }
 
   settled(value: unknown, failed: boolean): void {
     const keyNames = this.#keyNames;
     if (keyNames === undefined) return;
-    const connection = this.#connection;
+    const connection = this.connection;
     if (!failed && connection !== undefined && Array.isArray(value) && value.length === this.#keys.length) {
       for (let j = 0; j < this.#fetched.length; j++) {
         const position = this.#fetched[j]!;
         const element: unknown = value[position];
         const key = this.#keys[position]!;
         const name = replyName(element === null ? "mget" : "get", this.#wantsBuffers, [key]);
-        this.#cache.store(name, keyNames[j]!, this.#slot, element, connection, this.#sentEpoch);
+        this.cache.store(name, keyNames[j]!, this.slot, element, connection, this.sentEpoch);
       }
     }
-    for (const key of keyNames) this.#cache.fetched(key);
+    for (const key of keyNames) this.cache.fetched(key);
   }
 }
 
@@ -549,7 +553,7 @@ class CachingYes implements Sendable {
   readonly wantsBuffers = false;
   readonly deadlineAt = Number.POSITIVE_INFINITY;
 
-  constructor(readonly read: ReplyRead | KeysRead) {}
+  constructor(readonly read: CachedRead) {}
 
   settle(value: RespValue): void {
     if (value instanceof ReplyError) this.read.untracked();
