@@ -20,6 +20,8 @@
  * Cross-check: the primaries must have executed at least as many SET as the client claims
  * (GETs answered from memory never reach them, so GETs are not checked).
  */
+import { importRediscluster } from "./clients.mjs";
+import { errorText, within } from "./outcome.mjs";
 import { countsBetween } from "./server-count.mjs";
 import { summarize } from "./stats.mjs";
 import { drive } from "./workloads.mjs";
@@ -88,32 +90,6 @@ function decodeVersion(value) {
  * @param {number} cursor
  */
 const isWrite = (cursor) => Math.imul(cursor, 0x9e3779b1) >>> 0 < 0x1999999a;
-
-/**
- * `promise`, or a rejection naming `what` after `ms`.
- *
- * @template T
- * @param {Promise<T>} promise
- * @param {number} ms
- * @param {string} what
- * @returns {Promise<T>}
- */
-function within(promise, ms, what) {
-  /** @type {NodeJS.Timeout | undefined} */
-  let timer;
-  const expired = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
-  });
-  return /** @type {Promise<T>} */ (Promise.race([promise, expired])).finally(() => clearTimeout(timer));
-}
-
-/** @param {unknown} error */
-const describe = (error) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-
-/** @returns {Promise<typeof import("../src/index.js")>} */
-async function importRediscluster() {
-  return import(new URL("../dist/esm/index.js", import.meta.url).href);
-}
 
 /**
  * @param {Record<string, unknown>} stats
@@ -246,7 +222,7 @@ export async function cacheVariants() {
   } catch (error) {
     return {
       variants,
-      glideNote: `GLIDE left out: @valkey/valkey-glide does not load here (${describe(error)})`,
+      glideNote: `GLIDE left out: @valkey/valkey-glide does not load here (${errorText(error)})`,
     };
   }
 }
@@ -330,7 +306,7 @@ export async function runCacheOnce(variant, seeds, timing, round, readCounts, ad
       rate: null,
       operations: 0,
       errors: 0,
-      failure: describe(error),
+      failure: errorText(error),
       staleReads: 0,
       wrongReplies: 0,
       reads: 0,

@@ -25,6 +25,7 @@ import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { errorText } from "./outcome.mjs";
 import { W9_SCRIPT } from "./workloads.mjs";
 
 const require = createRequire(import.meta.url);
@@ -71,8 +72,12 @@ const require = createRequire(import.meta.url);
 /** The built ESM entry of this package: the bench measures what users install. */
 export const REDISCLUSTER_ENTRY = new URL("../dist/esm/index.js", import.meta.url);
 
-/** @returns {Promise<typeof import("../src/index.js")>} */
-async function importRediscluster() {
+/**
+ * This package as built (`dist/esm`), with a clear error when it was not built.
+ *
+ * @returns {Promise<typeof import("../src/index.js")>}
+ */
+export async function importRediscluster() {
   if (!existsSync(REDISCLUSTER_ENTRY)) {
     throw new Error("dist/esm/index.js is missing: run `npm run build` first (npm run bench does)");
   }
@@ -498,9 +503,6 @@ const glideSpec = {
  * `loadableClients` leaves it out of a run where its native core does not load.
  */
 export const CLIENTS = [rediscluster, ioredisSpec(false), ioredisSpec(true), nodeRedis, glideSpec];
-
-/** @param {unknown} error */
-const errorText = (error) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 /**
  * The clients of a run that load on this machine, and a one-line note for each one left out

@@ -13,6 +13,7 @@
  */
 import { CLIENTS } from "./clients.mjs";
 import { buildBenchData, ORDER_MASK } from "./keys.mjs";
+import { errorText } from "./outcome.mjs";
 
 /**
  * @typedef {import("./memory.mjs").MemoryChildConfig} MemoryChildConfig
@@ -96,7 +97,7 @@ async function runGets(total, onIssue) {
         if (reply !== values[index]) wrongReplies++;
       } catch (error) {
         errors++;
-        firstError ??= error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        firstError ??= errorText(error);
       }
     }
   };

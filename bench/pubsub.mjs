@@ -16,6 +16,8 @@
  * Cross-check: the primaries must have executed at least as many SPUBLISH as the messages
  * the subscriber claims (INFO commandstats, as for the other workloads).
  */
+
+import { errorText, within } from "./outcome.mjs";
 import { countsBetween } from "./server-count.mjs";
 import { drive } from "./workloads.mjs";
 
@@ -46,27 +48,6 @@ const PAYLOAD = "p".repeat(64);
 const CHECKED_MESSAGES = 16;
 const CHECK_TIMEOUT_MS = 10_000;
 const CLIENT_TIMEOUT_MS = 15_000;
-
-/**
- * `promise`, or a rejection naming `what` after `ms`.
- *
- * @template T
- * @param {Promise<T>} promise
- * @param {number} ms
- * @param {string} what
- * @returns {Promise<T>}
- */
-function within(promise, ms, what) {
-  /** @type {NodeJS.Timeout | undefined} */
-  let timer;
-  const expired = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
-  });
-  return /** @type {Promise<T>} */ (Promise.race([promise, expired])).finally(() => clearTimeout(timer));
-}
-
-/** @param {unknown} error */
-const describe = (error) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 /**
  * One W10 run of one package.
@@ -139,7 +120,7 @@ export async function runPubSubOnce(spec, seeds, timing, round, readCounts) {
     };
     if (result.firstError !== undefined) run.firstError = result.firstError;
   } catch (error) {
-    run = { round, rate: null, operations: 0, errors: 0, failure: describe(error) };
+    run = { round, rate: null, operations: 0, errors: 0, failure: errorText(error) };
   } finally {
     for (const client of [publisher, subscriber]) {
       if (client !== undefined) await within(client.close(), CLIENT_TIMEOUT_MS, "closing").catch(() => {});

@@ -24,6 +24,7 @@ import { BATCH_SIZE, buildBenchData, KEY_COUNT, VALUE_BYTES } from "./keys.mjs";
 import { describeMachine, redisVersionFromInfo } from "./machine.mjs";
 import { measureMemory } from "./memory.mjs";
 import { parseOptions, USAGE } from "./options.mjs";
+import { errorText, within } from "./outcome.mjs";
 import { PUBSUB_WORKLOAD, runPubSubOnce } from "./pubsub.mjs";
 import { ceilingReport, formatReport, memoryReport, RESHARD_ENTRY, workloadReport } from "./report.mjs";
 import { countsBetween, readPrimaryCounts } from "./server-count.mjs";
@@ -48,27 +49,6 @@ const REDIS_BENCHMARK = "redis-benchmark";
 
 /** Creating a client (topology included) and closing it gracefully must each take less. */
 const CLIENT_TIMEOUT_MS = 15_000;
-
-/**
- * `promise`, or a rejection naming `what` once `ms` have passed.
- *
- * @template T
- * @param {Promise<T>} promise
- * @param {number} ms
- * @param {string} what
- * @returns {Promise<T>}
- */
-function within(promise, ms, what) {
-  /** @type {NodeJS.Timeout | undefined} */
-  let timer;
-  const expired = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
-  });
-  return /** @type {Promise<T>} */ (Promise.race([promise, expired])).finally(() => clearTimeout(timer));
-}
-
-/** @param {unknown} error */
-const message = (error) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 /** A progress line on stderr: rewritten in place on a terminal, one line per step otherwise. */
 class Progress {
@@ -145,7 +125,7 @@ async function runOnce(spec, workload, data, seeds, timing, round, readCounts) {
       run.p99Ms = result.latencies.percentile(0.99);
     }
   } catch (error) {
-    run = { round, rate: null, operations: 0, errors: 0, failure: message(error) };
+    run = { round, rate: null, operations: 0, errors: 0, failure: errorText(error) };
   } finally {
     // A client that cannot close is left behind (its run still counts): the bench goes on.
     if (client !== undefined) await within(client.close(), CLIENT_TIMEOUT_MS, "closing").catch(() => {});
@@ -311,7 +291,7 @@ async function main() {
     const ceiling = new Map(CEILING_VARIANTS.map((variant) => [variant.id, { lines: [], failures: [] }]));
     if (withCeiling) {
       await fillCeilingKeys(REDIS_BENCHMARK, /** @type {string} */ (cluster.seeds[0])).catch((error) => {
-        ceiling.get("P1")?.failures.push(`filling redis-benchmark's keys: ${message(error)}`);
+        ceiling.get("P1")?.failures.push(`filling redis-benchmark's keys: ${errorText(error)}`);
       });
     }
 
@@ -334,8 +314,8 @@ async function main() {
             entry.lines.push(line);
             progress.finish(`${label}: ${whole(line.opsPerSecond)} GET/s`);
           } catch (error) {
-            entry.failures.push(message(error));
-            progress.finish(`${label}: failed: ${message(error)}`);
+            entry.failures.push(errorText(error));
+            progress.finish(`${label}: failed: ${errorText(error)}`);
           }
         }
       }
@@ -431,8 +411,12 @@ async function main() {
             `${label}: RSS ${(result.end.rssBytes / 1_048_576).toFixed(1)} MB, heap ${(result.afterWarmup.heapUsedBytes / 1_048_576).toFixed(1)} → ${(result.end.heapUsedBytes / 1_048_576).toFixed(1)} MB`,
           );
         } catch (error) {
-          memoryEntries.push({ id: variant.id, label: variant.label, failure: `failed: ${message(error)}` });
-          progress.finish(`${label}: failed: ${message(error)}`);
+          memoryEntries.push({
+            id: variant.id,
+            label: variant.label,
+            failure: `failed: ${errorText(error)}`,
+          });
+          progress.finish(`${label}: failed: ${errorText(error)}`);
         }
       }
     }

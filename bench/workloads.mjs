@@ -12,6 +12,7 @@
  * each one is met.
  */
 import { BATCH_MASK, BATCH_SIZE, ORDER_MASK } from "./keys.mjs";
+import { errorText } from "./outcome.mjs";
 import { LatencyLog } from "./stats.mjs";
 
 /**
@@ -230,7 +231,7 @@ export async function drive(operation, inFlight, durationMs, recordLatency) {
   /** @param {unknown} error */
   const fail = (error) => {
     errors++;
-    firstError ??= error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    firstError ??= errorText(error);
   };
 
   /** @param {number} worker */
