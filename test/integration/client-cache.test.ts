@@ -84,8 +84,11 @@ describe("the fetch/invalidate race on the real cluster (replies held back by a 
     return { reader, proxied };
   }
 
-  it("a value read before another client's write, delivered after it: replaced once the push is processed", async () => {
-    const k = key("race-other");
+  /**
+   * A cached reader of `k` (value "old") whose GET the server has answered, the reply held
+   * in the proxy in front of the key's node: `heal` the proxy to deliver it.
+   */
+  async function heldRead(k: string) {
     const writer = plain();
     await writer.set(k, "old");
     const { reader, proxied } = await proxiedReader();
@@ -93,15 +96,26 @@ describe("the fetch/invalidate race on the real cluster (replies held back by a 
     // The node's connection is open and tracking before anything is held back.
     expect(await reader.withOptions({ cache: false }).get(k)).toBe("old");
     proxy.stall("toClient");
+    const heldBefore = proxy.counters.received.toClient;
+    const read = reader.get(k);
     try {
-      const heldBefore = proxy.counters.received.toClient;
-      const read = reader.get(k);
-      // The server answered (the reply waits in the proxy) before the write is made.
       await waitFor(
         "the GET's reply to reach the proxy",
         10_000,
         () => proxy.counters.received.toClient > heldBefore,
       );
+    } catch (error) {
+      proxy.heal();
+      throw error;
+    }
+    return { writer, reader, proxy, read };
+  }
+
+  it("a value read before another client's write, delivered after it: replaced once the push is processed", async () => {
+    const k = key("race-other");
+    // The server answered (the reply waits in the proxy) before the write is made.
+    const { writer, reader, proxy, read } = await heldRead(k);
+    try {
       const heldAfterReply = proxy.counters.received.toClient;
       await writer.set(k, "new");
       // The invalidation push for the reader's connection is queued behind that reply.
@@ -122,21 +136,8 @@ describe("the fetch/invalidate race on the real cluster (replies held back by a 
 
   it("a read under way when the client's own write of its key is sent: its old value is never served after the write", async () => {
     const k = key("race-own");
-    const writer = plain();
-    await writer.set(k, "old");
-    const { reader, proxied } = await proxiedReader();
-    const proxy = proxied.proxyOf(await ownerPort(writer, k));
-    // The node's connection is open and tracking before anything is held back.
-    expect(await reader.withOptions({ cache: false }).get(k)).toBe("old");
-    proxy.stall("toClient");
+    const { reader, proxy, read } = await heldRead(k);
     try {
-      const heldBefore = proxy.counters.received.toClient;
-      const read = reader.get(k);
-      await waitFor(
-        "the GET's reply to reach the proxy",
-        10_000,
-        () => proxy.counters.received.toClient > heldBefore,
-      );
       const write = reader.set(k, "new");
       proxy.heal();
       expect(await read).toBe("old");
