@@ -94,7 +94,7 @@ let clusterKeySlot;
  *
  * @param {string} key
  */
-function slotOf(key) {
+export function slotOf(key) {
   if (clusterKeySlot === undefined) {
     const fromIoredis = createRequire(require.resolve("ioredis"));
     clusterKeySlot = /** @type {(key: string) => number} */ (fromIoredis("cluster-key-slot"));

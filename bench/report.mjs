@@ -104,6 +104,7 @@ import { summarize } from "./stats.mjs";
  *   this machine cannot run (their package does not load), each with why
  * @property {WorkloadReport[]} workloads
  * @property {CeilingReport[]} ceiling
+ * @property {ClientWorkloadResult} [floor] W1 on the Node floor (floor.mjs), run with the ceiling
  * @property {MemoryReport | undefined} memory
  * @property {import("./cache.mjs").CacheReport} [cache] W7 (its own variants: cache on and off)
  */
@@ -219,6 +220,16 @@ export function ceilingReport(variant, requests, lines, failures) {
     p99Ms: summarize(lines.map((line) => line.p99Ms)),
     failures,
   };
+}
+
+/**
+ * W1 on the Node floor, summarised like a client's runs.
+ *
+ * @param {ClientRun[]} runs
+ * @returns {ClientWorkloadResult}
+ */
+export function floorReport(runs) {
+  return summarizeRuns(runs);
 }
 
 /**
@@ -375,6 +386,15 @@ export function formatReport(report) {
           : `${rangeText(ceiling.rate)} GET/s, p50 ${ms(ceiling.p50Ms.median)} ms, p99 ${ms(ceiling.p99Ms.median)} ms`),
     );
   }
+  const floor = report.floor;
+  if (floor !== undefined) {
+    out.push(
+      "floor    W1 on a raw Node socket per primary (bench/floor.mjs: slot, write, parse, a promise; no client): " +
+        (floor.rate.samples.length === 0
+          ? `failed: ${floor.runs.find((run) => run.failure !== undefined)?.failure ?? "?"}`
+          : `${rangeText(floor.rate)} GET/s, p50 ${ms(floor.p50Ms?.median ?? Number.NaN)} ms, p99 ${ms(floor.p99Ms?.median ?? Number.NaN)} ms, ${micros(floor.cpuUsPerCommand?.median)} µs CPU`),
+    );
+  }
   out.push(...formatCeilingShares(report));
   if (report.ceiling.length > 0) out.push("");
   if (report.memory !== undefined) out.push(...formatMemory(report.memory), "");
@@ -417,6 +437,13 @@ export function formatCeilingShares(report) {
     out.push(
       `         W1 rediscluster = ${share(fraction)} of -c 1, p99 ${ms(p99)} vs ${ms(c1.p99Ms.median)} ms (bar: rate ≥ 100% and p99 ≤): ${verdict(fraction >= 1 && p99 <= c1.p99Ms.median)}`,
     );
+    // -c 1 is one connection to one primary; W1 and the floor walk keys on every primary.
+    const floor = report.floor?.rate.median;
+    if (floor !== undefined && Number.isFinite(floor) && floor > 0) {
+      out.push(
+        `         (-c 1 sends every GET to one primary, W1 visits all of them) W1 = ${share(w1.rate.median / floor)} of the Node floor, which is ${share(floor / c1.rate.median)} of -c 1`,
+      );
+    }
   }
   for (const id of ["W2", "W4", "W5"]) {
     const best = report.workloads.find((entry) => entry.id === id)?.best;

@@ -5,7 +5,8 @@
  * See bench/README.md.
  *
  *   cluster (dev 3+3, or --seeds) ─► prefill 10,000 keys
- *     ─► rounds: ceiling (redis-benchmark -c 1; -c 50 -P 1; -c 50 -P 16), then W1..W5, W8, W9 and W10 (sharded
+ *     ─► rounds: ceiling (redis-benchmark -c 1; -c 50 -P 1; -c 50 -P 16; W1 on a raw Node socket,
+ *        bench/floor.mjs), then W1..W5, W8, W9 and W10 (sharded
  *        Pub/Sub, bench/pubsub.mjs) × clients, the client order rotating each round; every run:
  *        fresh client, verify replies, warm-up, measure
  *     ─► W6: a fresh process per client (+ rediscluster with a reshard in the middle)
@@ -20,13 +21,21 @@ import { cacheReport, cacheVariants, formatCacheReport, runCacheOnce } from "./c
 import { CEILING_VARIANTS, fillCeilingKeys, measureCeiling } from "./ceiling.mjs";
 import { renderChart } from "./chart.mjs";
 import { CLIENTS, installedVersion, loadableClients, REDISCLUSTER_ENTRY } from "./clients.mjs";
+import { NODE_FLOOR } from "./floor.mjs";
 import { BATCH_SIZE, buildBenchData, KEY_COUNT, VALUE_BYTES } from "./keys.mjs";
 import { describeMachine, redisVersionFromInfo } from "./machine.mjs";
 import { measureMemory } from "./memory.mjs";
 import { parseOptions, USAGE } from "./options.mjs";
 import { errorText, within } from "./outcome.mjs";
 import { PUBSUB_WORKLOAD, runPubSubOnce } from "./pubsub.mjs";
-import { ceilingReport, formatReport, memoryReport, RESHARD_ENTRY, workloadReport } from "./report.mjs";
+import {
+  ceilingReport,
+  floorReport,
+  formatReport,
+  memoryReport,
+  RESHARD_ENTRY,
+  workloadReport,
+} from "./report.mjs";
 import { countsBetween, readPrimaryCounts } from "./server-count.mjs";
 import { drive, verifyReplies, WORKLOADS } from "./workloads.mjs";
 
@@ -78,6 +87,9 @@ class Progress {
   }
 }
 
+/** The workload the Node floor runs (floor.mjs). */
+const W1 = /** @type {Workload} */ (WORKLOADS.find((workload) => workload.id === "W1"));
+
 /** @param {number} value */
 const whole = (value) => Math.round(value).toLocaleString("en-US");
 
@@ -85,7 +97,7 @@ const whole = (value) => Math.round(value).toLocaleString("en-US");
  * One measured run: a fresh client, a check of its replies, a warm-up, the measurement,
  * a graceful close; then a cross-check against what the servers executed.
  *
- * @param {ClientSpec} spec
+ * @param {Pick<ClientSpec, "connect">} spec a client, or the Node floor (floor.mjs)
  * @param {Workload} workload
  * @param {BenchData} data
  * @param {readonly string[]} seeds
@@ -274,7 +286,7 @@ async function main() {
       settings.rounds *
         ((workloads.length + (withPubSub ? 1 : 0)) * clients.length +
           cache.variants.length +
-          (withCeiling ? CEILING_VARIANTS.length : 0)) +
+          (withCeiling ? CEILING_VARIANTS.length + 1 : 0)) +
         memoryRuns,
     );
 
@@ -289,6 +301,8 @@ async function main() {
     const cacheRuns = new Map(cache.variants.map((variant) => [variant.id, []]));
     /** @type {Map<string, { lines: BenchmarkLine[], failures: string[] }>} */
     const ceiling = new Map(CEILING_VARIANTS.map((variant) => [variant.id, { lines: [], failures: [] }]));
+    /** @type {ClientRun[]} W1 on the Node floor, one run per round */
+    const floorRuns = [];
     if (withCeiling) {
       await fillCeilingKeys(REDIS_BENCHMARK, /** @type {string} */ (cluster.seeds[0])).catch((error) => {
         ceiling.get("P1")?.failures.push(`filling redis-benchmark's keys: ${errorText(error)}`);
@@ -318,6 +332,13 @@ async function main() {
             progress.finish(`${label}: failed: ${errorText(error)}`);
           }
         }
+        const label = `round ${round}  ceiling W1 on ${NODE_FLOOR.label}`;
+        progress.start(label);
+        const run = await runOnce(NODE_FLOOR, W1, data, cluster.seeds, settings, round, readCounts);
+        floorRuns.push(run);
+        progress.finish(
+          run.rate === null ? `${label}: failed: ${run.failure}` : `${label}: ${whole(run.rate)} GET/s`,
+        );
       }
       for (const workload of workloads) {
         // Rotate who goes first, so that no client always runs right after the same other one.
@@ -462,6 +483,7 @@ async function main() {
             ),
           )
         : [],
+      floor: withCeiling ? floorReport(floorRuns) : undefined,
       memory: withMemory ? memoryReport(settings.memoryGets, MEMORY_IN_FLIGHT, memoryEntries) : undefined,
       cache: withCache ? cacheReport(cache.variants, cacheRuns, cache.glideNote) : undefined,
     };

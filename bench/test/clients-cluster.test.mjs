@@ -2,14 +2,16 @@
 /**
  * The other clients' adapters on the shared dev cluster: every workload's operation answers
  * what the cluster holds (the same reply check the bench runs before it times anything), and
- * W10's subscriber gets each message once. rediscluster's adapter is not here: it loads the
- * built package (dist/), which `npm test` does not build; the rest of the suite covers its API.
+ * W10's subscriber gets each message once; the Node floor (floor.mjs) answers W1's.
+ * rediscluster's adapter is not here: it loads the built package (dist/), which `npm test`
+ * does not build; the rest of the suite covers its API.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisCluster } from "../../src/index.ts";
 import { sharedDevCluster } from "../../test/helpers/cluster.ts";
 import { waitFor } from "../../test/helpers/wait.ts";
 import { CLIENTS } from "../clients.mjs";
+import { NODE_FLOOR } from "../floor.mjs";
 import { buildBenchData } from "../keys.mjs";
 import { CHANNELS } from "../pubsub.mjs";
 import { verifyReplies, WORKLOADS } from "../workloads.mjs";
@@ -87,3 +89,21 @@ describe.each(CLIENTS.filter((spec) => spec.id !== "rediscluster").map((spec) =>
     });
   },
 );
+
+describe("the Node floor", () => {
+  it("answers W1's reply check (MOVED fills its empty slot table) and refuses the other workloads", async () => {
+    const floor = await NODE_FLOOR.connect(seeds);
+    try {
+      const w1 = WORKLOADS.find((workload) => workload.id === "W1");
+      if (w1 === undefined) throw new Error("no W1");
+      await verifyReplies(w1, w1.operation(floor, data), data);
+      // Every checked key, wherever its slot lives (the slot table starts empty: MOVED fills it).
+      for (const index of checkedIndexes)
+        expect(await floor.get(data.keys[index] ?? "")).toBe(data.values[index]);
+      expect(await floor.get("bench:floor:missing")).toBeNull();
+      await expect(floor.set("a", "b")).rejects.toThrow("the Node floor runs W1 (GET) only");
+    } finally {
+      await floor.close();
+    }
+  });
+});

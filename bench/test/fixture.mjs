@@ -1,7 +1,7 @@
 // @ts-check
 /** A small, hand-made report for the report and chart tests. */
 import { CLIENTS } from "../clients.mjs";
-import { ceilingReport, memoryReport, RESHARD_ENTRY, workloadReport } from "../report.mjs";
+import { ceilingReport, floorReport, memoryReport, RESHARD_ENTRY, workloadReport } from "../report.mjs";
 import { WORKLOADS } from "../workloads.mjs";
 
 /**
@@ -132,6 +132,7 @@ export function sampleReport() {
         ["redis-benchmark exited with 1"],
       ),
     ],
+    floor: floorReport(runs([15_000, 16_000, 17_000], { p50Ms: 0.06, p99Ms: 0.12, cpuUsPerCommand: 40 })),
     memory: memoryReport(1_000_000, 64, [
       { id: "rediscluster", label: "rediscluster", result: memoryResult(5, 5.2, 60) },
       { id: "ioredis", label: "ioredis", result: memoryResult(6, 6.5, 90) },

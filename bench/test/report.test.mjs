@@ -195,6 +195,17 @@ describe("formatReport", () => {
     expect(text).not.toContain("of -c 50 -P 16");
   });
 
+  it("prints W1 on the Node floor, and W1's share of it next to the -c 1 verdict", () => {
+    expect(text).toContain(
+      "W1 on a raw Node socket per primary (bench/floor.mjs: slot, write, parse, a promise; no client): 16,000 (15,000–17,000) GET/s, p50 0.060 ms, p99 0.120 ms, 40.00 µs CPU",
+    );
+    // 21,000 ÷ 16,000 and 16,000 ÷ 20,000.
+    expect(text).toContain("W1 = 131% of the Node floor, which is 80% of -c 1");
+    const withoutFloor = formatReport({ ...sampleReport(), floor: undefined });
+    expect(withoutFloor).not.toContain("Node floor");
+    expect(withoutFloor).not.toContain("raw Node socket");
+  });
+
   it("judges W2, W4 and W5 against the best other client, and W6 against the RSS bars", () => {
     const report = sampleReport();
     const w1 = report.workloads.find((workload) => workload.id === "W1");
