@@ -1,21 +1,22 @@
 // @ts-check
 /**
- * The Node floor: W1 (one GET in flight) with no client at all, only what any Node cluster
- * client must do for a GET — the key's slot (`cluster-key-slot`), one `net` socket per
- * primary, the command written as one string, the bulk reply parsed by hand, a promise per
- * GET. Nothing else: no timeouts, no reconnects, no retries beyond following MOVED.
+ * The Node floor: W1 and W3 (GETs, 1 and 1,024 in flight) with no client at all, only what
+ * any Node cluster client must do for a GET — the key's slot (`cluster-key-slot`), one
+ * `net` socket per primary, the GETs of a tick written as one string, the bulk replies parsed
+ * by hand, a promise per GET. Nothing else: no timeouts, no reconnects, no retries beyond
+ * following MOVED.
  *
- * Why it is in the bench: redis-benchmark's `-c 1` (the C ceiling W1 is compared with) is
- * one connection to one primary, so all its GETs go to the same server process; W1's walk
- * visits every primary, and switching between server processes on two shared cores costs
- * latency by itself. The floor walks W1's keys, so W1 ÷ floor is what the client costs over
- * Node's own event loop and sockets, and floor ÷ `-c 1` is what Node plus the walk costs
- * over C on one node.
+ * Why it is in the bench: the C ceiling says what the servers can do, not what Node can.
+ * W1 ÷ floor and W3 ÷ floor are what the client costs over Node's own event loop and
+ * sockets; floor ÷ ceiling is what Node costs over C. And redis-benchmark's `-c 1` (W1's
+ * ceiling) is one connection to one primary, so all its GETs go to the same server process,
+ * while W1's walk visits every primary: switching between server processes on two shared
+ * cores costs latency by itself, and the floor, walking W1's keys, pays it too.
  */
 import { connect as netConnect } from "node:net";
 import { parseAddress, slotOf } from "./clients.mjs";
 
-/** A reply longer than this ends the connection: the floor only reads W1's 100-byte values. */
+/** A reply longer than this ends the connection: the floor only reads 100-byte values. */
 const MAX_REPLY_BYTES = 1 << 20;
 const CR = 0x0d;
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
@@ -40,6 +41,12 @@ class FloorConnection {
   #socket;
   /** @type {(pending: PendingGet, slot: number, address: string) => void} */
   #onMoved;
+  /** GETs of this tick not yet handed to the socket. */
+  #unwritten = "";
+  #flush = () => {
+    this.#socket.write(this.#unwritten);
+    this.#unwritten = "";
+  };
 
   /**
    * @param {string} address
@@ -68,7 +75,9 @@ class FloorConnection {
   send(pending) {
     this.#waiting.push(pending);
     const length = Buffer.byteLength(pending.key);
-    this.#socket.write(`*2\r\n$3\r\nGET\r\n$${length}\r\n${pending.key}\r\n`);
+    // The GETs of one tick go out in one write (W3: the replies of one read trigger many).
+    if (this.#unwritten === "") process.nextTick(this.#flush);
+    this.#unwritten += `*2\r\n$3\r\nGET\r\n$${length}\r\n${pending.key}\r\n`;
   }
 
   close() {
@@ -143,11 +152,11 @@ class FloorConnection {
   }
 }
 
-/** Only W1 runs on the floor. */
-const notMeasured = () => Promise.reject(new Error("the Node floor runs W1 (GET) only"));
+/** Only GETs (W1, W3) run on the floor. */
+const notMeasured = () => Promise.reject(new Error("the Node floor runs W1 and W3 (GET) only"));
 
 /**
- * The floor as the bench drives a client (`runOnce`): `get` only. The slot table starts
+ * The floor as the bench drives a client (`runOnce`): `get` only (W1 and W3). The slot table starts
  * empty (every key to the first seed) and is filled by the MOVED replies of the reply check
  * and the warm-up, before anything is timed.
  *

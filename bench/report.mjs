@@ -104,7 +104,8 @@ import { summarize } from "./stats.mjs";
  *   this machine cannot run (their package does not load), each with why
  * @property {WorkloadReport[]} workloads
  * @property {CeilingReport[]} ceiling
- * @property {ClientWorkloadResult} [floor] W1 on the Node floor (floor.mjs), run with the ceiling
+ * @property {Record<string, ClientWorkloadResult>} [floor] W1 and W3 on the Node floor
+ *   (floor.mjs), by workload id; run with the ceiling
  * @property {MemoryReport | undefined} memory
  * @property {import("./cache.mjs").CacheReport} [cache] W7 (its own variants: cache on and off)
  */
@@ -223,13 +224,13 @@ export function ceilingReport(variant, requests, lines, failures) {
 }
 
 /**
- * W1 on the Node floor, summarised like a client's runs.
+ * The Node floor's runs, summarised like a client's, by workload id.
  *
- * @param {ClientRun[]} runs
- * @returns {ClientWorkloadResult}
+ * @param {Map<string, ClientRun[]>} runsByWorkload
+ * @returns {Record<string, ClientWorkloadResult>}
  */
-export function floorReport(runs) {
-  return summarizeRuns(runs);
+export function floorReport(runsByWorkload) {
+  return Object.fromEntries([...runsByWorkload].map(([id, runs]) => [id, summarizeRuns(runs)]));
 }
 
 /**
@@ -386,13 +387,16 @@ export function formatReport(report) {
           : `${rangeText(ceiling.rate)} GET/s, p50 ${ms(ceiling.p50Ms.median)} ms, p99 ${ms(ceiling.p99Ms.median)} ms`),
     );
   }
-  const floor = report.floor;
-  if (floor !== undefined) {
+  for (const [id, floor] of Object.entries(report.floor ?? {})) {
     out.push(
-      "floor    W1 on a raw Node socket per primary (bench/floor.mjs: slot, write, parse, a promise; no client): " +
+      `floor    ${id} on a raw Node socket per primary (bench/floor.mjs: slot, write, parse, a promise; no client): ` +
         (floor.rate.samples.length === 0
           ? `failed: ${floor.runs.find((run) => run.failure !== undefined)?.failure ?? "?"}`
-          : `${rangeText(floor.rate)} GET/s, p50 ${ms(floor.p50Ms?.median ?? Number.NaN)} ms, p99 ${ms(floor.p99Ms?.median ?? Number.NaN)} ms, ${micros(floor.cpuUsPerCommand?.median)} µs CPU`),
+          : `${rangeText(floor.rate)} GET/s, ` +
+            (floor.p50Ms === undefined
+              ? ""
+              : `p50 ${ms(floor.p50Ms.median)} ms, p99 ${ms(floor.p99Ms?.median ?? Number.NaN)} ms, `) +
+            `${micros(floor.cpuUsPerCommand?.median)} µs CPU`),
     );
   }
   out.push(...formatCeilingShares(report));
@@ -424,10 +428,21 @@ export function formatCeilingShares(report) {
     report.workloads.find((entry) => entry.id === id)?.clients[BASE_CLIENT];
   const p16 = ceilingRate("P16");
   const w3 = ours("W3")?.rate.median;
+  /** The Node floor's median on a workload, where it ran. */
+  const floorRate = (/** @type {string} */ id) => {
+    const rate = report.floor?.[id]?.rate.median;
+    return rate !== undefined && Number.isFinite(rate) && rate > 0 ? rate : undefined;
+  };
   if (p16 !== undefined && w3 !== undefined && Number.isFinite(p16) && Number.isFinite(w3) && p16 > 0) {
     out.push(
       `         W3 rediscluster = ${share(w3 / p16)} of -c 50 -P 16 (bar ≥ 60%): ${verdict(w3 / p16 >= 0.6)}`,
     );
+    const floor = floorRate("W3");
+    if (floor !== undefined) {
+      out.push(
+        `         W3 = ${share(w3 / floor)} of the Node floor, which is ${share(floor / p16)} of -c 50 -P 16`,
+      );
+    }
   }
   const c1 = report.ceiling.find((entry) => entry.id === "c1");
   const w1 = ours("W1");
@@ -438,8 +453,8 @@ export function formatCeilingShares(report) {
       `         W1 rediscluster = ${share(fraction)} of -c 1, p99 ${ms(p99)} vs ${ms(c1.p99Ms.median)} ms (bar: rate ≥ 100% and p99 ≤): ${verdict(fraction >= 1 && p99 <= c1.p99Ms.median)}`,
     );
     // -c 1 is one connection to one primary; W1 and the floor walk keys on every primary.
-    const floor = report.floor?.rate.median;
-    if (floor !== undefined && Number.isFinite(floor) && floor > 0) {
+    const floor = floorRate("W1");
+    if (floor !== undefined) {
       out.push(
         `         (-c 1 sends every GET to one primary, W1 visits all of them) W1 = ${share(w1.rate.median / floor)} of the Node floor, which is ${share(floor / c1.rate.median)} of -c 1`,
       );

@@ -5,8 +5,8 @@
  * See bench/README.md.
  *
  *   cluster (dev 3+3, or --seeds) ─► prefill 10,000 keys
- *     ─► rounds: ceiling (redis-benchmark -c 1; -c 50 -P 1; -c 50 -P 16; W1 on a raw Node socket,
- *        bench/floor.mjs), then W1..W5, W8, W9 and W10 (sharded
+ *     ─► rounds: ceiling (redis-benchmark -c 1; -c 50 -P 1; -c 50 -P 16; W1 and W3 on raw Node
+ *        sockets, bench/floor.mjs), then W1..W5, W8, W9 and W10 (sharded
  *        Pub/Sub, bench/pubsub.mjs) × clients, the client order rotating each round; every run:
  *        fresh client, verify replies, warm-up, measure
  *     ─► W6: a fresh process per client (+ rediscluster with a reshard in the middle)
@@ -87,8 +87,8 @@ class Progress {
   }
 }
 
-/** The workload the Node floor runs (floor.mjs). */
-const W1 = /** @type {Workload} */ (WORKLOADS.find((workload) => workload.id === "W1"));
+/** The workloads the Node floor runs (floor.mjs). */
+const FLOOR_WORKLOADS = WORKLOADS.filter((workload) => workload.id === "W1" || workload.id === "W3");
 
 /** @param {number} value */
 const whole = (value) => Math.round(value).toLocaleString("en-US");
@@ -286,7 +286,7 @@ async function main() {
       settings.rounds *
         ((workloads.length + (withPubSub ? 1 : 0)) * clients.length +
           cache.variants.length +
-          (withCeiling ? CEILING_VARIANTS.length + 1 : 0)) +
+          (withCeiling ? CEILING_VARIANTS.length + FLOOR_WORKLOADS.length : 0)) +
         memoryRuns,
     );
 
@@ -301,8 +301,8 @@ async function main() {
     const cacheRuns = new Map(cache.variants.map((variant) => [variant.id, []]));
     /** @type {Map<string, { lines: BenchmarkLine[], failures: string[] }>} */
     const ceiling = new Map(CEILING_VARIANTS.map((variant) => [variant.id, { lines: [], failures: [] }]));
-    /** @type {ClientRun[]} W1 on the Node floor, one run per round */
-    const floorRuns = [];
+    /** @type {Map<string, ClientRun[]>} the Node floor's runs, by workload */
+    const floorRuns = new Map(FLOOR_WORKLOADS.map((workload) => [workload.id, []]));
     if (withCeiling) {
       await fillCeilingKeys(REDIS_BENCHMARK, /** @type {string} */ (cluster.seeds[0])).catch((error) => {
         ceiling.get("P1")?.failures.push(`filling redis-benchmark's keys: ${errorText(error)}`);
@@ -332,13 +332,15 @@ async function main() {
             progress.finish(`${label}: failed: ${errorText(error)}`);
           }
         }
-        const label = `round ${round}  ceiling W1 on ${NODE_FLOOR.label}`;
-        progress.start(label);
-        const run = await runOnce(NODE_FLOOR, W1, data, cluster.seeds, settings, round, readCounts);
-        floorRuns.push(run);
-        progress.finish(
-          run.rate === null ? `${label}: failed: ${run.failure}` : `${label}: ${whole(run.rate)} GET/s`,
-        );
+        for (const workload of FLOOR_WORKLOADS) {
+          const label = `round ${round}  ceiling ${workload.id} on ${NODE_FLOOR.label}`;
+          progress.start(label);
+          const run = await runOnce(NODE_FLOOR, workload, data, cluster.seeds, settings, round, readCounts);
+          floorRuns.get(workload.id)?.push(run);
+          progress.finish(
+            run.rate === null ? `${label}: failed: ${run.failure}` : `${label}: ${whole(run.rate)} GET/s`,
+          );
+        }
       }
       for (const workload of workloads) {
         // Rotate who goes first, so that no client always runs right after the same other one.

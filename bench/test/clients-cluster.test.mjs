@@ -2,7 +2,7 @@
 /**
  * The other clients' adapters on the shared dev cluster: every workload's operation answers
  * what the cluster holds (the same reply check the bench runs before it times anything), and
- * W10's subscriber gets each message once; the Node floor (floor.mjs) answers W1's.
+ * W10's subscriber gets each message once; the Node floor (floor.mjs) answers W1's and W3's.
  * rediscluster's adapter is not here: it loads the built package (dist/), which `npm test`
  * does not build; the rest of the suite covers its API.
  */
@@ -94,14 +94,17 @@ describe("the Node floor", () => {
   it("answers W1's reply check (MOVED fills its empty slot table) and refuses the other workloads", async () => {
     const floor = await NODE_FLOOR.connect(seeds);
     try {
-      const w1 = WORKLOADS.find((workload) => workload.id === "W1");
-      if (w1 === undefined) throw new Error("no W1");
-      await verifyReplies(w1, w1.operation(floor, data), data);
+      for (const workload of WORKLOADS.filter(({ id }) => id === "W1" || id === "W3")) {
+        await verifyReplies(workload, workload.operation(floor, data), data);
+      }
+      // W3's shape: many GETs of one tick, one write per node, the replies in order.
+      const many = checkedIndexes.map((index) => floor.get(data.keys[index] ?? ""));
+      expect(await Promise.all(many)).toEqual(checkedIndexes.map((index) => data.values[index]));
       // Every checked key, wherever its slot lives (the slot table starts empty: MOVED fills it).
       for (const index of checkedIndexes)
         expect(await floor.get(data.keys[index] ?? "")).toBe(data.values[index]);
       expect(await floor.get("bench:floor:missing")).toBeNull();
-      await expect(floor.set("a", "b")).rejects.toThrow("the Node floor runs W1 (GET) only");
+      await expect(floor.set("a", "b")).rejects.toThrow("the Node floor runs W1 and W3 (GET) only");
     } finally {
       await floor.close();
     }

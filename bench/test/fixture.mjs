@@ -132,7 +132,12 @@ export function sampleReport() {
         ["redis-benchmark exited with 1"],
       ),
     ],
-    floor: floorReport(runs([15_000, 16_000, 17_000], { p50Ms: 0.06, p99Ms: 0.12, cpuUsPerCommand: 40 })),
+    floor: floorReport(
+      new Map([
+        ["W1", runs([15_000, 16_000, 17_000], { p50Ms: 0.06, p99Ms: 0.12, cpuUsPerCommand: 40 })],
+        ["W3", runs([400_000, 420_000, 410_000], { cpuUsPerCommand: 2 })],
+      ]),
+    ),
     memory: memoryReport(1_000_000, 64, [
       { id: "rediscluster", label: "rediscluster", result: memoryResult(5, 5.2, 60) },
       { id: "ioredis", label: "ioredis", result: memoryResult(6, 6.5, 90) },

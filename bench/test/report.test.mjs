@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { CLIENTS } from "../clients.mjs";
 import { PUBSUB_WORKLOAD } from "../pubsub.mjs";
-import { formatReport, memoryReport, RESHARD_ENTRY, workloadReport } from "../report.mjs";
+import { ceilingReport, formatReport, memoryReport, RESHARD_ENTRY, workloadReport } from "../report.mjs";
 import { WORKLOADS } from "../workloads.mjs";
 import { memoryResult, runs, sampleReport } from "./fixture.mjs";
 
@@ -195,12 +195,31 @@ describe("formatReport", () => {
     expect(text).not.toContain("of -c 50 -P 16");
   });
 
-  it("prints W1 on the Node floor, and W1's share of it next to the -c 1 verdict", () => {
+  it("prints W1 and W3 on the Node floor, and their shares of it next to the C client's verdicts", () => {
     expect(text).toContain(
       "W1 on a raw Node socket per primary (bench/floor.mjs: slot, write, parse, a promise; no client): 16,000 (15,000–17,000) GET/s, p50 0.060 ms, p99 0.120 ms, 40.00 µs CPU",
     );
+    expect(text).toContain("W3 on a raw Node socket per primary");
+    expect(text).toContain("410,000 (400,000–420,000) GET/s, 2.00 µs CPU");
     // 21,000 ÷ 16,000 and 16,000 ÷ 20,000.
     expect(text).toContain("W1 = 131% of the Node floor, which is 80% of -c 1");
+    // -P 16 failed in the fixture: no W3 shares. With 500,000 GET/s: 300,000 ÷ 410,000, 410,000 ÷ 500,000.
+    expect(text).not.toContain("W3 = ");
+    const report = sampleReport();
+    const withP16 = {
+      ...report,
+      ceiling: report.ceiling.map((entry) =>
+        entry.id === "P16"
+          ? ceilingReport(
+              entry,
+              entry.requests,
+              [{ test: "GET", opsPerSecond: 500_000, p50Ms: 1, p99Ms: 3 }],
+              [],
+            )
+          : entry,
+      ),
+    };
+    expect(formatReport(withP16)).toContain("W3 = 73% of the Node floor, which is 82% of -c 50 -P 16");
     const withoutFloor = formatReport({ ...sampleReport(), floor: undefined });
     expect(withoutFloor).not.toContain("Node floor");
     expect(withoutFloor).not.toContain("raw Node socket");
