@@ -34,8 +34,7 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 class FloorConnection {
   /** @type {PendingGet[]} */
   #waiting = [];
-  /** Bytes of a reply that has not fully arrived. */
-  /** @type {Buffer | undefined} */
+  /** @type {Buffer | undefined} the bytes of a reply that has not fully arrived */
   #partial;
   /** @type {import("node:net").Socket} */
   #socket;
@@ -156,9 +155,9 @@ class FloorConnection {
 const notMeasured = () => Promise.reject(new Error("the Node floor runs W1 and W3 (GET) only"));
 
 /**
- * The floor as the bench drives a client (`runOnce`): `get` only (W1 and W3). The slot table starts
- * empty (every key to the first seed) and is filled by the MOVED replies of the reply check
- * and the warm-up, before anything is timed.
+ * The floor as the bench drives a client (`runOnce`): `get` only (W1 and W3). The slot
+ * table starts empty (every key to the first seed) and is filled by the MOVED replies of the
+ * reply check and the warm-up, before anything is timed.
  *
  * @type {Pick<import("./clients.mjs").ClientSpec, "id" | "label" | "connect">}
  */
