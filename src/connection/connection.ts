@@ -584,7 +584,8 @@ export class Connection {
   /** @internal Called by HandshakeStep with each handshake reply. */
   handshakeReply(step: HandshakeStep, value: RespValue): void {
     if (step.generation !== this.#handshakeGeneration) return; // a step of a restarted handshake
-    // The one optional step is CLIENT MAINT_NOTIFICATIONS: refused, it is not asked again here.
+    // The one optional step is CLIENT MAINT_NOTIFICATIONS: refused, it is not asked again
+    // here until a socket to this node is lost (see #onSocketClosed).
     if (value instanceof ReplyError && step.optional) this.#options.maintenanceRefusedBy?.add(this.address);
     if (value instanceof ReplyError && !step.optional) {
       if (step.name === "HELLO" && this.#options.tracking !== undefined && lacksHello(value)) {
@@ -857,6 +858,9 @@ export class Connection {
     this.#socketEpoch++;
     clearTimeout(this.#connectTimer);
     const wasClosing = this.#state === "closing";
+    // A lost socket may be a node restarting, perhaps upgraded to a version that knows
+    // CLIENT MAINT_NOTIFICATIONS: its refusal is forgotten, and the reconnect asks again.
+    if (!wasClosing) this.#options.maintenanceRefusedBy?.delete(this.address);
     if (this.#state === "connecting" || this.#state === "ready") this.#backOff(error);
     if (this.#state !== "closed") this.#state = wasClosing ? "closed" : "idle";
     this.#endConnectTrace(error);

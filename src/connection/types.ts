@@ -100,8 +100,10 @@ export interface ConnectionOptions {
   maintenanceNotifications?: MovingEndpointType | "auto" | undefined;
   /**
    * Addresses whose server refused `CLIENT MAINT_NOTIFICATIONS`, shared by a client's
-   * connections: their later connections (reconnects, dedicated ones) do not ask again, so
-   * that a server without the command does not log an error per connection.
+   * connections: their later connections (dedicated ones, reconnects after an idle close) do
+   * not ask again, so that a server without the command does not log an error per
+   * connection. A socket lost (not closed by us) takes its address out: the node may have
+   * restarted as a version that has the command.
    */
   maintenanceRefusedBy?: Set<string> | undefined;
   /**
