@@ -162,7 +162,10 @@ export class Connection {
   #lastFailure: RedisClusterError | undefined;
   /** Bumped when the handshake restarts on the same socket: older steps' replies are dropped. */
   #handshakeGeneration = 0;
-  /** The server lacks HELLO (or RESP3): the handshake uses AUTH, the connection RESP2. */
+  /**
+   * The server lacks HELLO (or RESP3): the handshake uses AUTH, the connection RESP2 — until
+   * a socket is lost (the node may come back upgraded).
+   */
   #helloUnsupported = false;
 
   #deadlineTimer: NodeJS.Timeout | undefined;
@@ -858,9 +861,12 @@ export class Connection {
     this.#socketEpoch++;
     clearTimeout(this.#connectTimer);
     const wasClosing = this.#state === "closing";
-    // A lost socket may be a node restarting, perhaps upgraded to a version that knows
-    // CLIENT MAINT_NOTIFICATIONS: its refusal is forgotten, and the reconnect asks again.
-    if (!wasClosing) this.#options.maintenanceRefusedBy?.delete(this.address);
+    // A lost socket may be a node restarting, perhaps upgraded to a version that has HELLO
+    // or CLIENT MAINT_NOTIFICATIONS: what it refused is forgotten, and the reconnect asks again.
+    if (!wasClosing) {
+      this.#helloUnsupported = false;
+      this.#options.maintenanceRefusedBy?.delete(this.address);
+    }
     if (this.#state === "connecting" || this.#state === "ready") this.#backOff(error);
     if (this.#state !== "closed") this.#state = wasClosing ? "closed" : "idle";
     this.#endConnectTrace(error);

@@ -118,6 +118,26 @@ describe("protocol 3 against a server without HELLO (17.3)", () => {
     expect(fake.connections[0]!.protocol).toBe(2);
   });
 
+  it("a socket lost asks HELLO again: a node restarted as a version that has it speaks RESP3", async () => {
+    const fake = await startFakeServer();
+    fake.handle("HELLO", echoingUnknownHello);
+    fake.store.set("k", Buffer.from("v"));
+    const connection = open(fake, { protocol: 3, password: PASSWORD });
+    expect(await connection.command("GET", "k")).toBe("v");
+    expect(fake.connections[0]!.protocol).toBe(2);
+    // The node comes back upgraded: HELLO works now.
+    fake.unhandle("HELLO");
+    fake.connections[0]!.destroy();
+    await fake.connections[0]!.whenClosed;
+    // Reconnects after the base delay (a lost socket is backed off), and works.
+    await waitFor("the connection to work again", 2000, () => pings(connection));
+    expect(await connection.command("GET", "k")).toBe("v");
+    expect(fake.connections).toHaveLength(2);
+    const second = fake.connections[1]!;
+    expect(second.commands.map(String)).toEqual([`HELLO 3 AUTH default ${PASSWORD}`, "PING", "GET k"]);
+    expect(second.protocol).toBe(3);
+  });
+
   it("a replica connection's READONLY, sent behind the failed HELLO, is sent again after AUTH", async () => {
     const fake = await startFakeServer();
     fake.handle("HELLO", echoingUnknownHello);
