@@ -6,7 +6,8 @@
  *
  * ```
  *   find("JSON.SET") ─► built-in table ─► learned here ─► undefined (learn it)
- *   learn("JSON.SET")   one COMMAND INFO per name, however many calls wait for it
+ *   learn("JSON.SET")   one COMMAND INFO per name, however many calls wait for it; a name
+ *                       the server does not know is asked again a minute later
  *   locate(...)         COMMAND GETKEYS, for movable keys the key specs cannot find
  * ```
  *
@@ -19,19 +20,43 @@ import { type CommandInfo, findCommand, parseCommandInfoReply } from "./table.js
 /** Sends `COMMAND <args>` to any node and resolves with its reply. */
 export type AskCommand = (args: RedisArg[]) => Promise<unknown>;
 
+/**
+ * How long a server's "no such command" holds before the name is asked about again: a
+ * module loaded since (`MODULE LOAD`) is learned within this, instead of never.
+ */
+const UNKNOWN_FOR_MS = 60_000;
+/**
+ * At most this many names are remembered as unknown to the server, the oldest forgotten
+ * first: the names are the caller's input, so the memory they take must be bounded.
+ */
+export const MAX_UNKNOWN_NAMES = 1024;
+
+/** For tests: another clock and another `UNKNOWN_FOR_MS`. */
+export interface CatalogClock {
+  /** Milliseconds on a monotonic clock (by default `performance.now()`). */
+  now(): number;
+  /** How long the server's "no such command" holds. */
+  unknownForMs: number;
+}
+
 /** The commands one client knows: the built-in table plus what it learned with `COMMAND INFO`. */
 export class CommandCatalog {
   /** Learned commands, by upper-case name. */
   readonly #learned = new Map<string, CommandInfo>();
-  /** Names the server does not know either: sent as they are, to any node. */
-  readonly #unknown = new Set<string>();
+  /** Names the server does not know either (sent as they are, to any node), with when it said so. */
+  readonly #unknown = new Map<string, number>();
   readonly #learning = new Map<string, Promise<CommandInfo | undefined>>();
   /** Per name, the last located call's turn: the next one is dispatched after it. */
   readonly #locating = new Map<string, Promise<void>>();
   readonly #ask: AskCommand;
+  readonly #clock: CatalogClock;
 
-  constructor(ask: AskCommand) {
+  constructor(
+    ask: AskCommand,
+    clock: CatalogClock = { now: () => performance.now(), unknownForMs: UNKNOWN_FOR_MS },
+  ) {
     this.#ask = ask;
+    this.#clock = clock;
   }
 
   /**
@@ -44,7 +69,7 @@ export class CommandCatalog {
 
   /** True when the server was asked and does not know the command either. */
   isUnknownToServer(name: string): boolean {
-    return this.#unknown.has(name.toUpperCase());
+    return this.#isUnknown(name.toUpperCase());
   }
 
   /**
@@ -55,7 +80,7 @@ export class CommandCatalog {
   learn(name: string): Promise<CommandInfo | undefined> {
     const upper = name.toUpperCase();
     const known = this.find(upper);
-    if (known !== undefined || this.#unknown.has(upper)) return Promise.resolve(known);
+    if (known !== undefined || this.#isUnknown(upper)) return Promise.resolve(known);
     let learning = this.#learning.get(upper);
     if (learning === undefined) {
       learning = this.#askInfo(upper).finally(() => this.#learning.delete(upper));
@@ -98,7 +123,24 @@ export class CommandCatalog {
     for (const info of parseCommandInfoReply(reply as never))
       this.#learned.set(info.name.toUpperCase(), info);
     const info = this.#learned.get(upper);
-    if (info === undefined) this.#unknown.add(upper);
+    if (info === undefined) this.#markUnknown(upper);
     return info;
+  }
+
+  #isUnknown(upper: string): boolean {
+    const since = this.#unknown.get(upper);
+    if (since === undefined) return false;
+    if (this.#clock.now() - since < this.#clock.unknownForMs) return true;
+    this.#unknown.delete(upper);
+    return false;
+  }
+
+  #markUnknown(upper: string): void {
+    this.#unknown.delete(upper); // re-added last: the Map's order is the order of the answers
+    if (this.#unknown.size >= MAX_UNKNOWN_NAMES) {
+      const oldest = this.#unknown.keys().next().value;
+      if (oldest !== undefined) this.#unknown.delete(oldest);
+    }
+    this.#unknown.set(upper, this.#clock.now());
   }
 }
