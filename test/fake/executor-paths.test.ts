@@ -15,6 +15,7 @@ import {
   type RedisClusterOptions,
   TimeoutError,
 } from "../../src/index.js";
+import { moduleCommandInfo } from "../helpers/command-info.js";
 import { watchEscapes } from "../helpers/escapes.js";
 import { waitFor } from "../helpers/wait.js";
 import {
@@ -339,29 +340,7 @@ describe("discovery", () => {
   it("what one client learns about a module command does not change another client's routing (9.11)", async () => {
     const withModule = await FakeCluster.start(1);
     const without = await FakeCluster.start(1);
-    withModule.nodes[0]!.handle("COMMAND INFO", [
-      [
-        "mod.k",
-        -2,
-        ["write", "module"],
-        1,
-        1,
-        1,
-        [],
-        [],
-        [
-          [
-            "flags",
-            ["RW"],
-            "begin_search",
-            ["type", "index", "spec", ["index", 1]],
-            "find_keys",
-            ["type", "range", "spec", ["lastkey", 0, "keystep", 1, "limit", 0]],
-          ],
-        ],
-        [],
-      ],
-    ]);
+    withModule.nodes[0]!.handle("COMMAND INFO", [moduleCommandInfo("mod.k")]);
     withModule.nodes[0]!.handle("MOD.K", "ok");
     without.nodes[0]!.handle("COMMAND INFO", [null]);
     without.nodes[0]!.handle("MOD.K", error("ERR unknown command 'MOD.K'"));

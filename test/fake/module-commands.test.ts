@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { keySlot } from "../../src/command/slot.js";
 import { CrossSlotError, RedisCluster, ReplyError } from "../../src/index.js";
+import { moduleCommandInfo } from "../helpers/command-info.js";
 import { closeAllFakes, delayed, error, FakeCluster, type FakeServer } from "./resp-server.js";
 
 const clients: RedisCluster[] = [];
@@ -27,31 +28,12 @@ function keyOn(cluster: FakeCluster, node: FakeServer, prefix = "key"): string {
   }
 }
 
-/** A Redis 7 `COMMAND INFO` entry: one key at argv[1], or movable keys with no specs. */
-function commandInfoEntry(name: string, keys: "first" | "movable"): unknown[] {
-  const keySpecs =
-    keys === "first"
-      ? [
-          [
-            "flags",
-            ["RW"],
-            "begin_search",
-            ["type", "index", "spec", ["index", 1]],
-            "find_keys",
-            ["type", "range", "spec", ["lastkey", 0, "keystep", 1, "limit", 0]],
-          ],
-        ]
-      : [];
-  const flags = keys === "first" ? ["write", "module"] : ["write", "module", "movablekeys"];
-  return [name, -2, flags, keys === "first" ? 1 : 0, keys === "first" ? 1 : 0, 1, [], [], keySpecs, []];
-}
-
 describe("module commands", () => {
   it("are learned once with COMMAND INFO and routed by their key specs", async () => {
     const cluster = await FakeCluster.start(2);
     const [a, b] = cluster.nodes as [FakeServer, FakeServer];
     for (const node of cluster.nodes) {
-      node.handle("COMMAND INFO", [commandInfoEntry("mod.get", "first")]);
+      node.handle("COMMAND INFO", [moduleCommandInfo("mod.get", "first")]);
       node.handle("MOD.GET", "module value");
     }
     const redis = client(cluster);
@@ -68,7 +50,7 @@ describe("module commands", () => {
     const [a, b] = cluster.nodes as [FakeServer, FakeServer];
     const key = keyOn(cluster, b, "movable");
     for (const node of cluster.nodes) {
-      node.handle("COMMAND INFO", [commandInfoEntry("mod.move", "movable")]);
+      node.handle("COMMAND INFO", [moduleCommandInfo("mod.move", "movable")]);
       node.handle("COMMAND GETKEYS", (command) => [command.args[3]!]); // GETKEYS MOD.MOVE KEYS <key>
       node.handle("MOD.MOVE", "moved");
     }
@@ -82,7 +64,7 @@ describe("module commands", () => {
   it("with a keyPrefix, a command located by its key specs gets its key prefixed", async () => {
     const cluster = await FakeCluster.start(2);
     for (const node of cluster.nodes) {
-      node.handle("COMMAND INFO", [commandInfoEntry("mod.get", "first")]);
+      node.handle("COMMAND INFO", [moduleCommandInfo("mod.get", "first")]);
       node.handle("MOD.GET", (command) => `saw ${command.argv.join(" ")}`);
     }
     const redis = new RedisCluster({ nodes: cluster.seeds, refreshInterval: 0, keyPrefix: "app:" });
@@ -104,7 +86,7 @@ describe("module commands", () => {
         key = candidate;
     }
     for (const node of cluster.nodes) {
-      node.handle("COMMAND INFO", [commandInfoEntry("mod.move", "movable")]);
+      node.handle("COMMAND INFO", [moduleCommandInfo("mod.move", "movable")]);
       node.handle("COMMAND GETKEYS", (command) => [command.args[3]!]); // GETKEYS MOD.MOVE KEYS <key>
       node.handle("MOD.MOVE", (command) => `saw ${command.argv.join(" ")}`);
     }
@@ -118,7 +100,7 @@ describe("module commands", () => {
     const cluster = await FakeCluster.start(2);
     const [a, b] = cluster.nodes as [FakeServer, FakeServer];
     for (const node of cluster.nodes) {
-      node.handle("COMMAND INFO", [commandInfoEntry("mod.two", "movable")]);
+      node.handle("COMMAND INFO", [moduleCommandInfo("mod.two", "movable")]);
       node.handle("COMMAND GETKEYS", (command) => command.args.slice(2));
       node.handle("MOD.TWO", "never");
     }
@@ -146,7 +128,7 @@ describe("module commands", () => {
     const cluster = await FakeCluster.start(1);
     const [a] = cluster.nodes as [FakeServer];
     // The answer comes late: whatever the client does not hold back reaches the server first.
-    a.handle("COMMAND INFO", delayed(150, [commandInfoEntry("mod.set", "first")]));
+    a.handle("COMMAND INFO", delayed(150, [moduleCommandInfo("mod.set", "first")]));
     a.handle("MOD.SET", (command) => {
       a.store.set(String(command.args[0]), Buffer.from(String(command.args[1])));
       return "OK";
@@ -170,7 +152,7 @@ describe("module commands", () => {
   it("a server that refuses COMMAND GETKEYS: the command goes to a node, which answers", async () => {
     const cluster = await FakeCluster.start(1);
     const [a] = cluster.nodes as [FakeServer];
-    a.handle("COMMAND INFO", [commandInfoEntry("mod.odd", "movable")]);
+    a.handle("COMMAND INFO", [moduleCommandInfo("mod.odd", "movable")]);
     a.handle("COMMAND GETKEYS", error("ERR Invalid arguments specified for command"));
     a.handle("MOD.ODD", "answered");
     const redis = client(cluster);

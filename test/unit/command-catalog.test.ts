@@ -6,19 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { CommandCatalog, MAX_UNKNOWN_NAMES } from "../../src/command/catalog.js";
 import type { RedisArg } from "../../src/resp/types.js";
-
-/** A Redis 7 `COMMAND INFO` entry: a module command with one key at argv[1]. */
-function moduleCommandEntry(name: string): unknown[] {
-  const keySpec = [
-    "flags",
-    ["RW"],
-    "begin_search",
-    ["type", "index", "spec", ["index", 1]],
-    "find_keys",
-    ["type", "range", "spec", ["lastkey", 0, "keystep", 1, "limit", 0]],
-  ];
-  return [name, -2, ["write", "module"], 1, 1, 1, [], [], [keySpec], []];
-}
+import { moduleCommandInfo } from "../helpers/command-info.js";
 
 /** A server that knows only `known` (lower case), recording each COMMAND INFO it is asked. */
 function server(known: Set<string>) {
@@ -26,7 +14,7 @@ function server(known: Set<string>) {
   const ask = async (args: RedisArg[]): Promise<unknown> => {
     const name = String(args[1]);
     asked.push(name);
-    return [known.has(name.toLowerCase()) ? moduleCommandEntry(name.toLowerCase()) : null];
+    return [known.has(name.toLowerCase()) ? moduleCommandInfo(name.toLowerCase()) : null];
   };
   return { asked, ask };
 }
