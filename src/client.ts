@@ -1040,7 +1040,7 @@ export class RedisCluster<R extends RespVersion = 2>
     if (blocking !== undefined) {
       // The server may rightly hold it that long; the command's own budget comes on top.
       command.blocking = blocking;
-      command.deadlineAt = Math.ceil(command.deadlineAt + blocking.timeoutMs);
+      command.relaxDeadline(command.deadlineAt + blocking.timeoutMs);
     }
     return groups;
   }

@@ -366,8 +366,10 @@ export abstract class Command implements Sendable {
   }
 
   /**
-   * A maintenance window on its node (cluster/maintenance.ts): the deadline moves to `atLeast`
-   * if that is later. Only ever later: a relaxed command never loses time it had.
+   * A maintenance window on its node (cluster/maintenance.ts), or a blocking call's own
+   * timeout (client.ts): the deadline moves to `atLeast` if that is later. Only ever later: a
+   * relaxed command never loses time it had. The one place, with the constructor, that writes
+   * `deadlineAt`, and it keeps it integral.
    */
   relaxDeadline(atLeast: number): void {
     if (atLeast > this.deadlineAt) this.deadlineAt = Math.ceil(atLeast);
