@@ -200,6 +200,51 @@ describe("binary safety and large values", () => {
   });
 });
 
+describe("one read buffer for every socket", () => {
+  // Plain TCP sockets read into one buffer that the next read, on any connection,
+  // overwrites: a reply cut by a read must be copied, or it comes back as another
+  // connection's bytes. Values over 64 KiB span reads; three nodes interleave them.
+  it.each([
+    ["Buffers", true],
+    ["strings", false],
+  ])("large values read from every primary at once come back whole, as %s", async (_label, buffers) => {
+    const primaries = dev.nodes.filter((node) => node.role === "primary" && node.pid !== undefined);
+    expect(primaries.length).toBeGreaterThanOrEqual(3);
+    const expected: Array<{ connection: Connection; key: string; value: string }> = [];
+    try {
+      for (const node of primaries) {
+        const connection = open(node);
+        for (let i = 0; i < 8; i++) {
+          const key = keyOn(node, `conn-test:shared-read:${buffers}:${i}`);
+          // Hex text: the same bytes as a Buffer and as a string; sizes differ, so cuts do too.
+          const value = randomBytes(40_000 + i * 9_001).toString("hex");
+          expect(await connection.command("SET", key, value)).toBe("OK");
+          expected.push({ connection, key, value });
+        }
+      }
+      const replies = await Promise.all(
+        [1, 2, 3].flatMap(() =>
+          expected.map(({ connection, key }) =>
+            connection.request("GET", [key], { buffers, timeoutMs: 20_000 }),
+          ),
+        ),
+      );
+      replies.forEach((reply, index) => {
+        const { key, value } = expected[index % expected.length]!;
+        const text = Buffer.isBuffer(reply) ? reply.toString("latin1") : reply;
+        expect(Buffer.isBuffer(reply), key).toBe(buffers);
+        expect(text === value, `${key}: its own value`).toBe(true);
+      });
+    } finally {
+      // On their own nodes: afterAll deletes on the one primary the other tests use.
+      for (const { connection, key } of expected) {
+        await connection.command("DEL", key);
+        keysToDelete.delete(key);
+      }
+    }
+  });
+});
+
 describe("pipelining", () => {
   it("10,000 commands sent at once are answered in order", async () => {
     const counter = keyOn(primary, "conn-test:pipe:counter");
