@@ -159,10 +159,9 @@ const notMeasured = () => Promise.reject(new Error("the Node floor runs W1 and W
  * table starts empty (every key to the first seed) and is filled by the MOVED replies of the
  * reply check and the warm-up, before anything is timed.
  *
- * @type {Pick<import("./clients.mjs").ClientSpec, "id" | "label" | "connect">}
+ * @type {Pick<import("./clients.mjs").ClientSpec, "label" | "connect">}
  */
 export const NODE_FLOOR = {
-  id: "node-floor",
   label: "raw Node socket",
   async connect(seeds) {
     /** @type {Map<string, FloorConnection>} */
